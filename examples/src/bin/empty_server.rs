@@ -1,0 +1,2 @@
+//! A service with no tasks.
+fn main() {}
