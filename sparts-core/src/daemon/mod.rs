@@ -1,0 +1,11 @@
+//! Running as a daemon: pidfile, detaching from the terminal (unix only).
+//!
+//! The command line drives these before any runtime exists: `status` and
+//! `stop` look at the pidfile, `start --daemon` locks it, detaches, and
+//! hands the daemon a [`ReadyPipe`] to report its startup through.
+
+mod detach;
+mod pidfile;
+
+pub(crate) use detach::{Detached, ReadyPipe, detach};
+pub(crate) use pidfile::{DaemonStatus, KillOutcome, Pidfile, daemon_status, kill_daemon};
