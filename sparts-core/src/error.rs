@@ -131,7 +131,11 @@ pub struct TaskFailure {
 
 impl std::fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "task {} failed in {}: {}", self.task, self.stage, self.error)
+        write!(
+            f,
+            "task {} failed in {}: {}",
+            self.task, self.stage, self.error
+        )
     }
 }
 

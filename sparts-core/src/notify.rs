@@ -7,6 +7,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+#[cfg(test)]
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ impl Notifier {
         Self { socket, watchdog }
     }
 
+    #[cfg(test)]
     /// Sends to `path` (or, if it starts with `@`, that abstract socket),
     /// without a watchdog.
     pub(crate) fn with_socket(path: PathBuf) -> Self {

@@ -7,5 +7,5 @@
 mod detach;
 mod pidfile;
 
-pub(crate) use detach::{Detached, ReadyPipe, detach};
+pub(crate) use detach::{Detached, detach};
 pub(crate) use pidfile::{DaemonStatus, KillOutcome, Pidfile, daemon_status, kill_daemon};

@@ -93,6 +93,7 @@ impl Pidfile {
         )))
     }
 
+    #[cfg(test)]
     /// The pidfile's absolute path.
     pub(crate) fn path(&self) -> &Path {
         &self.path

@@ -1,0 +1,193 @@
+//! The admin model: one set of fb303-style calls that every transport
+//! (HTTP, gRPC, Thrift, D-Bus) serves, so their semantics live here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use regex::Regex;
+
+use crate::counters::CountersSnapshot;
+use crate::error::{Error, Result};
+use crate::handle::ServiceHandle;
+use crate::status::Status;
+
+/// Who is calling an admin method, as the transport saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Peer {
+    /// A peer on a unix socket (or D-Bus): only local users reach it, so it
+    /// is trusted.
+    Unix,
+    /// A network peer.
+    Ip(IpAddr),
+    /// Code inside the process.
+    InProcess,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Unix => f.write_str("unix socket"),
+            Peer::Ip(ip) => write!(f, "{ip}"),
+            Peer::InProcess => f.write_str("in-process"),
+        }
+    }
+}
+
+/// The admin calls of a service. Reads are open to everyone; the mutating
+/// calls (set option, reinitialize, shutdown) accept only trusted peers: unix
+/// socket peers and the networks of `--admin-trusted`.
+///
+/// ```
+/// # async fn demo() -> sparts_core::Result<()> {
+/// use sparts_core::{Admin, Peer, VService};
+///
+/// let running = VService::new("Demo").start_with_args(["demo"]).await?;
+/// let admin = running.handle().admin();
+/// assert_eq!(admin.status().as_str(), "ALIVE");
+/// let from_afar = Peer::Ip("192.0.2.7".parse().unwrap());
+/// assert!(admin.shutdown(&from_afar).is_err());
+/// admin.shutdown(&Peer::InProcess)?;
+/// running.wait().await?;
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Admin {
+    service: ServiceHandle,
+}
+
+impl ServiceHandle {
+    /// The admin model of this service.
+    pub fn admin(&self) -> Admin {
+        Admin {
+            service: self.clone(),
+        }
+    }
+}
+
+impl Admin {
+    /// The service's name (fb303 `getName`).
+    pub fn name(&self) -> &str {
+        self.service.name()
+    }
+
+    /// The service's version, empty if unset (fb303 `getVersion`).
+    pub fn version(&self) -> &str {
+        self.service.version().unwrap_or_default()
+    }
+
+    /// The status (fb303 `getStatus`).
+    pub fn status(&self) -> Status {
+        self.service.status()
+    }
+
+    /// Why the status is what it is, one reason per line (fb303 `getStatusDetails`).
+    pub fn status_details(&self) -> String {
+        self.service.status_details()
+    }
+
+    /// Every counter (fb303 `getCounters`).
+    pub fn counters(&self) -> CountersSnapshot {
+        self.service.counters_snapshot()
+    }
+
+    /// The counters whose names match a regular expression.
+    pub fn counters_matching(&self, pattern: &str) -> Result<CountersSnapshot> {
+        let re = Regex::new(pattern).map_err(|source| Error::InvalidPattern {
+            pattern: pattern.to_owned(),
+            source,
+        })?;
+        Ok(self.counters().filter(&re))
+    }
+
+    /// One counter (fb303 `getCounter`); unknown names are an error.
+    pub fn counter(&self, name: &str) -> Result<f64> {
+        self.service.counter(name)
+    }
+
+    /// One option's value (fb303 `getOption`); `None` when unset with no default.
+    pub fn option(&self, name: &str) -> Result<Option<String>> {
+        self.service.option(name)
+    }
+
+    /// Every option with its value (fb303 `getOptions`).
+    pub fn options(&self) -> BTreeMap<String, Option<String>> {
+        self.service.options()
+    }
+
+    /// Every option name.
+    pub fn option_names(&self) -> Vec<String> {
+        self.service.option_names()
+    }
+
+    /// Sets an option (fb303 `setOption`), if the peer is trusted.
+    pub fn set_option(&self, peer: &Peer, name: &str, value: &str) -> Result<()> {
+        self.authorize(peer, "setOption")?;
+        self.service.set_option(name, value)
+    }
+
+    /// Every exported value.
+    pub fn exported_values(&self) -> BTreeMap<String, String> {
+        self.service.exported_values()
+    }
+
+    /// Unix time the service started (fb303 `aliveSince`).
+    pub fn alive_since(&self) -> i64 {
+        self.service.alive_since()
+    }
+
+    /// Seconds since the service started.
+    pub fn uptime(&self) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        now.saturating_sub(self.alive_since())
+    }
+
+    /// The names of the running tasks.
+    pub fn task_names(&self) -> Vec<String> {
+        self.service.task_names()
+    }
+
+    /// Restarts the service in process (fb303 `reinitialize`), if the peer is trusted.
+    pub fn reinitialize(&self, peer: &Peer) -> Result<()> {
+        self.authorize(peer, "reinitialize")?;
+        self.service.request_restart();
+        Ok(())
+    }
+
+    /// Shuts the service down (fb303 `shutdown`), if the peer is trusted.
+    pub fn shutdown(&self, peer: &Peer) -> Result<()> {
+        self.authorize(peer, "shutdown")?;
+        self.service.request_shutdown();
+        Ok(())
+    }
+
+    /// Whether this peer may call the mutating methods.
+    pub fn is_trusted(&self, peer: &Peer) -> bool {
+        match peer {
+            Peer::Unix | Peer::InProcess => true,
+            Peer::Ip(ip) => {
+                let ip = ip.to_canonical();
+                self.service
+                    .service_options()
+                    .admin_trusted
+                    .iter()
+                    .any(|net| net.contains(&ip))
+            }
+        }
+    }
+
+    fn authorize(&self, peer: &Peer, action: &str) -> Result<()> {
+        if self.is_trusted(peer) {
+            return Ok(());
+        }
+        tracing::warn!(service = %self.service.name(), %peer, "refused admin call {action}: peer not in --admin-trusted");
+        Err(Error::NotTrusted {
+            action: action.to_owned(),
+            peer: peer.to_string(),
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! Running a service as a program: the command line, daemon control, the
+//! runtime, and the exit code. The only place that decides the exit code.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::daemon::{
+    DaemonStatus, Detached, KillOutcome, Pidfile, daemon_status, detach, kill_daemon,
+};
+use crate::error::Error;
+use crate::logging;
+use crate::notify::Notifier;
+use crate::options::CliExit;
+use crate::service::VService;
+
+/// Exit status for a bad command line, as clap and most tools use.
+const USAGE: u8 = 2;
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+impl VService {
+    /// Parses the process's arguments, runs until shutdown, and returns the
+    /// exit code: 0 after a clean shutdown, 1 when the service could not
+    /// start or a task failed, 2 for a bad command line, 128+N after a
+    /// second signal N during shutdown.
+    pub fn run_from_cli(self) -> ExitCode {
+        self.run_from_args(std::env::args_os())
+    }
+
+    /// [`run_from_cli`](Self::run_from_cli) with these arguments (the first
+    /// is the program name). Builds its own tokio runtime, so it must not be
+    /// called from inside one: use [`run_with_args`](Self::run_with_args) there.
+    pub fn run_from_args<I, T>(self, argv: I) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return fail(
+                "run_from_cli builds its own runtime; inside a tokio runtime use run_with_args",
+            );
+        }
+        let signals = self.signals.unwrap_or(true);
+        let install_logging = self.logging.unwrap_or(true);
+        let name = self.name.clone();
+        let mut runner = match self.prepare(argv) {
+            Ok(runner) => runner,
+            Err(CliExit::Info(text)) => {
+                let _ = std::io::stdout().write_all(text.as_bytes());
+                return ExitCode::SUCCESS;
+            }
+            Err(CliExit::Usage(reason)) => {
+                eprintln!("error: {reason} (see --help)");
+                return ExitCode::from(USAGE);
+            }
+        };
+        runner.signals = signals;
+        let options = runner.handle.service_options();
+
+        if options.tasks.as_ref().is_some_and(Vec::is_empty) {
+            eprintln!("Available tasks: {}", runner.task_list());
+            return ExitCode::FAILURE;
+        }
+        let pidfile_path = options
+            .pidfile
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("/var/run/{name}.pid")));
+        if options.status {
+            return match daemon_status(&pidfile_path) {
+                Ok(DaemonStatus::Running(pid)) => {
+                    eprintln!("{name} is running (pid {pid})");
+                    ExitCode::SUCCESS
+                }
+                Ok(DaemonStatus::NotRunning) => {
+                    eprintln!("{name} is not running");
+                    ExitCode::FAILURE
+                }
+                Err(e) => fail(e),
+            };
+        }
+        if options.kill {
+            return match kill_daemon(&pidfile_path, options.shutdown_timeout) {
+                Ok(KillOutcome::Stopped(pid)) => {
+                    eprintln!("{name} (pid {pid}) stopped");
+                    ExitCode::SUCCESS
+                }
+                Ok(KillOutcome::NotRunning) => {
+                    eprintln!("{name} is not running");
+                    ExitCode::FAILURE
+                }
+                Err(e) => fail(e),
+            };
+        }
+
+        // The lock is taken before detaching so a second instance is refused
+        // in the foreground, where its user sees why.
+        let mut pidfile = None;
+        if options.daemon || options.pidfile.is_some() {
+            match Pidfile::acquire(&pidfile_path) {
+                Ok(p) => pidfile = Some(p),
+                Err(e) => return fail(e),
+            }
+        }
+        // The daemon runs in `/`: a relative log file must be resolved first.
+        let logfile = match options
+            .logfile
+            .as_deref()
+            .map(std::path::absolute)
+            .transpose()
+        {
+            Ok(path) => path,
+            Err(e) => return fail(format!("--logfile: {e}")),
+        };
+        let mut ready_pipe = None;
+        if options.daemon {
+            if options.logfile.is_none() {
+                eprintln!("warning: --daemon without --logfile: the service's logs are discarded");
+            }
+            // SAFETY: no runtime or other thread exists yet in this process;
+            // `detach` forks, which is only sound while single-threaded.
+            match unsafe { detach() } {
+                Ok(Detached::Parent(Ok(()))) => return ExitCode::SUCCESS,
+                Ok(Detached::Parent(Err(reason))) => return fail(reason),
+                Ok(Detached::Child(pipe)) => ready_pipe = Some(pipe),
+                Err(e) => return fail(e),
+            }
+        }
+        if let Some(p) = &mut pidfile {
+            if let Err(e) = p.write_pid(std::process::id()) {
+                return fail(e);
+            }
+        }
+        if install_logging {
+            match logging::install(options.level, logfile.as_deref()) {
+                Ok(control) => runner.logging = control,
+                Err(e) => {
+                    if let Some(pipe) = ready_pipe.take() {
+                        pipe.fail(&e.to_string());
+                    }
+                    return fail(e);
+                }
+            }
+        }
+        let logged = runner.logging.is_some();
+        runner.notifier = Notifier::from_env();
+
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => return fail(format!("cannot build the tokio runtime: {e}")),
+        };
+        let result = runtime.block_on(async move {
+            let (tx, rx) = oneshot::channel();
+            let service = tokio::spawn(runner.run(Some(tx)));
+            let started = rx.await;
+            if let Some(pipe) = ready_pipe.take() {
+                match started {
+                    Ok(Ok(())) => pipe.ready(),
+                    Ok(Err(reason)) => pipe.fail(&reason),
+                    Err(_) => pipe.fail("the service ended before it started"),
+                }
+            }
+            match service.await {
+                Ok(result) => result,
+                Err(e) => Err(Error::Daemon(format!(
+                    "the service's loop ended abnormally: {e}"
+                ))),
+            }
+        });
+        // Blocking threads that overran the shutdown timeout are left behind.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+
+        match result {
+            Ok(()) => {
+                if let Some(Err(e)) = pidfile.map(crate::daemon::Pidfile::release) {
+                    eprintln!("warning: could not remove the pidfile: {e}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(Error::Interrupted(signo)) => {
+                ExitCode::from(u8::try_from(128 + signo).unwrap_or(u8::MAX))
+            }
+            Err(e) => {
+                if !logged {
+                    eprintln!("error: {e}");
+                }
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What a task gets from its service: its options, counters, cancellation
+//! token and a handle on the service.
+
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tracing::Instrument;
+
+use crate::counters::CounterRegistry;
+use crate::error::BoxError;
+use crate::handle::ServiceHandle;
+use crate::options::AnyOptions;
+
+/// The parts of a context shared by a task's workers.
+#[derive(Debug)]
+pub(crate) struct ContextShared {
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) token: CancellationToken,
+    pub(crate) counters: CounterRegistry,
+    pub(crate) service: ServiceHandle,
+}
+
+/// A task's view of its service, passed to [`VTask`](crate::VTask) hooks.
+///
+/// `O` is the task's options type. Each worker gets its own clone.
+#[derive(Debug)]
+pub struct TaskContext<O> {
+    shared: Arc<ContextShared>,
+    worker_name: String,
+    worker: Option<usize>,
+    options: watch::Receiver<AnyOptions>,
+    _options: PhantomData<fn() -> O>,
+}
+
+impl<O> Clone for TaskContext<O> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            worker_name: self.worker_name.clone(),
+            worker: self.worker,
+            options: self.options.clone(),
+            _options: PhantomData,
+        }
+    }
+}
+
+/// Sees changes to a task's options; from [`TaskContext::watch_options`].
+#[derive(Debug)]
+pub struct OptionsWatch<O> {
+    rx: watch::Receiver<AnyOptions>,
+    _options: PhantomData<fn() -> O>,
+}
+
+impl<O: Send + Sync + 'static> OptionsWatch<O> {
+    /// Waits for the next change and returns the new options.
+    pub async fn changed(&mut self) -> Arc<O> {
+        if self.rx.changed().await.is_err() {
+            // The option store outlives every task; without it nothing changes.
+            std::future::pending::<()>().await;
+        }
+        self.current()
+    }
+
+    /// The options as they are now.
+    pub fn current(&self) -> Arc<O> {
+        downcast(&self.rx)
+    }
+}
+
+fn downcast<O: Send + Sync + 'static>(rx: &watch::Receiver<AnyOptions>) -> Arc<O> {
+    let any = Arc::clone(&*rx.borrow());
+    any.downcast::<O>()
+        .unwrap_or_else(|_| unreachable!("a task's options are always of its Options type"))
+}
+
+impl<O: Send + Sync + 'static> TaskContext<O> {
+    pub(crate) fn new(shared: Arc<ContextShared>, options: watch::Receiver<AnyOptions>) -> Self {
+        Self {
+            worker_name: shared.name.clone(),
+            shared,
+            worker: None,
+            options,
+            _options: PhantomData,
+        }
+    }
+
+    /// This context for worker `index` of `count`.
+    pub(crate) fn for_worker(&self, index: usize, count: usize) -> Self {
+        let mut ctx = self.clone();
+        ctx.worker = Some(index);
+        if count > 1 {
+            ctx.worker_name = format!("{}-{index}", self.shared.name);
+        }
+        ctx
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The worker's name: the task's, or `<Task>-<i>` when it has several.
+    pub fn worker_name(&self) -> &str {
+        &self.worker_name
+    }
+
+    /// The worker's index (`None` in `init` and `stop`).
+    pub fn worker(&self) -> Option<usize> {
+        self.worker
+    }
+
+    /// The task's option prefix (`http` for `--http-port`).
+    pub fn prefix(&self) -> &str {
+        &self.shared.prefix
+    }
+
+    /// The task's current options. A value set at run time shows here at once.
+    pub fn options(&self) -> Arc<O> {
+        downcast(&self.options)
+    }
+
+    /// A receiver of this task's options that sees every change.
+    pub fn watch_options(&self) -> OptionsWatch<O> {
+        let mut rx = self.options.clone();
+        rx.mark_unchanged();
+        OptionsWatch {
+            rx,
+            _options: PhantomData,
+        }
+    }
+
+    /// The task's counters, exported by the service as `<Task>.<counter>`.
+    pub fn counters(&self) -> &CounterRegistry {
+        &self.shared.counters
+    }
+
+    /// The service: status, warnings, other tasks, shutdown.
+    pub fn service(&self) -> &ServiceHandle {
+        &self.shared.service
+    }
+
+    /// The token cancelled when the task must stop.
+    pub fn token(&self) -> &CancellationToken {
+        &self.shared.token
+    }
+
+    /// Completes when the task must stop.
+    pub fn stopped(&self) -> WaitForCancellationFuture<'_> {
+        self.shared.token.cancelled()
+    }
+
+    /// Whether the task was asked to stop.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.token.is_cancelled()
+    }
+
+    /// Sleeps for `duration`, or less if the task is asked to stop. Returns
+    /// `false` when it was cut short.
+    pub async fn sleep(&self, duration: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => true,
+            () = self.stopped() => false,
+        }
+    }
+
+    /// Runs blocking code (a library with its own loop) on an OS thread
+    /// named after this worker, and waits for it. `f` gets the task's token
+    /// and must return soon after it is cancelled; a thread that overruns the
+    /// shutdown timeout is named in a warning and left behind.
+    pub async fn run_blocking<F, R>(&self, f: F) -> Result<R, BoxError>
+    where
+        F: FnOnce(CancellationToken) -> Result<R, BoxError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let token = self.shared.token.clone();
+        let span = tracing::Span::current();
+        std::thread::Builder::new()
+            .name(self.worker_name.clone())
+            .spawn(move || {
+                let _entered = span.enter();
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(token)));
+                let _ = tx.send(result);
+            })?;
+        match rx.in_current_span().await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(crate::runner::panic_message(panic.as_ref()).into()),
+            Err(_) => Err("the blocking thread ended without a result".into()),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! A cloneable handle on a running service.
+
+use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::counters::{CounterRegistry, CountersSnapshot};
+use crate::error::{Error, Result};
+use crate::exported::ExportedValues;
+use crate::options::{OptionStore, ServiceOptions};
+use crate::status::{Phase, Status, StatusState, WarningId};
+use crate::task::VTask;
+
+/// What the handle asks of the service's lifecycle loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    Shutdown,
+    Restart,
+}
+
+/// A task as the service lists it.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskEntry {
+    pub(crate) name: String,
+    pub(crate) type_id: TypeId,
+    pub(crate) instance: Arc<dyn Any + Send + Sync>,
+    pub(crate) counters: CounterRegistry,
+}
+
+/// State shared by the lifecycle loop, the handle and every task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) version: Option<String>,
+    pub(crate) status: Mutex<StatusState>,
+    pub(crate) status_tx: watch::Sender<Status>,
+    pub(crate) exported: ExportedValues,
+    pub(crate) options: Mutex<OptionStore>,
+    pub(crate) counters: CounterRegistry,
+    pub(crate) tasks: RwLock<Vec<TaskEntry>>,
+    pub(crate) alive_since: SystemTime,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+}
+
+/// A handle on a service: status, warnings, exported values, counters,
+/// options, its tasks, and the way to shut it down or restart it.
+///
+/// Cheap to clone; every task gets one through
+/// [`TaskContext::service`](crate::TaskContext::service).
+#[derive(Clone)]
+pub struct ServiceHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("name", &self.shared.name)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves the state consistent, so a panic in
+    // another thread does not make it unusable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ServiceHandle {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The service's version, if it set one.
+    pub fn version(&self) -> Option<&str> {
+        self.shared.version.as_deref()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        lock(&self.shared.status).status()
+    }
+
+    /// The reasons behind the status (dead tasks, warnings), one per line.
+    pub fn status_details(&self) -> String {
+        lock(&self.shared.status).details()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn watch_status(&self) -> watch::Receiver<Status> {
+        self.shared.status_tx.subscribe()
+    }
+
+    /// Unix time (seconds) when the service started.
+    pub fn alive_since(&self) -> i64 {
+        self.shared
+            .alive_since
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// Starts a graceful shutdown: the status is `STOPPING` from now on.
+    pub fn request_shutdown(&self) {
+        self.update_status(|s| {
+            if matches!(s.phase, Phase::Starting | Phase::Running) {
+                s.phase = Phase::Stopping;
+            }
+        });
+        let _ = self.shared.control.send(Control::Shutdown);
+    }
+
+    /// Stops every task and starts them again, rebuilt from the current options.
+    pub fn request_restart(&self) {
+        let _ = self.shared.control.send(Control::Restart);
+    }
+
+    /// Whether `--dryrun` is set.
+    pub fn is_dry_run(&self) -> bool {
+        self.service_options().dryrun
+    }
+
+    /// The service's own options as they are now.
+    pub fn service_options(&self) -> Arc<ServiceOptions> {
+        lock(&self.shared.options).service()
+    }
+
+    /// Registers a warning: the status is `WARNING` until it is cleared.
+    pub fn register_warning(&self, message: impl Into<String>) -> WarningId {
+        let message = message.into();
+        tracing::warn!(service = %self.shared.name, "warning registered: {message}");
+        self.update_status(|s| s.register_warning(message))
+    }
+
+    /// Clears one warning; `false` if it was not registered.
+    pub fn clear_warning(&self, id: WarningId) -> bool {
+        self.update_status(|s| s.clear_warning(id))
+    }
+
+    /// Clears every warning.
+    pub fn clear_warnings(&self) {
+        self.update_status(StatusState::clear_warnings);
+    }
+
+    pub(crate) fn update_status<R>(&self, f: impl FnOnce(&mut StatusState) -> R) -> R {
+        let mut state = lock(&self.shared.status);
+        let r = f(&mut state);
+        let status = state.status();
+        drop(state);
+        self.shared.status_tx.send_if_modified(|s| {
+            let changed = *s != status;
+            *s = status;
+            changed
+        });
+        r
+    }
+
+    /// Sets an exported value; `None` removes it.
+    pub fn set_exported(&self, key: &str, value: Option<&str>) {
+        self.shared.exported.set(key, value);
+    }
+
+    /// One exported value; a missing key reads as empty.
+    pub fn exported(&self, key: &str) -> String {
+        self.shared.exported.get(key)
+    }
+
+    /// Every exported value.
+    pub fn exported_values(&self) -> BTreeMap<String, String> {
+        self.shared.exported.all()
+    }
+
+    /// The exported values whose keys match a regular expression.
+    pub fn exported_matching(&self, pattern: &str) -> Result<BTreeMap<String, String>> {
+        self.shared.exported.matching(pattern)
+    }
+
+    /// The exported values of these keys; missing ones read as empty.
+    pub fn exported_selected<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, String> {
+        self.shared.exported.selected(keys)
+    }
+
+    /// The service's own counters (not prefixed with a task's name).
+    pub fn counters(&self) -> &CounterRegistry {
+        &self.shared.counters
+    }
+
+    /// Every counter of the service and its tasks (`<Task>.<counter>`).
+    pub fn counters_snapshot(&self) -> CountersSnapshot {
+        let mut values = Vec::new();
+        self.shared.counters.snapshot_into("", &mut values);
+        for task in self.read_tasks().iter() {
+            task.counters
+                .snapshot_into(&format!("{}.", task.name), &mut values);
+        }
+        CountersSnapshot::new(values)
+    }
+
+    /// One counter's value.
+    pub fn counter(&self, name: &str) -> Result<f64> {
+        self.counters_snapshot()
+            .get(name)
+            .ok_or_else(|| Error::UnknownCounter(name.to_owned()))
+    }
+
+    /// One option's current value as text (`None`: unset, no default).
+    /// Names are `<prefix>_<option>`, e.g. `http_port`.
+    pub fn option(&self, name: &str) -> Result<Option<String>> {
+        lock(&self.shared.options).get(name)
+    }
+
+    /// Every option with its current value.
+    pub fn options(&self) -> BTreeMap<String, Option<String>> {
+        lock(&self.shared.options).all()
+    }
+
+    /// Every option name.
+    pub fn option_names(&self) -> Vec<String> {
+        lock(&self.shared.options).names()
+    }
+
+    /// Sets an option at run time through the command line's parser. A bad
+    /// value or unknown name is an error naming the option, and nothing changes.
+    pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
+        lock(&self.shared.options).set(name, value)?;
+        tracing::info!(service = %self.shared.name, "option {name} set to {value:?}");
+        Ok(())
+    }
+
+    /// The names of the running tasks, in start order.
+    pub fn task_names(&self) -> Vec<String> {
+        self.read_tasks().iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// The first running task of type `T`.
+    pub fn get<T: VTask>(&self) -> Option<Arc<T>> {
+        self.find::<T>(None)
+    }
+
+    /// The running task of type `T` with this name.
+    pub fn get_named<T: VTask>(&self, name: &str) -> Option<Arc<T>> {
+        self.find::<T>(Some(name))
+    }
+
+    /// Like [`get`](Self::get), with an error naming the task when absent.
+    pub fn require<T: VTask>(&self) -> Result<Arc<T>> {
+        self.get::<T>()
+            .ok_or_else(|| Error::TaskNotFound(T::name().into_owned()))
+    }
+
+    /// Like [`get_named`](Self::get_named), with an error naming the task.
+    pub fn require_named<T: VTask>(&self, name: &str) -> Result<Arc<T>> {
+        self.get_named::<T>(name)
+            .ok_or_else(|| Error::TaskNotFound(name.to_owned()))
+    }
+
+    fn find<T: VTask>(&self, name: Option<&str>) -> Option<Arc<T>> {
+        self.read_tasks()
+            .iter()
+            .filter(|t| t.type_id == TypeId::of::<T>())
+            .find(|t| name.is_none_or(|n| n == t.name))
+            .and_then(|t| Arc::clone(&t.instance).downcast::<T>().ok())
+    }
+
+    fn read_tasks(&self) -> std::sync::RwLockReadGuard<'_, Vec<TaskEntry>> {
+        self.shared.tasks.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write_tasks(&self) -> std::sync::RwLockWriteGuard<'_, Vec<TaskEntry>> {
+        self.shared.tasks.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn options_store(&self) -> MutexGuard<'_, OptionStore> {
+        lock(&self.shared.options)
+    }
+}

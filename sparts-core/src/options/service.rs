@@ -1,0 +1,109 @@
+//! The options every service has.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// Options of the service itself (no prefix): logging, task selection,
+/// shutdown, admin trust and daemon control.
+#[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceOptions {
+    /// Log level: error, warn, info, debug or trace (any case; WARNING and CRITICAL are accepted).
+    #[arg(long, default_value = "info", value_parser = parse_level)]
+    pub level: tracing::Level,
+
+    /// Append logs to this file instead of stderr (reopened on SIGHUP, for logrotate).
+    #[arg(long, value_name = "PATH")]
+    pub logfile: Option<PathBuf>,
+
+    /// Tell tasks to make no changes outside the process.
+    #[arg(long)]
+    pub dryrun: bool,
+
+    /// Run only these tasks (and what they depend on); with no names, list the tasks and exit.
+    #[arg(long, num_args = 0.., value_name = "TASK")]
+    pub tasks: Option<Vec<String>>,
+
+    /// Seconds that stopping all tasks may take before the rest are aborted.
+    #[arg(long, default_value = "10", value_parser = parse_seconds, value_name = "SECONDS")]
+    pub shutdown_timeout: Duration,
+
+    /// Networks (CIDRs) whose peers may call mutating admin methods (set option, reinitialize, shutdown).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128",
+        value_name = "CIDR"
+    )]
+    pub admin_trusted: Vec<IpNet>,
+
+    /// Detach from the terminal and run in the background (needs --logfile to keep logs).
+    #[arg(long)]
+    pub daemon: bool,
+
+    /// The pidfile, locked while the service runs [default: /var/run/<Name>.pid].
+    #[arg(long, value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
+
+    /// Stop the daemon named by --pidfile (SIGTERM, then wait up to --shutdown-timeout) and exit.
+    #[arg(long, conflicts_with_all = ["status", "daemon"])]
+    pub kill: bool,
+
+    /// Exit 0 if the daemon named by --pidfile runs, 1 if not.
+    #[arg(long, conflicts_with = "daemon")]
+    pub status: bool,
+}
+
+/// The service options that take effect while the service runs; the others
+/// are read at start (or restart) and refuse to change at run time.
+pub(crate) const LIVE_SERVICE_OPTIONS: &[&str] =
+    &["level", "dryrun", "shutdown_timeout", "admin_trusted"];
+
+/// Parses a log level the way the original did: any case, with its
+/// `WARNING` and `CRITICAL` spellings.
+pub(crate) fn parse_level(s: &str) -> Result<tracing::Level, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "trace" => Ok(tracing::Level::TRACE),
+        "debug" => Ok(tracing::Level::DEBUG),
+        "info" => Ok(tracing::Level::INFO),
+        "warn" | "warning" => Ok(tracing::Level::WARN),
+        "error" | "critical" | "fatal" => Ok(tracing::Level::ERROR),
+        _ => Err(format!(
+            "`{s}` is not a log level (expected error, warn, info, debug or trace)"
+        )),
+    }
+}
+
+/// Parses non-negative, finite, fractional seconds.
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("`{s}` is not a non-negative, finite number of seconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_accept_the_originals_names() {
+        assert_eq!(parse_level("WARNING"), Ok(tracing::Level::WARN));
+        assert_eq!(parse_level("Critical"), Ok(tracing::Level::ERROR));
+        assert_eq!(parse_level("debug"), Ok(tracing::Level::DEBUG));
+        assert!(parse_level("loud").is_err());
+    }
+
+    #[test]
+    fn seconds_reject_nonsense() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert!(parse_seconds("NaN").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

@@ -1,0 +1,296 @@
+//! `VService`: a named set of tasks, and the ways to run it.
+
+use std::ffi::OsString;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::counters::{CounterRegistry, SharedClock};
+use crate::error::{BoxError, Error, Result};
+use crate::exported::ExportedValues;
+use crate::handle::{ServiceHandle, Shared};
+use crate::notify::Notifier;
+use crate::options::{CliExit, OptionStore, TaskOptionsDecl};
+use crate::runner::Runner;
+use crate::spec::{TaskSpec, resolve};
+use crate::status::{Status, StatusState};
+
+type InitHook = Box<dyn Fn(&ServiceHandle) -> Result<(), BoxError> + Send + Sync>;
+type StartedHook = Box<dyn Fn(&ServiceHandle) + Send + Sync>;
+
+/// Service-level hooks.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) on_init: Option<InitHook>,
+    pub(crate) on_started: Option<StartedHook>,
+}
+
+/// What the service does when a task's `run` returns an error or panics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TaskFailurePolicy {
+    /// Shut the whole service down and exit non-zero (the original's rule:
+    /// no zombies). The default.
+    #[default]
+    Shutdown,
+    /// Keep running with status `WARNING` and the death in the status details.
+    Warn,
+}
+
+/// A service: a name, a version, tasks, and the options, logging, signals,
+/// counters and status they share.
+///
+/// ```no_run
+/// use sparts_core::VService;
+///
+/// fn main() -> std::process::ExitCode {
+///     VService::new("EmptyService").run_from_cli()
+/// }
+/// ```
+#[must_use]
+pub struct VService {
+    pub(crate) name: String,
+    pub(crate) version: Option<String>,
+    pub(crate) specs: Vec<TaskSpec>,
+    pub(crate) hooks: Hooks,
+    pub(crate) policy: TaskFailurePolicy,
+    pub(crate) clock: Option<SharedClock>,
+    pub(crate) signals: Option<bool>,
+    pub(crate) logging: Option<bool>,
+}
+
+impl std::fmt::Debug for VService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VService")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("tasks", &self.specs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VService {
+    /// A service with this name (used in logs, `--help`, the default pidfile
+    /// and environment variables: `MyService` reads `MYSERVICE_<OPTION>`).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: None,
+            specs: Vec::new(),
+            hooks: Hooks::default(),
+            policy: TaskFailurePolicy::default(),
+            clock: None,
+            signals: None,
+            logging: None,
+        }
+    }
+
+    /// Sets the version (`--version`, fb303 `getVersion`). Default: none.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Adds a task; its dependencies are added before it. Accepts any
+    /// `Clone` [`VTask`](crate::VTask) or a [`TaskSpec`].
+    pub fn with_task(mut self, task: impl Into<TaskSpec>) -> Self {
+        self.specs.push(task.into());
+        self
+    }
+
+    /// Runs before the tasks' `init`, at start and at each restart; an error
+    /// stops the start. Default: none.
+    pub fn on_init<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ServiceHandle) -> Result<(), BoxError> + Send + Sync + 'static,
+    {
+        self.hooks.on_init = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs once every task has started (after `All tasks started`), at start
+    /// and at each restart. Default: none.
+    pub fn on_started<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ServiceHandle) + Send + Sync + 'static,
+    {
+        self.hooks.on_started = Some(Box::new(hook));
+        self
+    }
+
+    /// What a task failure does. Default: [`TaskFailurePolicy::Shutdown`].
+    pub fn on_task_failure(mut self, policy: TaskFailurePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock of every counter's time windows. Default: the monotonic
+    /// clock; tests inject a [`ManualClock`](crate::ManualClock).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Whether SIGINT/SIGTERM stop the service and SIGHUP restarts it.
+    /// Default: on for [`run_from_cli`](Self::run_from_cli), off when run
+    /// inside an existing program.
+    pub fn with_signals(mut self, on: bool) -> Self {
+        self.signals = Some(on);
+        self
+    }
+
+    /// Whether the service installs the process's logger (`--level`,
+    /// `--logfile`). Default: on for [`run_from_cli`](Self::run_from_cli),
+    /// off when run inside an existing program.
+    pub fn with_logging(mut self, on: bool) -> Self {
+        self.logging = Some(on);
+        self
+    }
+
+    /// Parses the command line and builds the shared state.
+    pub(crate) fn prepare<I, T>(self, argv: I) -> Result<Runner, CliExit>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let specs = resolve(&self.specs);
+        for (i, (spec, _)) in specs.iter().enumerate() {
+            for (other, _) in &specs[..i] {
+                let clash = if other.name == spec.name {
+                    Some(("name", &spec.name))
+                } else if other.prefix == spec.prefix {
+                    Some(("prefix", &spec.prefix))
+                } else {
+                    None
+                };
+                if let Some((what, value)) = clash {
+                    let e = Error::DuplicateTask {
+                        what,
+                        value: value.clone(),
+                    };
+                    return Err(CliExit::Usage(e.to_string()));
+                }
+            }
+        }
+        let defs: Vec<_> = specs.iter().map(|(s, _)| s.factory.options_def()).collect();
+        let decls: Vec<_> = specs
+            .iter()
+            .zip(&defs)
+            .map(|((s, _), def)| TaskOptionsDecl {
+                name: &s.name,
+                prefix: &s.prefix,
+                def,
+            })
+            .collect();
+        let mut store = OptionStore::new(&self.name, self.version.as_deref(), &decls)
+            .map_err(|e| CliExit::Usage(e.to_string()))?;
+        store.parse(argv)?;
+
+        let (control_tx, control) = mpsc::unbounded_channel();
+        let (status_tx, _) = watch::channel(Status::Starting);
+        let counters = self
+            .clock
+            .map_or_else(CounterRegistry::new, CounterRegistry::with_clock);
+        let shared = Shared {
+            name: self.name,
+            version: self.version,
+            status: Mutex::new(StatusState::new()),
+            status_tx,
+            exported: ExportedValues::default(),
+            options: Mutex::new(store),
+            counters,
+            tasks: RwLock::new(Vec::new()),
+            alive_since: SystemTime::now(),
+            control: control_tx,
+        };
+        Ok(Runner {
+            handle: ServiceHandle {
+                shared: Arc::new(shared),
+            },
+            control,
+            specs,
+            hooks: self.hooks,
+            policy: self.policy,
+            signals: self.signals.unwrap_or(false),
+            logging: None,
+            notifier: Notifier::default(),
+        })
+    }
+
+    /// Runs inside the current tokio runtime until the service stops, with
+    /// these arguments (the first is the program name).
+    pub async fn run_with_args<I, T>(self, argv: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        self.start_with_args(argv).await?.wait().await
+    }
+
+    /// Starts inside the current tokio runtime and returns once every task
+    /// has started, with a handle on the running service.
+    pub async fn start_with_args<I, T>(self, argv: I) -> Result<RunningService>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let runner = self.prepare(argv).map_err(|e| match e {
+            CliExit::Info(text) | CliExit::Usage(text) => Error::Usage(text),
+        })?;
+        runner.spawn().await
+    }
+}
+
+impl Runner {
+    /// Runs the loop on a tokio task; returns once the tasks started.
+    pub(crate) async fn spawn(self) -> Result<RunningService> {
+        let handle = self.handle.clone();
+        let (tx, rx) = oneshot::channel();
+        let join = tokio::spawn(self.run(Some(tx)));
+        match rx.await {
+            Ok(Ok(())) => Ok(RunningService { handle, join }),
+            // The loop's own result says best why it could not start.
+            _ => Err(join_result(join.await)),
+        }
+    }
+}
+
+fn join_result(r: Result<Result<()>, tokio::task::JoinError>) -> Error {
+    match r {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => Error::Daemon("the service stopped before it started".to_owned()),
+        Err(e) => Error::Daemon(format!("the service's loop ended abnormally: {e}")),
+    }
+}
+
+/// A service started with [`VService::start_with_args`].
+#[derive(Debug)]
+pub struct RunningService {
+    handle: ServiceHandle,
+    join: JoinHandle<Result<()>>,
+}
+
+impl RunningService {
+    /// The service's handle: status, options, counters, tasks, shutdown.
+    pub fn handle(&self) -> &ServiceHandle {
+        &self.handle
+    }
+
+    /// Waits until the service stops; `Ok` for a clean shutdown.
+    pub async fn wait(self) -> Result<()> {
+        match self.join.await {
+            Ok(result) => result,
+            Err(e) => Err(Error::Daemon(format!(
+                "the service's loop ended abnormally: {e}"
+            ))),
+        }
+    }
+
+    /// Requests a shutdown and waits for it.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle.request_shutdown();
+        self.wait().await
+    }
+}

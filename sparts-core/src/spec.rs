@@ -1,0 +1,241 @@
+//! Registering a task: its name, prefix and how to build a fresh instance
+//! (at start and at every restart).
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use heck::ToKebabCase;
+
+use crate::context::TaskContext;
+use crate::error::BoxError;
+use crate::options::OptionsDef;
+use crate::task::{Dependencies, VTask};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A task as registered on a [`VService`](crate::VService): how to build it,
+/// its name (default [`VTask::name`]) and its option prefix (default: the
+/// name in kebab-case, so `HttpTask` gives `--http-task-port`; tasks usually
+/// set a shorter one with [`with_prefix`](TaskSpec::with_prefix)).
+///
+/// A `VTask` that is `Clone` converts into a spec directly; each (re)start
+/// builds from a clone.
+#[derive(Clone)]
+pub struct TaskSpec {
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) type_id: TypeId,
+    pub(crate) factory: Arc<dyn Factory>,
+}
+
+impl std::fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskSpec")
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskSpec {
+    /// A task built from a template, cloned at every (re)start.
+    pub fn new<T: VTask + Clone>(template: T) -> Self {
+        Self::from_fn(move || template.clone())
+    }
+
+    /// A task built by a function at every (re)start.
+    pub fn from_fn<T: VTask, F>(build: F) -> Self
+    where
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        let name: Cow<'static, str> = T::name();
+        Self {
+            prefix: default_prefix(&name),
+            name: name.into_owned(),
+            type_id: TypeId::of::<T>(),
+            factory: Arc::new(FnFactory(build, PhantomData)),
+        }
+    }
+
+    /// Sets the task's name (logs, counters, lookups). The prefix follows it
+    /// unless set with [`with_prefix`](Self::with_prefix).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        if self.prefix == default_prefix(&self.name) {
+            self.prefix = default_prefix(&name);
+        }
+        self.name = name;
+        self
+    }
+
+    /// Sets the option prefix: `admin` gives `--admin-port`.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The task's option prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+impl<T: VTask + Clone> From<T> for TaskSpec {
+    fn from(task: T) -> Self {
+        Self::new(task)
+    }
+}
+
+fn default_prefix(name: &str) -> String {
+    name.to_kebab_case()
+}
+
+/// Builds instances of one task type.
+pub(crate) trait Factory: Send + Sync {
+    fn options_def(&self) -> OptionsDef;
+    fn dependencies(&self) -> Vec<TaskSpec>;
+    fn build(&self, ctx: ErasedContext) -> Box<dyn PendingTask>;
+}
+
+/// The parts of a [`TaskContext`] the service builds without knowing `O`.
+pub(crate) struct ErasedContext {
+    pub(crate) shared: Arc<crate::context::ContextShared>,
+    pub(crate) options: tokio::sync::watch::Receiver<crate::options::AnyOptions>,
+}
+
+struct FnFactory<T, F>(F, PhantomData<fn() -> T>);
+
+impl<T: VTask, F: Fn() -> T + Send + Sync> Factory for FnFactory<T, F> {
+    fn options_def(&self) -> OptionsDef {
+        OptionsDef::of::<T::Options>(T::option_defaults())
+    }
+
+    fn dependencies(&self) -> Vec<TaskSpec> {
+        let mut deps = Dependencies::default();
+        T::dependencies(&mut deps);
+        deps.specs
+    }
+
+    fn build(&self, ctx: ErasedContext) -> Box<dyn PendingTask> {
+        Box::new(Pending {
+            task: (self.0)(),
+            ctx: TaskContext::new(ctx.shared, ctx.options),
+        })
+    }
+}
+
+/// A built task before `init`.
+pub(crate) trait PendingTask: Send {
+    fn init(&mut self) -> BoxFuture<'_, Result<(), BoxError>>;
+    fn start(self: Box<Self>) -> (Arc<dyn RunningTask>, Arc<dyn Any + Send + Sync>);
+}
+
+/// A task after `init`, shared by its workers.
+pub(crate) trait RunningTask: Send + Sync {
+    fn workers(&self) -> usize;
+    /// The worker's name and its future.
+    fn worker(
+        &self,
+        index: usize,
+        count: usize,
+    ) -> (String, BoxFuture<'static, Result<(), BoxError>>);
+    fn stop(&self) -> BoxFuture<'static, ()>;
+}
+
+struct Pending<T: VTask> {
+    task: T,
+    ctx: TaskContext<T::Options>,
+}
+
+impl<T: VTask> PendingTask for Pending<T> {
+    fn init(&mut self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(self.task.init(&self.ctx))
+    }
+
+    fn start(self: Box<Self>) -> (Arc<dyn RunningTask>, Arc<dyn Any + Send + Sync>) {
+        let task = Arc::new(self.task);
+        let running = Arc::new(Running {
+            task: Arc::clone(&task),
+            ctx: self.ctx,
+        });
+        (running, task)
+    }
+}
+
+struct Running<T: VTask> {
+    task: Arc<T>,
+    ctx: TaskContext<T::Options>,
+}
+
+impl<T: VTask> RunningTask for Running<T> {
+    fn workers(&self) -> usize {
+        self.task.workers()
+    }
+
+    fn worker(
+        &self,
+        index: usize,
+        count: usize,
+    ) -> (String, BoxFuture<'static, Result<(), BoxError>>) {
+        let ctx = self.ctx.for_worker(index, count);
+        let name = ctx.worker_name().to_owned();
+        let task = Arc::clone(&self.task);
+        (name, Box::pin(async move { task.run(ctx).await }))
+    }
+
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        let task = Arc::clone(&self.task);
+        let ctx = self.ctx.clone();
+        Box::pin(async move { task.stop(&ctx).await })
+    }
+}
+
+/// Orders specs so that every task's dependencies come first, once each.
+/// Returns the specs with the names of their direct dependencies.
+pub(crate) fn resolve(specs: &[TaskSpec]) -> Vec<(TaskSpec, Vec<String>)> {
+    let mut out: Vec<(TaskSpec, Vec<String>)> = Vec::new();
+    let mut visiting = Vec::new();
+    for spec in specs {
+        visit(spec, specs, &mut out, &mut visiting);
+    }
+    out
+}
+
+fn visit(
+    spec: &TaskSpec,
+    registered: &[TaskSpec],
+    out: &mut Vec<(TaskSpec, Vec<String>)>,
+    visiting: &mut Vec<String>,
+) -> String {
+    let same = |s: &TaskSpec| Arc::ptr_eq(&s.factory, &spec.factory);
+    if out.iter().any(|(s, _)| same(s)) || visiting.contains(&spec.name) {
+        return spec.name.clone();
+    }
+    visiting.push(spec.name.clone());
+    let mut dep_names = Vec::new();
+    for dep in spec.factory.dependencies() {
+        // A task the service registers itself wins over the default-built one.
+        let chosen = out
+            .iter()
+            .map(|(s, _)| s)
+            .chain(registered)
+            .find(|s| s.type_id == dep.type_id)
+            .cloned()
+            .unwrap_or(dep);
+        dep_names.push(visit(&chosen, registered, out, visiting));
+    }
+    visiting.pop();
+    out.push((spec.clone(), dep_names));
+    spec.name.clone()
+}
