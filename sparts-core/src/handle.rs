@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use crate::counters::{CounterRegistry, CountersSnapshot};
 use crate::error::{Error, Result};
 use crate::exported::ExportedValues;
+use crate::notify::Notifier;
 use crate::options::{OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
 use crate::task::VTask;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) tasks: RwLock<Vec<TaskEntry>>,
     pub(crate) alive_since: SystemTime,
     pub(crate) control: mpsc::UnboundedSender<Control>,
+    /// systemd, told of every status change in order.
+    pub(crate) notifier: Notifier,
 }
 
 /// A handle on a service: status, warnings, exported values, counters,
@@ -150,12 +153,21 @@ impl ServiceHandle {
         let mut state = lock(&self.shared.status);
         let r = f(&mut state);
         let status = state.status();
-        drop(state);
-        self.shared.status_tx.send_if_modified(|s| {
+        let details = state.details();
+        let changed = self.shared.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
             changed
         });
+        // Sent under the lock so systemd sees changes in the order they happen.
+        if changed && self.shared.notifier.is_enabled() {
+            self.shared.notifier.status(&if details.is_empty() {
+                status.to_string()
+            } else {
+                format!("{status}: {}", details.replace('\n', "; "))
+            });
+        }
+        drop(state);
         r
     }
 

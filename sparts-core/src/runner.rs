@@ -15,7 +15,6 @@ use crate::counters::CounterRegistry;
 use crate::error::{BoxError, Error, Result, TaskFailure};
 use crate::handle::{Control, ServiceHandle, TaskEntry};
 use crate::logging::LogControl;
-use crate::notify::Notifier;
 use crate::options::Owner;
 use crate::service::{Hooks, TaskFailurePolicy};
 use crate::signals::{self, Request, Signals};
@@ -33,7 +32,6 @@ pub(crate) struct Runner {
     pub(crate) policy: TaskFailurePolicy,
     pub(crate) signals: bool,
     pub(crate) logging: Option<LogControl>,
-    pub(crate) notifier: Notifier,
 }
 
 impl std::fmt::Debug for Runner {
@@ -151,7 +149,7 @@ impl Runner {
                 }
             });
             info!("All tasks started");
-            self.notifier.ready();
+            self.handle.shared.notifier.ready();
             if let Some(hook) = &self.hooks.on_started {
                 hook(&self.handle);
             }
@@ -165,10 +163,10 @@ impl Runner {
                 self.wait(&mut generation, signals).await
             };
             if matches!(end, End::Restart) {
-                self.notifier.reloading();
+                self.handle.shared.notifier.reloading();
             } else {
                 self.handle.update_status(|s| s.phase = Phase::Stopping);
-                self.notifier.stopping();
+                self.handle.shared.notifier.stopping();
             }
             let stop_errors = tokio::select! {
                 errors = self.stop(generation) => errors,
@@ -463,25 +461,15 @@ impl Runner {
                 }
             });
         }
-        if self.notifier.is_enabled() {
-            let notifier = self.notifier.clone();
-            let mut status = self.handle.watch_status();
-            let token = token.clone();
+        if let Some(period) = self.handle.shared.notifier.watchdog_interval() {
             let handle = self.handle.clone();
+            let token = token.clone();
             tokio::spawn(async move {
-                let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
+                let mut ticks = tokio::time::interval(period);
                 loop {
                     tokio::select! {
                         () = token.cancelled() => break,
-                        changed = status.changed() => {
-                            if changed.is_err() { break; }
-                            let s = *status.borrow_and_update();
-                            let details = handle.status_details();
-                            notifier.status(&if details.is_empty() { s.to_string() } else { format!("{s}: {}", details.replace('\n', "; ")) });
-                        }
-                        _ = async { match &mut watchdog { Some(i) => i.tick().await, None => std::future::pending().await } } => {
-                            notifier.watchdog();
-                        }
+                        _ = ticks.tick() => handle.shared.notifier.watchdog(),
                     }
                 }
             });

@@ -59,6 +59,8 @@ pub struct VService {
     pub(crate) clock: Option<SharedClock>,
     pub(crate) signals: Option<bool>,
     pub(crate) logging: Option<bool>,
+    /// Set by `run_from_cli` from `NOTIFY_SOCKET`.
+    pub(crate) notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for VService {
@@ -84,6 +86,7 @@ impl VService {
             clock: None,
             signals: None,
             logging: None,
+            notifier: None,
         }
     }
 
@@ -204,6 +207,7 @@ impl VService {
             tasks: RwLock::new(Vec::new()),
             alive_since: SystemTime::now(),
             control: control_tx,
+            notifier: self.notifier.clone().unwrap_or_default(),
         };
         Ok(Runner {
             handle: ServiceHandle {
@@ -215,7 +219,6 @@ impl VService {
             policy: self.policy,
             signals: self.signals.unwrap_or(false),
             logging: None,
-            notifier: Notifier::default(),
         })
     }
 

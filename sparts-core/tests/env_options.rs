@@ -52,8 +52,14 @@ fn environment_variables_set_options_and_the_command_line_wins() {
         };
         let running = service().start_with_args(["svc"]).await.expect("starts");
         let h = running.handle().clone();
-        assert_eq!(h.option("http_port").expect("known").as_deref(), Some("9123"));
-        assert_eq!(h.option("shutdown_timeout").expect("known").as_deref(), Some("3"));
+        assert_eq!(
+            h.option("http_port").expect("known").as_deref(),
+            Some("9123")
+        );
+        assert_eq!(
+            h.option("shutdown_timeout").expect("known").as_deref(),
+            Some("3")
+        );
         assert!(h.is_dry_run());
         running.shutdown().await.expect("clean stop");
 
@@ -62,7 +68,11 @@ fn environment_variables_set_options_and_the_command_line_wins() {
             .await
             .expect("starts");
         assert_eq!(
-            running.handle().option("http_port").expect("known").as_deref(),
+            running
+                .handle()
+                .option("http_port")
+                .expect("known")
+                .as_deref(),
             Some("1"),
             "the command line wins over the environment"
         );

@@ -33,7 +33,8 @@ impl VTask for SlowStop {
 }
 
 #[tokio::test]
-async fn sighup_restarts_and_a_second_sigterm_exits_at_once() -> Result<(), Box<dyn std::error::Error>> {
+async fn sighup_restarts_and_a_second_sigterm_exits_at_once()
+-> Result<(), Box<dyn std::error::Error>> {
     let inits = Arc::new(AtomicUsize::new(0));
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let running = VService::new("Signals")
@@ -66,9 +67,6 @@ async fn sighup_restarts_and_a_second_sigterm_exits_at_once() -> Result<(), Box<
     // ... and a second one ends it at once.
     raise(Signal::SIGTERM)?;
     let result = tokio::time::timeout(within, running.wait()).await?;
-    assert!(
-        matches!(result, Err(Error::Interrupted(15))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(Error::Interrupted(15))), "{result:?}");
     Ok(())
 }

@@ -43,7 +43,7 @@ pub struct ServiceOptions {
     #[arg(long)]
     pub daemon: bool,
 
-    /// The pidfile, locked while the service runs [default: /var/run/<Name>.pid].
+    /// The pidfile, locked while the service runs (default: /var/run/SERVICE.pid).
     #[arg(long, value_name = "PATH")]
     pub pidfile: Option<PathBuf>,
 

@@ -112,6 +112,11 @@ impl OptionStore {
             let (tx, _) = watch::channel(group.current());
             entries.push(Entry { owner, group, tx });
         }
+        let command = command.mut_arg("pidfile", |a| {
+            a.help(format!(
+                "The pidfile, locked while the service runs [default: /var/run/{service}.pid]"
+            ))
+        });
         Ok(Self { entries, command })
     }
 
