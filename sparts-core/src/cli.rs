@@ -172,9 +172,7 @@ impl VService {
             }
             match service.await {
                 Ok(result) => result,
-                Err(e) => Err(Error::Daemon(format!(
-                    "the service's loop ended abnormally: {e}"
-                ))),
+                Err(e) => Err(Error::Aborted(e.to_string())),
             }
         });
         // Blocking threads that overran the shutdown timeout are left behind.

@@ -109,6 +109,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The service's loop ended without a result (it panicked or was cancelled).
+    #[error("the service ended abnormally: {0}")]
+    Aborted(String),
+
     /// Daemonizing or signalling a daemon failed.
     #[error("daemon: {0}")]
     Daemon(String),

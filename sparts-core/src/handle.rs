@@ -2,7 +2,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
@@ -32,7 +32,6 @@ pub(crate) struct TaskEntry {
 }
 
 /// State shared by the lifecycle loop, the handle and every task.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) name: String,
     pub(crate) version: Option<String>,
@@ -46,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) control: mpsc::UnboundedSender<Control>,
     /// systemd, told of every status change in order.
     pub(crate) notifier: Notifier,
+    /// Applies `--level` changes, when the service installed the logger.
+    pub(crate) log_level: OnceLock<Box<dyn Fn(tracing::Level) + Send + Sync>>,
 }
 
 /// A handle on a service: status, warnings, exported values, counters,
@@ -56,6 +57,14 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct ServiceHandle {
     pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for ServiceHandle {
@@ -241,7 +250,14 @@ impl ServiceHandle {
     /// Sets an option at run time through the command line's parser. A bad
     /// value or unknown name is an error naming the option, and nothing changes.
     pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
-        lock(&self.shared.options).set(name, value)?;
+        let mut store = lock(&self.shared.options);
+        store.set(name, value)?;
+        if name == "level" {
+            if let Some(apply) = self.shared.log_level.get() {
+                apply(store.service().level);
+            }
+        }
+        drop(store);
         tracing::info!(service = %self.shared.name, "option {name} set to {value:?}");
         Ok(())
     }

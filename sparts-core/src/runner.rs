@@ -107,6 +107,13 @@ impl Runner {
         } else {
             None
         };
+        if let Some(log) = &self.logging {
+            let _ = self
+                .handle
+                .shared
+                .log_level
+                .set(Box::new(log.level_setter()));
+        }
         let watchers = self.spawn_watchers();
         let result = self.generations(&mut signals, started).await;
         watchers.cancel();
@@ -439,28 +446,9 @@ impl Runner {
         failures
     }
 
-    /// Background jobs for the whole run: applying a new log level, systemd
-    /// status and watchdog.
+    /// Background jobs for the whole run: the systemd watchdog.
     fn spawn_watchers(&self) -> CancellationToken {
         let token = CancellationToken::new();
-        if let Some(mut rx) = self.handle.options_store().watch(&Owner::Service) {
-            let level = self.logging.as_ref().map(LogControl::level_setter);
-            let token = token.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = token.cancelled() => break,
-                        changed = rx.changed() => {
-                            if changed.is_err() { break; }
-                            let new = rx.borrow_and_update().clone();
-                            if let (Some(set), Ok(o)) = (&level, new.downcast::<crate::ServiceOptions>()) {
-                                set(o.level);
-                            }
-                        }
-                    }
-                }
-            });
-        }
         if let Some(period) = self.handle.shared.notifier.watchdog_interval() {
             let handle = self.handle.clone();
             let token = token.clone();

@@ -208,6 +208,7 @@ impl VService {
             alive_since: SystemTime::now(),
             control: control_tx,
             notifier: self.notifier.clone().unwrap_or_default(),
+            log_level: std::sync::OnceLock::new(),
         };
         Ok(Runner {
             handle: ServiceHandle {
@@ -263,8 +264,8 @@ impl Runner {
 fn join_result(r: Result<Result<()>, tokio::task::JoinError>) -> Error {
     match r {
         Ok(Err(e)) => e,
-        Ok(Ok(())) => Error::Daemon("the service stopped before it started".to_owned()),
-        Err(e) => Error::Daemon(format!("the service's loop ended abnormally: {e}")),
+        Ok(Ok(())) => Error::Aborted("it stopped before it started".to_owned()),
+        Err(e) => Error::Aborted(e.to_string()),
     }
 }
 
@@ -285,9 +286,7 @@ impl RunningService {
     pub async fn wait(self) -> Result<()> {
         match self.join.await {
             Ok(result) => result,
-            Err(e) => Err(Error::Daemon(format!(
-                "the service's loop ended abnormally: {e}"
-            ))),
+            Err(e) => Err(Error::Aborted(e.to_string())),
         }
     }
 

@@ -531,3 +531,72 @@ async fn warnings_exported_values_and_status_rules() -> Result<(), Error> {
     assert_eq!(h.status(), Status::Stopped);
     Ok(())
 }
+
+/// A task whose loop belongs to a blocking library.
+#[derive(Clone)]
+struct Blocking {
+    log: Log,
+}
+
+impl VTask for Blocking {
+    type Options = NoOptions;
+
+    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+        let log = self.log.clone();
+        ctx.run_blocking(move |token| {
+            let name = std::thread::current().name().map(str::to_owned);
+            log.push(format!("thread {}", name.unwrap_or_default()));
+            while !token.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            log.push("blocking loop saw the stop");
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[tokio::test]
+async fn blocking_tasks_run_on_named_threads_and_stop_on_cancel() -> Result<(), Error> {
+    let log = Log::default();
+    let running = VService::new("Blocky")
+        .with_task(TaskSpec::new(Blocking { log: log.clone() }).with_name("Legacy"))
+        .start_with_args(["blocky"])
+        .await?;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while log.events().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the thread starts");
+    running.shutdown().await?;
+    assert_eq!(
+        log.events(),
+        ["thread Legacy", "blocking loop saw the stop"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_panic_in_a_blocking_thread_is_a_task_failure() {
+    #[derive(Clone)]
+    struct Crashy;
+    impl VTask for Crashy {
+        type Options = NoOptions;
+        async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+            ctx.run_blocking(|_| -> Result<(), BoxError> { panic!("the C library crashed") })
+                .await
+        }
+    }
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        VService::new("Crashy")
+            .with_task(Crashy)
+            .run_with_args(["crashy"]),
+    )
+    .await
+    .expect("stops by itself")
+    .expect_err("fails");
+    assert!(err.to_string().contains("the C library crashed"), "{err}");
+}
