@@ -38,7 +38,7 @@ impl VService {
     /// [`run_from_cli`](Self::run_from_cli) with these arguments (the first
     /// is the program name). Builds its own tokio runtime, so it must not be
     /// called from inside one: use [`run_with_args`](Self::run_with_args) there.
-    pub fn run_from_args<I, T>(mut self, argv: I) -> ExitCode
+    pub fn run_from_args<I, T>(self, argv: I) -> ExitCode
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -49,7 +49,6 @@ impl VService {
             );
         }
         let signals = self.signals.unwrap_or(true);
-        self.notifier = Some(Notifier::from_env());
         let install_logging = self.logging.unwrap_or(true);
         let name = self.name.clone();
         let mut runner = match self.prepare(argv) {
@@ -151,6 +150,8 @@ impl VService {
             }
         }
         let logged = runner.logging.is_some();
+        // After detaching: the watchdog is meant for the daemon's pid.
+        let _ = runner.handle.shared.notifier.set(Notifier::from_env());
 
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -43,8 +43,9 @@ pub(crate) struct Shared {
     pub(crate) tasks: RwLock<Vec<TaskEntry>>,
     pub(crate) alive_since: SystemTime,
     pub(crate) control: mpsc::UnboundedSender<Control>,
-    /// systemd, told of every status change in order.
-    pub(crate) notifier: Notifier,
+    /// systemd, told of every status change in order. Set by `run_from_cli`
+    /// once the process is final (after detaching), unset otherwise.
+    pub(crate) notifier: OnceLock<Notifier>,
     /// Applies `--level` changes, when the service installed the logger.
     pub(crate) log_level: OnceLock<Box<dyn Fn(tracing::Level) + Send + Sync>>,
 }
@@ -169,8 +170,8 @@ impl ServiceHandle {
             changed
         });
         // Sent under the lock so systemd sees changes in the order they happen.
-        if changed && self.shared.notifier.is_enabled() {
-            self.shared.notifier.status(&if details.is_empty() {
+        if changed && self.notifier().is_enabled() {
+            self.notifier().status(&if details.is_empty() {
                 status.to_string()
             } else {
                 format!("{status}: {}", details.replace('\n', "; "))
@@ -303,6 +304,15 @@ impl ServiceHandle {
 
     pub(crate) fn write_tasks(&self) -> std::sync::RwLockWriteGuard<'_, Vec<TaskEntry>> {
         self.shared.tasks.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The systemd notifier (a no-op one when there is none).
+    pub(crate) fn notifier(&self) -> &Notifier {
+        static NONE: OnceLock<Notifier> = OnceLock::new();
+        self.shared
+            .notifier
+            .get()
+            .unwrap_or_else(|| NONE.get_or_init(Notifier::default))
     }
 
     pub(crate) fn options_store(&self) -> MutexGuard<'_, OptionStore> {

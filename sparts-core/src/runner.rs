@@ -156,7 +156,7 @@ impl Runner {
                 }
             });
             info!("All tasks started");
-            self.handle.shared.notifier.ready();
+            self.handle.notifier().ready();
             if let Some(hook) = &self.hooks.on_started {
                 hook(&self.handle);
             }
@@ -170,16 +170,21 @@ impl Runner {
                 self.wait(&mut generation, signals).await
             };
             if matches!(end, End::Restart) {
-                self.handle.shared.notifier.reloading();
+                self.handle.update_status(|s| s.phase = Phase::Starting);
+                self.handle.notifier().reloading();
             } else {
                 self.handle.update_status(|s| s.phase = Phase::Stopping);
-                self.handle.shared.notifier.stopping();
+                self.handle.notifier().stopping();
             }
             let stop_errors = tokio::select! {
                 errors = self.stop(generation) => errors,
                 signo = second_signal(signals) => return Err(Error::Interrupted(signo)),
             };
             match end {
+                // A shutdown asked for during the restart wins.
+                End::Restart if self.handle.status() == crate::Status::Stopping => {
+                    return Ok(());
+                }
                 End::Restart if stop_errors.is_empty() => {
                     if let Some(log) = &self.logging {
                         if let Err(e) = log.reopen() {
@@ -449,7 +454,7 @@ impl Runner {
     /// Background jobs for the whole run: the systemd watchdog.
     fn spawn_watchers(&self) -> CancellationToken {
         let token = CancellationToken::new();
-        if let Some(period) = self.handle.shared.notifier.watchdog_interval() {
+        if let Some(period) = self.handle.notifier().watchdog_interval() {
             let handle = self.handle.clone();
             let token = token.clone();
             tokio::spawn(async move {
@@ -457,7 +462,7 @@ impl Runner {
                 loop {
                     tokio::select! {
                         () = token.cancelled() => break,
-                        _ = ticks.tick() => handle.shared.notifier.watchdog(),
+                        _ = ticks.tick() => handle.notifier().watchdog(),
                     }
                 }
             });

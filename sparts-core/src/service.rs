@@ -11,7 +11,6 @@ use crate::counters::{CounterRegistry, SharedClock};
 use crate::error::{BoxError, Error, Result};
 use crate::exported::ExportedValues;
 use crate::handle::{ServiceHandle, Shared};
-use crate::notify::Notifier;
 use crate::options::{CliExit, OptionStore, TaskOptionsDecl};
 use crate::runner::Runner;
 use crate::spec::{TaskSpec, resolve};
@@ -59,8 +58,6 @@ pub struct VService {
     pub(crate) clock: Option<SharedClock>,
     pub(crate) signals: Option<bool>,
     pub(crate) logging: Option<bool>,
-    /// Set by `run_from_cli` from `NOTIFY_SOCKET`.
-    pub(crate) notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for VService {
@@ -86,7 +83,6 @@ impl VService {
             clock: None,
             signals: None,
             logging: None,
-            notifier: None,
         }
     }
 
@@ -190,6 +186,22 @@ impl VService {
         let mut store = OptionStore::new(&self.name, self.version.as_deref(), &decls)
             .map_err(|e| CliExit::Usage(e.to_string()))?;
         store.parse(argv)?;
+        if let Some(wanted) = &store.service().tasks {
+            if let Some(unknown) = wanted
+                .iter()
+                .find(|w| !specs.iter().any(|(s, _)| &s.name == *w))
+            {
+                let available = specs
+                    .iter()
+                    .map(|(s, _)| s.name.as_str())
+                    .collect::<Vec<_>>();
+                let e = Error::UnknownTask {
+                    name: unknown.clone(),
+                    available: available.join(", "),
+                };
+                return Err(CliExit::Usage(e.to_string()));
+            }
+        }
 
         let (control_tx, control) = mpsc::unbounded_channel();
         let (status_tx, _) = watch::channel(Status::Starting);
@@ -207,7 +219,7 @@ impl VService {
             tasks: RwLock::new(Vec::new()),
             alive_since: SystemTime::now(),
             control: control_tx,
-            notifier: self.notifier.clone().unwrap_or_default(),
+            notifier: std::sync::OnceLock::new(),
             log_level: std::sync::OnceLock::new(),
         };
         Ok(Runner {

@@ -39,3 +39,8 @@
 //! ```
 
 pub use sparts_core::*;
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
