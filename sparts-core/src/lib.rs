@@ -76,6 +76,7 @@ mod signals;
 mod spec;
 mod status;
 mod task;
+mod tasks;
 
 pub use admin::{Admin, Peer};
 pub use context::{OptionsWatch, TaskContext};
@@ -91,6 +92,7 @@ pub use service::{RunningService, TaskFailurePolicy, VService};
 pub use spec::TaskSpec;
 pub use status::{Status, WarningId};
 pub use task::{Dependencies, NoOptions, SkipTask, VTask};
+pub use tasks::TryLater;
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.
