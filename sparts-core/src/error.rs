@@ -117,6 +117,21 @@ pub enum Error {
     #[error("daemon: {0}")]
     Daemon(String),
 
+    // CommandTask
+    /// A command could not be started (not found, not executable, ...).
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program, as given.
+        program: String,
+        /// Why the system refused.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A command's task has stopped: no more exit statuses will come.
+    #[error("command `{0}` is not running: its task has stopped")]
+    CommandNotRunning(String),
+
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -93,6 +93,9 @@ pub use spec::TaskSpec;
 pub use status::{Status, WarningId};
 pub use task::{Dependencies, NoOptions, SkipTask, VTask};
 pub use tasks::TryLater;
+#[cfg(unix)]
+pub use tasks::{CommandOptions, CommandTask};
+pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.

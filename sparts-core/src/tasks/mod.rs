@@ -1,5 +1,11 @@
 //! Built-in tasks: the shapes most background work takes.
 
+#[cfg(unix)]
+mod command;
 mod try_later;
+mod watcher;
 
+#[cfg(unix)]
+pub use command::{CommandOptions, CommandTask};
 pub use try_later::TryLater;
+pub use watcher::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
