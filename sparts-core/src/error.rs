@@ -117,6 +117,32 @@ pub enum Error {
     #[error("daemon: {0}")]
     Daemon(String),
 
+    // PeriodicTask, PollerTask
+    /// The task is not running (not started yet, stopping or stopped), so
+    /// it will not execute again.
+    #[error("task {0} is not running")]
+    TaskNotRunning(String),
+
+    /// An execution of a periodic task failed; everyone who waited for it
+    /// gets the error `execute` returned.
+    #[error("task {task} failed: {error}")]
+    ExecutionFailed {
+        /// The task.
+        task: String,
+        /// The error `execute` returned, shared by all who waited.
+        #[source]
+        error: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A poller had no value yet when the wait ran out.
+    #[error("task {task} has no value after waiting {waited:?}")]
+    NoValue {
+        /// The task.
+        task: String,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
+
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

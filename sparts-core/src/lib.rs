@@ -93,6 +93,8 @@ pub use spec::TaskSpec;
 pub use status::{Status, WarningId};
 pub use task::{Dependencies, NoOptions, SkipTask, VTask};
 pub use tasks::TryLater;
+pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
+pub use tasks::{Poller, PollerContext, PollerTask};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.
