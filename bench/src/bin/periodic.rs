@@ -1,7 +1,6 @@
 //! `PeriodicTask` on the real clock: a task every 10 ms for 5 s inside a
-//! real service, beside a bare tokio loop on the same absolute deadlines
-//! (the floor: tokio's timer has millisecond resolution) and the original
-//! Python sparts.
+//! real service, beside a bare tokio loop sleeping until the same absolute
+//! deadlines, and the original Python sparts.
 //!
 //! Each execution records the `Instant` it starts. With `t0` the start of
 //! the first run and `I` the interval:
@@ -15,10 +14,12 @@
 //! - spacing error: `|start_k - start_(k-1) - I|`, max over k ≥ 1: how
 //!   regular the runs are, whatever their phase against `t0`.
 //!
-//! tokio's timer has a resolution of 1 ms (a sleep ends on the first
-//! millisecond tick at or after its deadline), so every run after the
-//! first starts up to 1 ms late depending on where `t0` falls between two
-//! ticks: a constant offset, not drift, which the bare loop shows too.
+//! tokio's timer has a resolution of 1 ms: a sleep ends on the first
+//! millisecond tick at or after its deadline. `PeriodicTask` sends its first
+//! run through the timer too, so every run starts on the same tick phase and
+//! lateness against `t0` stays near the wake-up latency. The bare loop runs
+//! its first iteration at once, off the tick grid, so its later runs read up
+//! to about 1 ms late against it: a constant offset, not drift.
 //!
 //! ```sh
 //! cargo build --release -p sparts-bench && target/release/periodic --repeat 3

@@ -109,9 +109,9 @@ pub trait Periodic: Send + Sync + Sized + 'static {
 
 /// The [`VTask`] that runs a [`Periodic`] every interval.
 ///
-/// - The first execution starts at once; the next ones are due at absolute
-///   deadlines (`previous deadline + interval`), so the time spent executing
-///   does not accumulate as drift.
+/// - The first execution starts at once (on the timer's next millisecond
+///   tick); the next ones are due at absolute deadlines (`previous deadline
+///   + interval`), so the time spent executing does not accumulate as drift.
 /// - An execution that runs past the next deadline counts in
 ///   `n_slow_iterations`, and the next one starts at once, with no burst
 ///   of catch-up runs.
@@ -214,6 +214,10 @@ impl<P: Periodic> PeriodicTask<P> {
 
     /// Waits for the next deadline, following interval changes. `false`
     /// when the task must stop.
+    ///
+    /// A deadline already due still goes through the timer, which ends on
+    /// its next millisecond tick: every run then starts on the same tick
+    /// phase, evenly spaced, and "at once" means within a millisecond.
     async fn wait(
         ctx: &PeriodicContext<P>,
         options: &mut OptionsWatch<PeriodicOptions<P::Options>>,
