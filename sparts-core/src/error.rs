@@ -128,9 +128,31 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A command's task has stopped: no more exit statuses will come.
-    #[error("command `{0}` is not running: its task has stopped")]
-    CommandNotRunning(String),
+    // PeriodicTask, PollerTask, CommandTask
+    /// The task is not running (not started yet, stopping or stopped), so
+    /// it will not execute again.
+    #[error("task {0} is not running")]
+    TaskNotRunning(String),
+
+    /// An execution of a periodic task failed; everyone who waited for it
+    /// gets the error `execute` returned.
+    #[error("task {task} failed: {error}")]
+    ExecutionFailed {
+        /// The task.
+        task: String,
+        /// The error `execute` returned, shared by all who waited.
+        #[source]
+        error: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A poller had no value yet when the wait ran out.
+    #[error("task {task} has no value after waiting {waited:?}")]
+    NoValue {
+        /// The task.
+        task: String,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
 
     /// Any other I/O error.
     #[error(transparent)]

@@ -96,6 +96,8 @@ pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};
 pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
+pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
+pub use tasks::{Poller, PollerContext, PollerTask};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.

@@ -285,7 +285,7 @@ async fn an_exit_status_that_will_never_come_is_an_error() -> TestResult {
     tokio::time::timeout(PATIENCE, running.shutdown()).await??;
     let result = tokio::time::timeout(PATIENCE, status).await?;
     assert!(
-        matches!(&result, Err(Error::CommandNotRunning(p)) if p == "/nonexistent/sparts-program"),
+        matches!(&result, Err(Error::TaskNotRunning(p)) if p.contains("/nonexistent/sparts-program")),
         "{result:?}"
     );
     Ok(())

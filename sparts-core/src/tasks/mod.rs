@@ -2,10 +2,14 @@
 
 #[cfg(unix)]
 mod command;
+mod periodic;
+mod poller;
 mod try_later;
 mod watcher;
 
 #[cfg(unix)]
 pub use command::{CommandOptions, CommandTask};
+pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
+pub use poller::{Poller, PollerContext, PollerTask};
 pub use try_later::TryLater;
 pub use watcher::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};

@@ -260,7 +260,7 @@ impl CommandTask {
                 runs.exits.max(1)
             }
         };
-        let program = self.line.name();
+        let program = format!("command `{}`", self.line.name());
         async move {
             loop {
                 {
@@ -271,11 +271,11 @@ impl CommandTask {
                         }
                     }
                     if runs.ended {
-                        return Err(Error::CommandNotRunning(program));
+                        return Err(Error::TaskNotRunning(program));
                     }
                 }
                 if rx.changed().await.is_err() {
-                    return Err(Error::CommandNotRunning(program));
+                    return Err(Error::TaskNotRunning(program));
                 }
             }
         }

@@ -1,0 +1,334 @@
+//! `PeriodicTask`: runs the user's `execute` every interval.
+
+mod options;
+mod schedule;
+mod state;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+use tracing::debug;
+
+use crate::context::{OptionsWatch, TaskContext};
+use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use crate::error::{BoxError, Error};
+use crate::task::{VTask, short_type_name};
+use crate::tasks::TryLater;
+
+pub use options::PeriodicOptions;
+pub(crate) use state::{PhaseWatch, State};
+
+use schedule::Schedule;
+use state::{SharedError, WorkerGuard, resolve};
+
+/// The context a [`Periodic`] task's hooks get.
+pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Options>>;
+
+/// Work done every interval: implement [`execute`](Periodic::execute) and
+/// register the type wrapped in a [`PeriodicTask`].
+///
+/// The interval is [`INTERVAL`](Periodic::INTERVAL) unless the command line
+/// sets `--<prefix>-interval` (seconds, fractional); it can change at run
+/// time and applies from the next tick. `execute` may return [`TryLater`]
+/// to be retried; any other error fails the task, which by default shuts the
+/// service down with a non-zero exit.
+///
+/// Associated types have no defaults in stable Rust, so a task with no
+/// options and no result says `type Options = NoOptions; type Output = ();`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sparts_core::{BoxError, NoOptions, Periodic, PeriodicContext, PeriodicTask, VService};
+///
+/// #[derive(Clone)]
+/// struct Heartbeat;
+///
+/// impl Periodic for Heartbeat {
+///     const INTERVAL: Duration = Duration::from_millis(10);
+///     type Options = NoOptions;
+///     type Output = u64;
+///
+///     async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<u64, BoxError> {
+///         ctx.counters().counter("beats").increment();
+///         Ok(42)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let service = VService::new("Svc").with_task(PeriodicTask::new(Heartbeat));
+/// let running = service.start_with_args(["svc"]).await?;
+/// let handle = running.handle();
+/// assert_eq!(handle.option("heartbeat_interval")?.as_deref(), Some("0.01"));
+/// let task = handle.require::<PeriodicTask<Heartbeat>>()?;
+/// assert_eq!(task.execute_async().await?, 42);
+/// assert!(handle.counter("Heartbeat.n_iterations")? >= 1.0);
+/// running.shutdown().await?;
+/// assert!(task.execute_async().await.is_err(), "fails at once once stopped");
+/// # Ok(())
+/// # }
+/// ```
+pub trait Periodic: Send + Sync + Sized + 'static {
+    /// The default interval; `--<prefix>-interval` overrides it. Default: 1 s.
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    /// The task's own options besides the interval (a clap `Args` struct),
+    /// or [`NoOptions`](crate::NoOptions); read them through
+    /// [`PeriodicOptions`], which derefs to them.
+    type Options: clap::Args + Send + Sync + 'static;
+
+    /// What `execute` returns, handed to
+    /// [`execute_async`](PeriodicTask::execute_async) callers.
+    type Output: Clone + Send + 'static;
+
+    /// The task's name (logs, counters, option prefix). Default: the type's
+    /// name without module path or generics.
+    fn name() -> Cow<'static, str> {
+        short_type_name::<Self>().into()
+    }
+
+    /// Prepares the task once, before the first execution. Default: nothing.
+    fn init(
+        &mut self,
+        ctx: &PeriodicContext<Self>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// The periodic work. Return [`TryLater`] to be retried; any other
+    /// error fails the task.
+    fn execute(
+        &self,
+        ctx: &PeriodicContext<Self>,
+    ) -> impl Future<Output = Result<Self::Output, BoxError>> + Send;
+}
+
+/// The [`VTask`] that runs a [`Periodic`] every interval.
+///
+/// - The first execution starts at once (on the timer's next millisecond
+///   tick); the next ones are due at absolute deadlines (`previous deadline
+///   + interval`), so the time spent executing does not accumulate as drift.
+/// - An execution that runs past the next deadline counts in
+///   `n_slow_iterations`, and the next one starts at once, with no burst
+///   of catch-up runs.
+/// - [`TryLater`] retries after its delay, or at the next tick without one.
+/// - A change of `--<prefix>-interval` at run time applies from the next
+///   tick, and moves a pending tick to one new interval after the last one.
+/// - Counters: `n_iterations` (successful executions), `n_slow_iterations`,
+///   `n_try_later`, and `execute_duration_ms.{avg,max,min}.{60,240}`.
+///
+/// Each (re)start of the service builds a fresh instance from a clone.
+pub struct PeriodicTask<P: Periodic> {
+    inner: P,
+    workers: usize,
+    state: State<P::Output>,
+}
+
+impl<P: Periodic> std::fmt::Debug for PeriodicTask<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeriodicTask")
+            .field("name", &self.state.name())
+            .field("workers", &self.workers)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Periodic + Clone> Clone for PeriodicTask<P> {
+    /// A fresh, not yet started instance with a clone of the work.
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone()).with_workers(self.workers)
+    }
+}
+
+impl<P: Periodic + Default> Default for PeriodicTask<P> {
+    fn default() -> Self {
+        Self::new(P::default())
+    }
+}
+
+impl<P: Periodic> PeriodicTask<P> {
+    /// The task that runs `inner` every interval, with one worker.
+    pub fn new(inner: P) -> Self {
+        Self {
+            inner,
+            workers: 1,
+            state: State::new(P::name().into_owned()),
+        }
+    }
+
+    /// Runs `workers` copies of the schedule side by side (at least one),
+    /// named `<Task>-<i>` when more than one. Default: 1.
+    #[must_use]
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The user's work.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// Whether the task runs and will execute again.
+    pub fn is_running(&self) -> bool {
+        self.state.is_running()
+    }
+
+    /// The result of the next execution to start from now (not of one
+    /// already in progress). Waiters skip executions that ask to be tried
+    /// later.
+    ///
+    /// Fails at once with [`Error::TaskNotRunning`] when the task is not
+    /// running (not started, stopping or stopped), later with the same
+    /// error if it stops first, and with [`Error::ExecutionFailed`] if the
+    /// execution fails. The waiter is registered by this call, not when the
+    /// future is first polled.
+    pub fn execute_async(
+        &self,
+    ) -> impl Future<Output = Result<P::Output, Error>> + Send + 'static + use<P> {
+        let registered = self.state.register();
+        let name = self.state.name();
+        async move {
+            match registered?.await {
+                Ok(result) => result,
+                // The instance was dropped with the waiter in it.
+                Err(_) => Err(Error::TaskNotRunning(name)),
+            }
+        }
+    }
+
+    /// Sees the task stop; for tasks built on this one.
+    pub(crate) fn phase(&self) -> PhaseWatch<P::Output> {
+        self.state.subscribe()
+    }
+
+    /// The task's name as the service knows it.
+    pub(crate) fn task_name(&self) -> String {
+        self.state.name()
+    }
+
+    /// Waits for the next deadline, following interval changes. `false`
+    /// when the task must stop.
+    ///
+    /// A deadline already due still goes through the timer, which ends on
+    /// its next millisecond tick: every run then starts on the same tick
+    /// phase, evenly spaced, and "at once" means within a millisecond.
+    async fn wait(
+        ctx: &PeriodicContext<P>,
+        options: &mut OptionsWatch<PeriodicOptions<P::Options>>,
+        schedule: &mut Schedule,
+    ) -> bool {
+        loop {
+            tokio::select! {
+                biased;
+                () = ctx.stopped() => return false,
+                () = sleep_until(schedule.next()) => return true,
+                changed = options.changed() => {
+                    schedule.interval_changed(Instant::now(), changed.interval);
+                }
+            }
+        }
+    }
+}
+
+/// The counters every periodic task exports.
+struct Metrics {
+    iterations: Counter,
+    slow: Counter,
+    try_later: Counter,
+    duration_ms: Samples,
+}
+
+impl Metrics {
+    fn new(registry: &CounterRegistry) -> Self {
+        let samples = SamplesConfig::default()
+            .with_types([SampleType::Avg, SampleType::Max, SampleType::Min])
+            .with_windows([Window::Secs(60), Window::Secs(240)]);
+        Self {
+            iterations: registry.counter("n_iterations"),
+            slow: registry.counter("n_slow_iterations"),
+            try_later: registry.counter("n_try_later"),
+            duration_ms: registry.samples_with("execute_duration_ms", samples),
+        }
+    }
+}
+
+/// The error a failed execution ends the worker with: the user's, shared
+/// with the waiters.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct Failed(SharedError);
+
+impl<P: Periodic> VTask for PeriodicTask<P> {
+    type Options = PeriodicOptions<P::Options>;
+
+    fn name() -> Cow<'static, str> {
+        P::name()
+    }
+
+    fn option_defaults() -> Vec<(&'static str, String)> {
+        vec![("interval", P::INTERVAL.as_secs_f64().to_string())]
+    }
+
+    fn workers(&self) -> usize {
+        self.workers
+    }
+
+    async fn init(&mut self, ctx: &PeriodicContext<P>) -> Result<(), BoxError> {
+        self.inner.init(ctx).await?;
+        // Registered now so that they read 0 before the first execution.
+        Metrics::new(ctx.counters());
+        self.state
+            .start(ctx.name(), ctx.token().clone(), self.workers);
+        Ok(())
+    }
+
+    async fn run(&self, ctx: PeriodicContext<P>) -> Result<(), BoxError> {
+        let _worker = WorkerGuard(&self.state);
+        let metrics = Metrics::new(ctx.counters());
+        let mut options = ctx.watch_options();
+        let mut schedule = Schedule::starting_at(Instant::now());
+        while Self::wait(&ctx, &mut options, &mut schedule).await {
+            schedule.start();
+            let waiters = self.state.take();
+            let started = Instant::now();
+            let result = self.inner.execute(&ctx).await;
+            let now = Instant::now();
+            let interval = ctx.options().interval;
+            match result {
+                Ok(output) => {
+                    metrics.iterations.increment();
+                    metrics
+                        .duration_ms
+                        .add((now - started).as_secs_f64() * 1000.0);
+                    if schedule.finished(now, interval) {
+                        metrics.slow.increment();
+                        debug!("execution overran the {interval:?} interval; next one at once");
+                    }
+                    resolve(waiters, &output);
+                }
+                Err(error) => {
+                    let Some(try_later) = TryLater::find(&error) else {
+                        let error: SharedError = Arc::from(error);
+                        self.state.fail(waiters, &error);
+                        return Err(Failed(error).into());
+                    };
+                    metrics.try_later.increment();
+                    debug!("{try_later}: retrying");
+                    schedule.retry(now, try_later.after, interval);
+                    self.state.put_back(waiters);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: &PeriodicContext<P>) {
+        self.state.stop();
+    }
+}

@@ -1,0 +1,73 @@
+//! The options of a periodic task: its interval and the task's own.
+
+use std::time::Duration;
+
+use crate::options::parse_seconds;
+
+/// Options of a [`PeriodicTask`](super::PeriodicTask) (and a
+/// [`PollerTask`](crate::PollerTask)): `--<prefix>-interval` and the task's
+/// own [`Options`](super::Periodic::Options), which this struct derefs to.
+///
+/// ```
+/// use sparts_core::{PeriodicOptions, clap::Parser};
+///
+/// /// The task's own options.
+/// #[derive(sparts_core::clap::Args, Debug, Clone)]
+/// struct Greeting {
+///     /// Whom to greet.
+///     #[arg(long, default_value = "world")]
+///     name: String,
+/// }
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     task: PeriodicOptions<Greeting>,
+/// }
+///
+/// let cli = Cli::parse_from(["cli", "--interval", "0.25", "--name", "you"]);
+/// assert_eq!(cli.task.interval, std::time::Duration::from_millis(250));
+/// assert_eq!(cli.task.name, "you", "through Deref");
+/// ```
+#[derive(clap::Args, Debug, Clone)]
+pub struct PeriodicOptions<O: clap::Args> {
+    /// Seconds between executions (fractional); a change applies from the next tick.
+    #[arg(long, default_value = "1", value_parser = parse_interval, value_name = "SECONDS")]
+    pub interval: Duration,
+
+    /// The task's own options.
+    #[command(flatten)]
+    pub extra: O,
+}
+
+impl<O: clap::Args> std::ops::Deref for PeriodicOptions<O> {
+    type Target = O;
+
+    fn deref(&self) -> &O {
+        &self.extra
+    }
+}
+
+/// Positive, finite, fractional seconds: a zero interval would run the task
+/// in a busy loop.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_seconds(s)?;
+    if interval.is_zero() {
+        return Err(format!("`{s}`: the interval must be more than 0 seconds"));
+    }
+    Ok(interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_positive_seconds() {
+        assert_eq!(parse_interval("0.01"), Ok(Duration::from_millis(10)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_interval("0").is_err());
+        assert!(parse_interval("-1").is_err());
+        assert!(parse_interval("soon").is_err());
+    }
+}
