@@ -13,8 +13,20 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// A child process killed when dropped, so a failing test leaves none behind.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Spawns `bin` and sends every line of `stream` (stdout or stderr) to a channel.
-fn spawn(bin: &str, args: &[&str], stdout: bool) -> std::io::Result<(Child, Receiver<String>)> {
+fn spawn(bin: &str, args: &[&str], stdout: bool) -> std::io::Result<(Guard, Receiver<String>)> {
     let mut child = Command::new(bin)
         .args(args)
         .stdin(Stdio::null())
@@ -42,7 +54,7 @@ fn spawn(bin: &str, args: &[&str], stdout: bool) -> std::io::Result<(Child, Rece
             }
         }
     });
-    Ok((child, rx))
+    Ok((Guard(Some(child)), rx))
 }
 
 /// The next `count` lines that satisfy `want`, within the patience.
@@ -70,7 +82,8 @@ fn lines_matching(
     Ok(found)
 }
 
-fn stop(mut child: Child) -> Result<Option<i32>, Box<dyn std::error::Error>> {
+fn stop(mut guard: Guard) -> Result<Option<i32>, Box<dyn std::error::Error>> {
+    let child = guard.0.as_mut().ok_or("no child")?;
     kill(Pid::from_raw(i32::try_from(child.id())?), Signal::SIGTERM)?;
     let deadline = Instant::now() + PATIENCE;
     while Instant::now() < deadline {
@@ -79,7 +92,6 @@ fn stop(mut child: Child) -> Result<Option<i32>, Box<dyn std::error::Error>> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    child.kill()?;
     Err("did not exit after SIGTERM".into())
 }
 

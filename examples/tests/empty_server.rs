@@ -107,7 +107,14 @@ fn run(args: &[&str]) -> Result<(ExitStatus, String), Box<dyn std::error::Error>
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let status = wait_bounded(&mut child)?;
+    let status = match wait_bounded(&mut child) {
+        Ok(status) => status,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
+    };
     let output = child.wait_with_output()?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
