@@ -117,6 +117,30 @@ pub enum Error {
     #[error("daemon: {0}")]
     Daemon(String),
 
+    // QueueTask
+    /// The queue task accepts no items: it is not running (not started,
+    /// restarted since, or never registered) or its shutdown has begun.
+    #[error("queue task `{0}` is not running: it accepts no items")]
+    QueueNotRunning(String),
+
+    /// A bounded queue is full (from `try_submit` and `try_enqueue`).
+    #[error("queue task `{task}` is full ({capacity} items)")]
+    QueueFull {
+        /// The queue task.
+        task: String,
+        /// Its `--<prefix>-max-items`.
+        capacity: usize,
+    },
+
+    /// A unique queue already has this item (queued, waiting for a retry,
+    /// or executing).
+    #[error("queue task `{0}` already has this item (queued or in flight)")]
+    DuplicateItem(String),
+
+    /// The queue task stopped before the item was done.
+    #[error("queue task `{0}` stopped before the item was done")]
+    QueueStopped(String),
+
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

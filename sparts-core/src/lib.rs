@@ -93,6 +93,7 @@ pub use spec::TaskSpec;
 pub use status::{Status, WarningId};
 pub use task::{Dependencies, NoOptions, SkipTask, VTask};
 pub use tasks::TryLater;
+pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.
