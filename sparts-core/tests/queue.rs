@@ -819,20 +819,32 @@ async fn another_task_feeds_the_queue_it_depends_on() {
     .await;
 }
 
-/// Many items through several workers on real threads: no item is lost or
-/// answered twice, and no worker sleeps through work.
+/// Many items through every discipline on real threads, with one worker
+/// and several: no item is lost or answered twice, and no worker sleeps
+/// through work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_items_through_several_workers_on_threads() {
+async fn many_items_through_the_queue_on_threads() {
     const ITEMS: u32 = 20_000;
     let outcome = tokio::time::timeout(Duration::from_secs(60), async {
-        for (task, discipline) in [
-            (QueueTask::new(Doubler), "fifo"),
-            (QueueTask::priority(Doubler), "priority"),
-            (QueueTask::unique(Doubler), "unique"),
-        ] {
+        let cases = [
+            (QueueTask::new(Doubler), "fifo", "1", "0"),
+            (QueueTask::new(Doubler), "fifo", "1", "64"),
+            (QueueTask::new(Doubler), "fifo", "4", "64"),
+            (QueueTask::priority(Doubler), "priority", "4", "64"),
+            (QueueTask::unique(Doubler), "unique", "1", "0"),
+            (QueueTask::unique(Doubler), "unique", "4", "64"),
+        ];
+        for (task, discipline, workers, max_items) in cases {
+            let args = [
+                "svc",
+                "--doubler-workers",
+                workers,
+                "--doubler-max-items",
+                max_items,
+            ];
             let running = VService::new("Svc")
                 .with_task(task)
-                .start_with_args(["svc", "--doubler-workers", "4", "--doubler-max-items", "64"])
+                .start_with_args(args)
                 .await
                 .expect("starts");
             let queue = running
@@ -841,14 +853,11 @@ async fn many_items_through_several_workers_on_threads() {
                 .expect("runs");
             let results = queue.map(0..ITEMS).await;
             for (item, result) in (0..ITEMS).zip(results) {
-                assert_eq!(result.expect("done"), item * 2, "{discipline}");
+                assert_eq!(result.expect("done"), item * 2, "{discipline} {workers}");
             }
             let completed = running.handle().counter("Doubler.n_completed");
-            assert_eq!(
-                completed.expect("counter"),
-                f64::from(ITEMS),
-                "{discipline}"
-            );
+            let completed = completed.expect("counter");
+            assert_eq!(completed, f64::from(ITEMS), "{discipline} {workers}");
             running.shutdown().await.expect("clean shutdown");
         }
     })

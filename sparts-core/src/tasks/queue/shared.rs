@@ -2,33 +2,33 @@
 //! backpressure, taking items, retries, and failing what is left at the end.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Debug;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, error};
 
-use super::store::{Entry, Reply, Store};
+use super::ready::{Ready, Refusal, Taken};
+use super::store::{Entry, Reply};
 use crate::error::{BoxError, Error};
 
 /// An item waiting for a delayed retry ([`TryLater::after`](crate::TryLater)).
 struct Delayed<T, O> {
     due: Instant,
+    seq: u64,
     entry: Entry<T, O>,
 }
 
 // Earliest due first (a min-heap out of the max-heap), then insertion order.
 impl<T, O> Ord for Delayed<T, O> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .due
-            .cmp(&self.due)
-            .then(other.entry.seq.cmp(&self.entry.seq))
+        other.due.cmp(&self.due).then(other.seq.cmp(&self.seq))
     }
 }
 
@@ -46,32 +46,17 @@ impl<T, O> PartialEq for Delayed<T, O> {
 
 impl<T, O> Eq for Delayed<T, O> {}
 
-struct State<T, O> {
-    store: Box<dyn Store<T, O>>,
-    delayed: BinaryHeap<Delayed<T, O>>,
-    /// Accepting new items: from `init` until shutdown starts.
-    open: bool,
+struct Delays<T, O> {
+    heap: BinaryHeap<Delayed<T, O>>,
     next_seq: u64,
 }
 
-impl<T, O> State<T, O> {
-    fn next_seq(&mut self) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        seq
-    }
-
-    /// Moves retries that are due into the store.
-    fn promote_due(&mut self, now: Instant) {
-        while self.delayed.peek().is_some_and(|d| d.due <= now) {
-            if let Some(delayed) = self.delayed.pop() {
-                self.store.push(delayed.entry);
-            }
+impl<T, O> Default for Delays<T, O> {
+    fn default() -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
         }
-    }
-
-    fn depth(&self) -> usize {
-        self.store.len() + self.delayed.len()
     }
 }
 
@@ -79,12 +64,17 @@ impl<T, O> State<T, O> {
 pub(super) struct Shared<T, O> {
     /// The task's name, for errors and logs.
     name: String,
-    state: Mutex<State<T, O>>,
-    /// Told when an item arrives in an empty store (and, with several
-    /// workers, by a worker that leaves items behind it).
-    available: Notify,
+    ready: Ready<T, O>,
+    /// Retries waiting for their delay. Rarely used: `n_delayed` lets the
+    /// hot path skip the lock.
+    delays: Mutex<Delays<T, O>>,
+    n_delayed: AtomicUsize,
+    /// Tells idle workers (when there are several) of a new earliest retry.
+    delays_changed: Notify,
     /// Bounded queues: one permit per item from submission until it is done.
     capacity: Option<(Semaphore, usize)>,
+    /// Items workers took in a batch and have not started: still queued.
+    taken_ahead: AtomicUsize,
     tracks_items: bool,
     several_workers: bool,
     live_workers: AtomicUsize,
@@ -101,9 +91,7 @@ impl<T, O> Debug for Shared<T, O> {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections only move entries between collections and flip
-    // flags; user code (Debug, Hash, Ord of items) runs in a few of them,
-    // and a panic there leaves the collections valid.
+    // Critical sections only move entries between collections.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -114,43 +102,34 @@ impl<T, O> Shared<T, O> {
 
     /// Items queued or waiting for a retry (not those in flight).
     pub(super) fn depth(&self) -> usize {
-        lock(&self.state).depth()
+        self.ready.len()
+            + self.taken_ahead.load(AtomicOrdering::Relaxed)
+            + self.n_delayed.load(AtomicOrdering::Relaxed)
     }
 }
 
 impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
     /// A queue that refuses every item: the task before `init`.
-    pub(super) fn closed(name: &str, store: Box<dyn Store<T, O>>) -> Self {
-        let mut shared = Self::open(name, store, 0, 1);
-        shared
-            .state
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .open = false;
+    pub(super) fn closed(name: &str, ready: Ready<T, O>) -> Self {
+        let shared = Self::open(name, ready, 0, 1);
+        shared.ready.close();
         shared
     }
 
     /// An open queue, unbounded when `max_items` is 0.
-    pub(super) fn open(
-        name: &str,
-        store: Box<dyn Store<T, O>>,
-        max_items: usize,
-        workers: usize,
-    ) -> Self {
+    pub(super) fn open(name: &str, ready: Ready<T, O>, max_items: usize, workers: usize) -> Self {
         Self {
             name: name.to_owned(),
-            tracks_items: store.tracks_items(),
-            state: Mutex::new(State {
-                store,
-                delayed: BinaryHeap::new(),
-                open: true,
-                next_seq: 0,
-            }),
-            available: Notify::new(),
+            tracks_items: ready.tracks_items(),
+            ready,
+            delays: Mutex::default(),
+            n_delayed: AtomicUsize::new(0),
+            delays_changed: Notify::new(),
             capacity: (max_items > 0).then(|| {
                 let max_items = max_items.min(Semaphore::MAX_PERMITS);
                 (Semaphore::new(max_items), max_items)
             }),
+            taken_ahead: AtomicUsize::new(0),
             several_workers: workers > 1,
             live_workers: AtomicUsize::new(0),
         }
@@ -165,7 +144,7 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
     }
 
     fn refuse_duplicate(&self, item: &T) -> Result<(), Error> {
-        if self.tracks_items && lock(&self.state).store.contains(item) {
+        if self.tracks_items && self.ready.contains(item) {
             return Err(self.duplicate());
         }
         Ok(())
@@ -210,36 +189,19 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
 
     /// Queues an item whose permit (if bounded) is held.
     fn push_new(&self, item: T, reply: Option<Reply<O>>) -> Result<(), Error> {
-        let enqueued_at = Instant::now();
-        let mut state = lock(&self.state);
-        let refusal = if !state.open {
-            Some(self.not_running())
-        } else if !state.store.admit(&item) {
-            Some(self.duplicate())
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            drop(state);
-            self.release_permit();
-            return Err(refusal);
-        }
-        let was_empty = state.store.len() == 0;
-        let seq = state.next_seq();
-        state.store.push(Entry {
+        let entry = Entry {
             item,
             attempt: 1,
-            seq,
-            enqueued_at,
+            enqueued_at: Instant::now(),
             reply,
-        });
-        drop(state);
-        // A worker sleeps only after seeing the store empty under the lock,
-        // so only the push that fills an empty store needs to wake one.
-        if was_empty {
-            self.available.notify_one();
-        }
-        Ok(())
+        };
+        self.ready.push_new(entry).map_err(|refusal| {
+            self.release_permit();
+            match refusal {
+                Refusal::Closed => self.not_running(),
+                Refusal::Duplicate => self.duplicate(),
+            }
+        })
     }
 
     fn release_permit(&self) {
@@ -248,74 +210,52 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
         }
     }
 
-    /// The next item to execute; `None` once the queue is closed and
-    /// nothing is left to do (retries included).
-    pub(super) async fn take(&self, token: &CancellationToken) -> Option<Entry<T, O>> {
-        loop {
-            let stopping = token.is_cancelled();
-            let next_retry = {
-                let mut state = lock(&self.state);
-                if !state.delayed.is_empty() {
-                    state.promote_due(Instant::now());
-                }
-                if let Some(entry) = state.store.pop() {
-                    let more = state.store.len() > 0;
-                    drop(state);
-                    // Pushes wake one worker per empty-to-non-empty change;
-                    // this passes the wake-up on to another idle worker.
-                    if more && self.several_workers {
-                        self.available.notify_one();
-                    }
-                    return Some(entry);
-                }
-                if stopping && state.open {
-                    // Closed here rather than left to the stop hook, whose
-                    // wake-up this worker could miss.
-                    drop(state);
-                    self.close();
-                    continue;
-                }
-                if !state.open && state.delayed.is_empty() {
-                    return None;
-                }
-                state.delayed.peek().map(|d| d.due)
-            };
-            tokio::select! {
-                () = self.available.notified() => {}
-                // Once cancelled, the loop drains: the token no longer wakes it.
-                () = token.cancelled(), if !stopping => self.close(),
-                () = sleep_until(next_retry) => {}
-            }
+    /// Puts an item back for another attempt, at once (at the back of the
+    /// queue) or after a delay. A retry keeps its permit: capacity counts
+    /// items until they are done.
+    pub(super) fn retry(&self, mut entry: Entry<T, O>, after: Option<Duration>) {
+        entry.attempt = entry.attempt.saturating_add(1);
+        let now = Instant::now();
+        match after.filter(|d| !d.is_zero()) {
+            Some(delay) => self.delay(entry, now + delay),
+            None => self.ready.push_back([entry]),
         }
     }
 
-    /// Puts an item back for another attempt, at once or after a delay. A
-    /// retry keeps its permit: capacity counts items until they are done.
-    pub(super) fn retry(&self, mut entry: Entry<T, O>, after: Option<Duration>) {
-        entry.attempt = entry.attempt.saturating_add(1);
-        let mut state = lock(&self.state);
-        entry.seq = state.next_seq();
-        match after.filter(|d| !d.is_zero()) {
-            Some(delay) => {
-                let due = Instant::now() + delay;
-                let earliest = state.delayed.peek().is_none_or(|d| due < d.due);
-                state.delayed.push(Delayed { due, entry });
-                drop(state);
-                // Idle workers sleep without this deadline; one of them must
-                // learn it, as this worker may be busy when it comes.
-                if earliest && self.several_workers {
-                    self.available.notify_one();
-                }
-            }
-            None => {
-                let was_empty = state.store.len() == 0;
-                state.store.push(entry);
-                drop(state);
-                if was_empty {
-                    self.available.notify_one();
-                }
-            }
+    fn delay(&self, entry: Entry<T, O>, due: Instant) {
+        let mut delays = lock(&self.delays);
+        let earliest = delays.heap.peek().is_none_or(|d| due < d.due);
+        let seq = delays.next_seq;
+        delays.next_seq += 1;
+        delays.heap.push(Delayed { due, seq, entry });
+        self.n_delayed.fetch_add(1, AtomicOrdering::Relaxed);
+        drop(delays);
+        // Idle workers sleep without this deadline; one of them must learn
+        // it, as the worker that retried may be busy when it comes.
+        if earliest && self.several_workers {
+            self.delays_changed.notify_one();
         }
+    }
+
+    /// Moves retries that are due to the back of the queue; returns when the
+    /// next one is due.
+    fn promote_due(&self) -> Option<Instant> {
+        if self.n_delayed.load(AtomicOrdering::Relaxed) == 0 {
+            return None;
+        }
+        let mut delays = lock(&self.delays);
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while delays.heap.peek().is_some_and(|d| d.due <= now) {
+            due.extend(delays.heap.pop().map(|d| d.entry));
+        }
+        self.n_delayed.fetch_sub(due.len(), AtomicOrdering::Relaxed);
+        let next = delays.heap.peek().map(|d| d.due);
+        drop(delays);
+        if !due.is_empty() {
+            self.ready.push_back(due);
+        }
+        next
     }
 
     /// Delivers a finished item's result: to its future, or to the log when
@@ -324,7 +264,7 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
         // Forgotten before the reply is sent, so a submitter that resubmits
         // as soon as it has the result is not told it is a duplicate.
         if self.tracks_items {
-            lock(&self.state).store.release(&entry.item);
+            self.ready.release(&entry.item);
         }
         self.release_permit();
         let unreceived = match entry.reply {
@@ -338,12 +278,11 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
 
     /// Refuses new items from now on; workers drain what is queued.
     pub(super) fn close(&self) {
-        lock(&self.state).open = false;
+        self.ready.close();
         if let Some((semaphore, _)) = &self.capacity {
             // Wakes submitters waiting for room: they are refused.
             semaphore.close();
         }
-        self.available.notify_waiters();
     }
 
     /// Fails an item that will not be executed with a "stopped" error.
@@ -366,40 +305,127 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
         self.fail_stopped(entry);
     }
 
-    /// Closes the queue and fails every item left in it; how many there were.
-    fn fail_remaining(&self) -> usize {
-        let entries = {
-            let mut state = lock(&self.state);
-            state.open = false;
-            let mut entries = state.store.drain();
-            entries.extend(state.delayed.drain().map(|d| d.entry));
-            entries
-        };
+    /// Every item queued or waiting for a retry, emptying the queue.
+    fn drain(&self) -> Vec<Entry<T, O>> {
+        let mut entries = self.ready.drain();
+        let mut delays = lock(&self.delays);
+        self.n_delayed.store(0, AtomicOrdering::Relaxed);
+        entries.extend(delays.heap.drain().map(|d| d.entry));
+        entries
+    }
+
+    /// Counts a worker out (finished, or aborted at the shutdown timeout);
+    /// the last one out closes the queue and fails whatever is left.
+    fn worker_ended(&self) {
+        if self.live_workers.fetch_sub(1, AtomicOrdering::AcqRel) != 1 {
+            return;
+        }
         self.close();
-        let count = entries.len();
-        for entry in entries {
+        let left = self.drain();
+        if left.is_empty() {
+            return;
+        }
+        error!(
+            "{}: {} queued items were not executed before the task stopped; \
+             their futures fail with a \"stopped\" error",
+            self.name,
+            left.len()
+        );
+        for entry in left {
             self.fail_stopped(entry);
         }
-        count
+    }
+}
+
+/// A worker's end of the queue: counts the worker in, and out when dropped
+/// (whether it returned or was aborted), and holds the items it took ahead.
+pub(super) struct Intake<'a, T: Send + Debug + 'static, O: Send + 'static> {
+    shared: &'a Shared<T, O>,
+    ahead: VecDeque<Entry<T, O>>,
+    /// Whether the last `next` had to wait for its item.
+    waited: bool,
+    token: CancellationToken,
+    /// Registered once: a fresh `cancelled()` on every wait would take the
+    /// token's lock each time the queue runs dry.
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<'a, T: Send + Debug + 'static, O: Send + 'static> Intake<'a, T, O> {
+    pub(super) fn new(shared: &'a Shared<T, O>, token: &CancellationToken) -> Self {
+        shared.live_workers.fetch_add(1, AtomicOrdering::AcqRel);
+        Self {
+            shared,
+            ahead: VecDeque::new(),
+            waited: false,
+            token: token.clone(),
+            cancelled: Box::pin(token.clone().cancelled_owned()),
+        }
     }
 
-    /// Counts a worker in; the last one out fails whatever is left.
-    pub(super) fn worker_started(&self) {
-        self.live_workers.fetch_add(1, AtomicOrdering::AcqRel);
+    /// Whether the last [`next`](Self::next) had to wait for its item.
+    pub(super) fn waited(&self) -> bool {
+        self.waited
     }
 
-    /// Counts a worker out (finished, or aborted at the shutdown timeout).
-    pub(super) fn worker_ended(&self) {
-        if self.live_workers.fetch_sub(1, AtomicOrdering::AcqRel) == 1 {
-            let left = self.fail_remaining();
-            if left > 0 {
-                error!(
-                    "{}: {left} queued items were not executed before the task stopped; \
-                     their futures fail with a \"stopped\" error",
-                    self.name
-                );
+    /// The next item to execute; `None` once the queue is closed and
+    /// nothing is left to do (retries included).
+    pub(super) async fn next(&mut self) -> Option<Entry<T, O>> {
+        let shared = self.shared;
+        self.waited = false;
+        if let Some(entry) = self.ahead.pop_front() {
+            shared.taken_ahead.fetch_sub(1, AtomicOrdering::Relaxed);
+            return Some(entry);
+        }
+        loop {
+            let next_due = shared.promote_due();
+            match shared
+                .ready
+                .try_take(shared.several_workers, &mut self.ahead)
+            {
+                Taken::Item(entry) => {
+                    if !self.ahead.is_empty() {
+                        shared
+                            .taken_ahead
+                            .fetch_add(self.ahead.len(), AtomicOrdering::Relaxed);
+                    }
+                    return Some(entry);
+                }
+                Taken::Empty => {}
+                Taken::Finished if shared.n_delayed.load(AtomicOrdering::Relaxed) == 0 => {
+                    return None;
+                }
+                Taken::Finished => {}
+            }
+            // Only checked before waiting (the token's check takes a lock):
+            // a busy worker drains anyway, and the stop hook closes the queue.
+            let stopping = self.token.is_cancelled();
+            if stopping && shared.ready.is_open() {
+                // Closed here as well as in the stop hook: draining must not
+                // depend on the order the two run in.
+                shared.close();
+                continue;
+            }
+            self.waited = true;
+            tokio::select! {
+                () = shared.ready.wait() => {}
+                () = shared.delays_changed.notified(), if shared.several_workers => {}
+                // Once cancelled, the loop drains: the token no longer wakes it.
+                () = self.cancelled.as_mut(), if !stopping => shared.close(),
+                () = sleep_until(next_due) => {}
             }
         }
+    }
+}
+
+impl<T: Send + Debug + 'static, O: Send + 'static> Drop for Intake<'_, T, O> {
+    fn drop(&mut self) {
+        if !self.ahead.is_empty() {
+            self.shared
+                .taken_ahead
+                .fetch_sub(self.ahead.len(), AtomicOrdering::Relaxed);
+            self.shared.ready.push_back(self.ahead.drain(..));
+        }
+        self.shared.worker_ended();
     }
 }
 
@@ -407,9 +433,12 @@ impl<T, O> Drop for Shared<T, O> {
     fn drop(&mut self) {
         // A queue dropped with items (its task never ran its workers: another
         // task failed to start) still fails their futures with "stopped".
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let mut entries = state.store.drain();
-        entries.extend(state.delayed.drain().map(|d| d.entry));
+        let mut entries = self.ready.drain();
+        let delays = self
+            .delays
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        entries.extend(delays.heap.drain().map(|d| d.entry));
         if entries.is_empty() {
             return;
         }
@@ -437,11 +466,10 @@ async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use tokio::sync::oneshot;
 
-    use super::super::store::Fifo;
     use super::*;
 
-    fn queue(max_items: usize) -> Shared<u32, u32> {
-        Shared::open("Q", Fifo::boxed(), max_items, 1)
+    fn queue(ready: Ready<u32, u32>, max_items: usize) -> Shared<u32, u32> {
+        Shared::open("Q", ready, max_items, 1)
     }
 
     fn stopped_task(result: Result<Result<u32, BoxError>, oneshot::error::RecvError>) -> String {
@@ -456,47 +484,114 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_come_back_in_due_order() {
-        let shared = queue(0);
-        let token = CancellationToken::new();
-        for item in [1, 2, 3] {
-            shared.try_submit(item, None).expect("open");
+        for ready in [
+            Ready::fifo(1),
+            Ready::fifo(2),
+            Ready::priority(1),
+            Ready::unique(1),
+        ] {
+            let shared = queue(ready, 0);
+            let token = CancellationToken::new();
+            let mut intake = Intake::new(&shared, &token);
+            for item in [1, 2, 3] {
+                shared.try_submit(item, None).expect("open");
+            }
+            let mut entries = Vec::new();
+            for _ in 0..3 {
+                entries.push(intake.next().await.expect("queued"));
+            }
+            let started = Instant::now();
+            let delays = [3, 1, 2].map(Duration::from_secs);
+            for (entry, delay) in entries.into_iter().zip(delays) {
+                shared.retry(entry, Some(delay));
+            }
+            assert_eq!(shared.depth(), 3);
+            let mut order = Vec::new();
+            for _ in 0..3 {
+                let entry = intake.next().await.expect("retried");
+                order.push((entry.item, entry.attempt, started.elapsed().as_secs()));
+            }
+            assert_eq!(order, [(2, 2, 1), (3, 2, 2), (1, 2, 3)]);
         }
-        let mut entries = Vec::new();
-        for _ in 0..3 {
-            entries.push(shared.take(&token).await.expect("queued"));
-        }
-        let started = Instant::now();
-        let delays = [3, 1, 2].map(Duration::from_secs);
-        for (entry, delay) in entries.into_iter().zip(delays) {
-            shared.retry(entry, Some(delay));
-        }
-        assert_eq!(shared.depth(), 3);
-        let mut order = Vec::new();
-        for _ in 0..3 {
-            let entry = shared.take(&token).await.expect("retried");
-            order.push((entry.item, entry.attempt, started.elapsed().as_secs()));
-        }
-        assert_eq!(order, [(2, 2, 1), (3, 2, 2), (1, 2, 3)]);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_cancelled_worker_drains_then_ends() {
-        let shared = queue(0);
+    async fn a_cancelled_worker_drains_retries_included_then_ends() {
+        // (queue, order of items 1 and 2 after 1 is retried once)
+        let cases = [
+            (Ready::fifo(1), [(2, 1), (1, 2)]),
+            (Ready::fifo(2), [(2, 1), (1, 2)]),
+            (Ready::unique(1), [(2, 1), (1, 2)]),
+            (Ready::priority(1), [(1, 2), (2, 1)]),
+        ];
+        for (ready, after_retry) in cases {
+            let shared = queue(ready, 0);
+            let token = CancellationToken::new();
+            let mut intake = Intake::new(&shared, &token);
+            shared.try_submit(1, None).expect("open");
+            shared.try_submit(2, None).expect("open");
+            // What the service does on shutdown: cancel, then the stop hook.
+            token.cancel();
+            shared.close();
+            let first = intake.next().await.expect("queued");
+            assert_eq!(first.item, 1);
+            let refused = shared.try_submit(3, None);
+            assert!(matches!(refused, Err(Error::QueueNotRunning(t)) if t == "Q"));
+
+            shared.retry(first, None);
+            let mut order = Vec::new();
+            for _ in 0..2 {
+                let entry = intake.next().await.expect("queued or retried");
+                order.push((entry.item, entry.attempt));
+                if entry.attempt == 2 {
+                    shared.retry(entry, Some(Duration::from_secs(1)));
+                }
+            }
+            assert_eq!(order, after_retry);
+            assert_eq!(intake.next().await.map(|e| e.attempt), Some(3));
+            assert!(intake.next().await.is_none());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_worker_closes_the_queue_when_cancelled() {
+        let shared = queue(Ready::fifo(1), 0);
         let token = CancellationToken::new();
-        shared.try_submit(1, None).expect("open");
+        let mut intake = Intake::new(&shared, &token);
+        let idle = tokio::time::timeout(Duration::from_secs(1), intake.next()).await;
+        assert!(idle.is_err(), "waits while the queue is empty");
         token.cancel();
-        assert_eq!(shared.take(&token).await.map(|e| e.item), Some(1));
-        assert!(shared.take(&token).await.is_none());
-        assert!(matches!(shared.try_submit(2, None), Err(Error::QueueNotRunning(t)) if t == "Q"));
+        assert!(intake.next().await.is_none());
+        assert!(matches!(
+            shared.try_submit(1, None),
+            Err(Error::QueueNotRunning(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_worker_batch_goes_back_when_the_worker_ends() {
+        let shared = queue(Ready::fifo(1), 0);
+        let token = CancellationToken::new();
+        for item in 0..10 {
+            shared.try_submit(item, None).expect("open");
+        }
+        let mut first = Intake::new(&shared, &token);
+        // Another worker keeps the queue alive when the first one ends.
+        let _second = Intake::new(&shared, &token);
+        assert_eq!(first.next().await.map(|e| e.item), Some(0));
+        assert_eq!(shared.depth(), 9, "items taken ahead still count as queued");
+        drop(first);
+        assert_eq!(shared.depth(), 9);
+        let rest: Vec<u32> = shared.ready.drain().into_iter().map(|e| e.item).collect();
+        assert_eq!(rest, (1..10).collect::<Vec<_>>());
     }
 
     #[tokio::test]
     async fn items_left_when_the_last_worker_ends_fail_with_stopped() {
-        let shared = queue(4);
+        let shared = queue(Ready::fifo(1), 4);
         let (tx, rx) = oneshot::channel();
         shared.try_submit(1, Some(tx)).expect("open");
-        shared.worker_started();
-        shared.worker_ended();
+        drop(Intake::new(&shared, &CancellationToken::new()));
         assert_eq!(stopped_task(rx.await), "Q");
         assert!(matches!(
             shared.try_submit(2, None),
@@ -506,7 +601,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_queue_dropped_with_items_fails_them_with_stopped() {
-        let shared = queue(0);
+        let shared = queue(Ready::unique(1), 0);
         let (tx, rx) = oneshot::channel();
         shared.try_submit(1, Some(tx)).expect("open");
         drop(shared);
@@ -515,7 +610,7 @@ mod tests {
 
     #[test]
     fn a_huge_limit_is_clamped() {
-        let shared = queue(usize::MAX);
+        let shared = queue(Ready::fifo(1), usize::MAX);
         assert_eq!(
             shared.capacity.as_ref().map(|c| c.1),
             Some(Semaphore::MAX_PERMITS)

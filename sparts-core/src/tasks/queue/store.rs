@@ -1,4 +1,5 @@
-//! The order items are worked in: first in first out, smallest first, or
+//! The disciplines kept behind a lock: first in first out (for several
+//! workers; a lone worker reads a channel, see `ready`), smallest first, and
 //! first in first out without duplicates.
 
 use std::cmp::Ordering;
@@ -18,16 +19,14 @@ pub(super) struct Entry<T, O> {
     pub(super) item: T,
     /// 1 for the first try.
     pub(super) attempt: u32,
-    /// Order of (re)insertion: equal items in a priority queue keep it.
-    pub(super) seq: u64,
     pub(super) enqueued_at: Instant,
     /// `None` for items queued with `enqueue`: nobody waits for the result.
     pub(super) reply: Option<Reply<O>>,
 }
 
-/// A queue discipline. Trait objects, so that one `QueueTask<W>` type serves
-/// every discipline and `require::<QueueTask<W>>()` finds any of them; the
-/// indirect call costs nothing next to the lock around it.
+/// A discipline kept behind a lock. Trait objects, so that one
+/// `QueueTask<W>` type serves every discipline and `require::<QueueTask<W>>()`
+/// finds any of them; the indirect call costs nothing next to the lock.
 pub(super) trait Store<T, O>: Send {
     fn push(&mut self, entry: Entry<T, O>);
     fn pop(&mut self) -> Option<Entry<T, O>>;
@@ -55,9 +54,6 @@ pub(super) trait Store<T, O>: Send {
     }
 }
 
-/// Builds an empty store; one per start of the task.
-pub(super) type MakeStore<T, O> = fn() -> Box<dyn Store<T, O>>;
-
 /// First in, first out.
 pub(super) struct Fifo<T, O>(VecDeque<Entry<T, O>>);
 
@@ -83,19 +79,25 @@ impl<T: Send, O: Send> Store<T, O> for Fifo<T, O> {
 }
 
 /// Smallest item first; equal items in insertion order.
-pub(super) struct Priority<T, O>(BinaryHeap<Smallest<T, O>>);
+pub(super) struct Priority<T, O> {
+    heap: BinaryHeap<Smallest<T, O>>,
+    next_seq: u64,
+}
 
 /// Orders entries so that `BinaryHeap`, a max-heap, pops the smallest item
-/// (and of equal items the one inserted first).
-struct Smallest<T, O>(Entry<T, O>);
+/// and, of equal items, the one inserted first.
+struct Smallest<T, O> {
+    seq: u64,
+    entry: Entry<T, O>,
+}
 
 impl<T: Ord, O> Ord for Smallest<T, O> {
     fn cmp(&self, other: &Self) -> Ordering {
         other
-            .0
+            .entry
             .item
-            .cmp(&self.0.item)
-            .then(other.0.seq.cmp(&self.0.seq))
+            .cmp(&self.entry.item)
+            .then(other.seq.cmp(&self.seq))
     }
 }
 
@@ -115,22 +117,27 @@ impl<T: Ord, O> Eq for Smallest<T, O> {}
 
 impl<T: Ord + Send + 'static, O: Send + 'static> Priority<T, O> {
     pub(super) fn boxed() -> Box<dyn Store<T, O>> {
-        Box::new(Self(BinaryHeap::new()))
+        Box::new(Self {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+        })
     }
 }
 
 impl<T: Ord + Send, O: Send> Store<T, O> for Priority<T, O> {
     fn push(&mut self, entry: Entry<T, O>) {
-        self.0.push(Smallest(entry));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Smallest { seq, entry });
     }
     fn pop(&mut self) -> Option<Entry<T, O>> {
-        self.0.pop().map(|s| s.0)
+        self.heap.pop().map(|s| s.entry)
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.heap.len()
     }
     fn drain(&mut self) -> Vec<Entry<T, O>> {
-        self.0.drain().map(|s| s.0).collect()
+        self.heap.drain().map(|s| s.entry).collect()
     }
 }
 
@@ -186,25 +193,25 @@ impl<T: Eq + Hash + Clone + Send, O: Send> Store<T, O> for Unique<T, O> {
 mod tests {
     use super::*;
 
-    fn entry(item: u32, seq: u64) -> Entry<u32, ()> {
+    /// An entry whose attempt number tells entries apart in tests.
+    fn entry(item: u32, tag: u32) -> Entry<u32, ()> {
         Entry {
             item,
-            attempt: 1,
-            seq,
+            attempt: tag,
             enqueued_at: Instant::now(),
             reply: None,
         }
     }
 
-    fn pop_all(store: &mut dyn Store<u32, ()>) -> Vec<(u32, u64)> {
-        std::iter::from_fn(|| store.pop().map(|e| (e.item, e.seq))).collect()
+    fn pop_all(store: &mut dyn Store<u32, ()>) -> Vec<(u32, u32)> {
+        std::iter::from_fn(|| store.pop().map(|e| (e.item, e.attempt))).collect()
     }
 
     #[test]
     fn fifo_keeps_insertion_order() {
         let mut store = Fifo::boxed();
-        for (seq, item) in [3, 1, 2].into_iter().enumerate() {
-            store.push(entry(item, seq as u64));
+        for (tag, item) in (0..).zip([3, 1, 2]) {
+            store.push(entry(item, tag));
         }
         assert_eq!(store.len(), 3);
         assert_eq!(pop_all(store.as_mut()), [(3, 0), (1, 1), (2, 2)]);
@@ -213,8 +220,8 @@ mod tests {
     #[test]
     fn priority_pops_smallest_and_keeps_order_among_equals() {
         let mut store = Priority::boxed();
-        for (seq, item) in [5, 1, 5, 3, 1].into_iter().enumerate() {
-            store.push(entry(item, seq as u64));
+        for (tag, item) in (0..).zip([5, 1, 5, 3, 1]) {
+            store.push(entry(item, tag));
         }
         assert_eq!(
             pop_all(store.as_mut()),
