@@ -1,6 +1,7 @@
 //! `QueueTask`: workers executing items from a queue, with results as futures.
 
 mod context;
+mod delays;
 mod ready;
 mod sender;
 mod shared;

@@ -1,76 +1,28 @@
 //! The queue shared by a task's workers and its submitters: admission with
 //! backpressure, taking items, retries, and failing what is left at the end.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, TryAcquireError};
+use tokio::sync::{Semaphore, TryAcquireError};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, error};
 
+use super::delays::Delays;
 use super::ready::{Ready, Refusal, Taken};
 use super::store::{Entry, Reply};
 use crate::error::{BoxError, Error};
-
-/// An item waiting for a delayed retry ([`TryLater::after`](crate::TryLater)).
-struct Delayed<T, O> {
-    due: Instant,
-    seq: u64,
-    entry: Entry<T, O>,
-}
-
-// Earliest due first (a min-heap out of the max-heap), then insertion order.
-impl<T, O> Ord for Delayed<T, O> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.due.cmp(&self.due).then(other.seq.cmp(&self.seq))
-    }
-}
-
-impl<T, O> PartialOrd for Delayed<T, O> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T, O> PartialEq for Delayed<T, O> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl<T, O> Eq for Delayed<T, O> {}
-
-struct Delays<T, O> {
-    heap: BinaryHeap<Delayed<T, O>>,
-    next_seq: u64,
-}
-
-impl<T, O> Default for Delays<T, O> {
-    fn default() -> Self {
-        Self {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-        }
-    }
-}
 
 /// One start of a queue task: its items and the workers' meeting point.
 pub(super) struct Shared<T, O> {
     /// The task's name, for errors and logs.
     name: String,
     ready: Ready<T, O>,
-    /// Retries waiting for their delay. Rarely used: `n_delayed` lets the
-    /// hot path skip the lock.
-    delays: Mutex<Delays<T, O>>,
-    n_delayed: AtomicUsize,
-    /// Tells idle workers (when there are several) of a new earliest retry.
-    delays_changed: Notify,
+    delays: Delays<T, O>,
     /// Bounded queues: one permit per item from submission until it is done.
     capacity: Option<(Semaphore, usize)>,
     /// Items workers took in a batch and have not started: still queued.
@@ -90,11 +42,6 @@ impl<T, O> Debug for Shared<T, O> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections only move entries between collections.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl<T, O> Shared<T, O> {
     pub(super) fn name(&self) -> &str {
         &self.name
@@ -102,9 +49,7 @@ impl<T, O> Shared<T, O> {
 
     /// Items queued or waiting for a retry (not those in flight).
     pub(super) fn depth(&self) -> usize {
-        self.ready.len()
-            + self.taken_ahead.load(AtomicOrdering::Relaxed)
-            + self.n_delayed.load(AtomicOrdering::Relaxed)
+        self.ready.len() + self.taken_ahead.load(AtomicOrdering::Relaxed) + self.delays.len()
     }
 }
 
@@ -122,9 +67,7 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
             name: name.to_owned(),
             tracks_items: ready.tracks_items(),
             ready,
-            delays: Mutex::default(),
-            n_delayed: AtomicUsize::new(0),
-            delays_changed: Notify::new(),
+            delays: Delays::new(),
             capacity: (max_items > 0).then(|| {
                 let max_items = max_items.min(Semaphore::MAX_PERMITS);
                 (Semaphore::new(max_items), max_items)
@@ -217,41 +160,20 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
         entry.attempt = entry.attempt.saturating_add(1);
         let now = Instant::now();
         match after.filter(|d| !d.is_zero()) {
-            Some(delay) => self.delay(entry, now + delay),
+            // Idle workers sleep without this deadline; one of them must
+            // learn it, as the worker that retried may be busy when it comes.
+            Some(delay) => self.delays.push(entry, now + delay, self.several_workers),
             None => self.ready.push_back([entry]),
-        }
-    }
-
-    fn delay(&self, entry: Entry<T, O>, due: Instant) {
-        let mut delays = lock(&self.delays);
-        let earliest = delays.heap.peek().is_none_or(|d| due < d.due);
-        let seq = delays.next_seq;
-        delays.next_seq += 1;
-        delays.heap.push(Delayed { due, seq, entry });
-        self.n_delayed.fetch_add(1, AtomicOrdering::Relaxed);
-        drop(delays);
-        // Idle workers sleep without this deadline; one of them must learn
-        // it, as the worker that retried may be busy when it comes.
-        if earliest && self.several_workers {
-            self.delays_changed.notify_one();
         }
     }
 
     /// Moves retries that are due to the back of the queue; returns when the
     /// next one is due.
     fn promote_due(&self) -> Option<Instant> {
-        if self.n_delayed.load(AtomicOrdering::Relaxed) == 0 {
+        if self.delays.len() == 0 {
             return None;
         }
-        let mut delays = lock(&self.delays);
-        let now = Instant::now();
-        let mut due = Vec::new();
-        while delays.heap.peek().is_some_and(|d| d.due <= now) {
-            due.extend(delays.heap.pop().map(|d| d.entry));
-        }
-        self.n_delayed.fetch_sub(due.len(), AtomicOrdering::Relaxed);
-        let next = delays.heap.peek().map(|d| d.due);
-        drop(delays);
+        let (due, next) = self.delays.take_due(Instant::now());
         if !due.is_empty() {
             self.ready.push_back(due);
         }
@@ -308,9 +230,7 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
     /// Every item queued or waiting for a retry, emptying the queue.
     fn drain(&self) -> Vec<Entry<T, O>> {
         let mut entries = self.ready.drain();
-        let mut delays = lock(&self.delays);
-        self.n_delayed.store(0, AtomicOrdering::Relaxed);
-        entries.extend(delays.heap.drain().map(|d| d.entry));
+        entries.extend(self.delays.drain());
         entries
     }
 
@@ -391,7 +311,7 @@ impl<'a, T: Send + Debug + 'static, O: Send + 'static> Intake<'a, T, O> {
                     return Some(entry);
                 }
                 Taken::Empty => {}
-                Taken::Finished if shared.n_delayed.load(AtomicOrdering::Relaxed) == 0 => {
+                Taken::Finished if shared.delays.len() == 0 => {
                     return None;
                 }
                 Taken::Finished => {}
@@ -408,7 +328,7 @@ impl<'a, T: Send + Debug + 'static, O: Send + 'static> Intake<'a, T, O> {
             self.waited = true;
             tokio::select! {
                 () = shared.ready.wait() => {}
-                () = shared.delays_changed.notified(), if shared.several_workers => {}
+                () = shared.delays.earlier(), if shared.several_workers => {}
                 // Once cancelled, the loop drains: the token no longer wakes it.
                 () = self.cancelled.as_mut(), if !stopping => shared.close(),
                 () = sleep_until(next_due) => {}
@@ -434,11 +354,7 @@ impl<T, O> Drop for Shared<T, O> {
         // A queue dropped with items (its task never ran its workers: another
         // task failed to start) still fails their futures with "stopped".
         let mut entries = self.ready.drain();
-        let delays = self
-            .delays
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        entries.extend(delays.heap.drain().map(|d| d.entry));
+        entries.extend(self.delays.drain());
         if entries.is_empty() {
             return;
         }
