@@ -130,7 +130,7 @@ pub enum Error {
 
     // PeriodicTask, PollerTask, CommandTask
     /// The task is not running (not started yet, stopping or stopped), so
-    /// it will not execute again.
+    /// it will not execute again or accept more work.
     #[error("task {0} is not running")]
     TaskNotRunning(String),
 
@@ -153,6 +153,24 @@ pub enum Error {
         /// How long the caller waited.
         waited: std::time::Duration,
     },
+    // QueueTask
+    /// A bounded queue is full (from `try_submit` and `try_enqueue`).
+    #[error("queue task `{task}` is full ({capacity} items)")]
+    QueueFull {
+        /// The queue task.
+        task: String,
+        /// Its `--<prefix>-max-items`.
+        capacity: usize,
+    },
+
+    /// A unique queue already has this item (queued, waiting for a retry,
+    /// or executing).
+    #[error("queue task `{0}` already has this item (queued or in flight)")]
+    DuplicateItem(String),
+
+    /// The queue task stopped before the item was done.
+    #[error("queue task `{0}` stopped before the item was done")]
+    QueueStopped(String),
 
     /// Any other I/O error.
     #[error(transparent)]

@@ -4,6 +4,7 @@
 mod command;
 mod periodic;
 mod poller;
+mod queue;
 mod try_later;
 mod watcher;
 
@@ -11,5 +12,6 @@ mod watcher;
 pub use command::{CommandOptions, CommandTask};
 pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
 pub use poller::{Poller, PollerContext, PollerTask};
+pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use try_later::TryLater;
 pub use watcher::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
