@@ -155,3 +155,34 @@ fn dev_watcher_logs_changes_in_its_directory() -> TestResult {
     assert_eq!(stop(child)?, Some(0));
     Ok(())
 }
+
+#[test]
+fn producer_consumer_works_items_off_on_several_workers() -> TestResult {
+    let (child, rx) = spawn(
+        env!("CARGO_BIN_EXE_producer_consumer"),
+        &["--producer-interval", "0.05", "--consumer-workers", "2"],
+        false,
+    )?;
+    let consumed = lines_matching(&rx, 9, |l| l.contains("consumed item"))?;
+    let mut items: Vec<u64> = consumed
+        .iter()
+        .filter_map(|l| {
+            l.split("consumed item ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    assert_eq!(items.len(), 9, "each item once: {consumed:#?}");
+    assert!(items.iter().all(|&i| i < 12), "in production order: {items:?}");
+    assert!(
+        consumed.iter().all(|l| l.contains("task{name=Consumer-")),
+        "lines name their worker: {consumed:#?}"
+    );
+    assert_eq!(stop(child)?, Some(0));
+    Ok(())
+}
