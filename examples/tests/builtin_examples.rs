@@ -178,7 +178,10 @@ fn producer_consumer_works_items_off_on_several_workers() -> TestResult {
     items.sort_unstable();
     items.dedup();
     assert_eq!(items.len(), 9, "each item once: {consumed:#?}");
-    assert!(items.iter().all(|&i| i < 12), "in production order: {items:?}");
+    assert!(
+        items.iter().all(|&i| i < 12),
+        "in production order: {items:?}"
+    );
     assert!(
         consumed.iter().all(|l| l.contains("task{name=Consumer-")),
         "lines name their worker: {consumed:#?}"
