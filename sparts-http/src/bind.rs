@@ -53,17 +53,24 @@ impl fmt::Display for BoundAddr {
 /// Binds `host` (or every interface) on `port` (0: a free one, the same on
 /// every address).
 pub(crate) async fn bind_tcp(host: Option<&str>, port: u16) -> Result<Vec<TcpListener>> {
-    let ips = match host {
-        Some(host) => resolve(host).await?,
-        None => vec![
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        ],
+    // IPv6 may be missing when the addresses were not asked for one by one.
+    let (ips, optional_v6) = match host {
+        Some(host) => match literal(host) {
+            Some(ip) => (vec![ip], false),
+            None => (resolve(host).await?, true),
+        },
+        None => (
+            vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            ],
+            true,
+        ),
     };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match bind_all(&ips, port, host.is_none()) {
+        match bind_all(&ips, port, optional_v6) {
             // Port 0 gave the first address a port someone holds on another:
             // another free port will do.
             Err(Error::Bind { source, .. })
@@ -75,14 +82,17 @@ pub(crate) async fn bind_tcp(host: Option<&str>, port: u16) -> Result<Vec<TcpLis
     }
 }
 
-/// The unique addresses of `host`, IPv4 first; an IP literal (brackets
-/// allowed) is taken as it is.
+/// An IP address written as such, IPv6 in brackets or not.
+fn literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// The unique addresses of a host name, IPv4 first.
 async fn resolve(host: &str) -> Result<Vec<IpAddr>> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let found = tokio::net::lookup_host((bare, 0))
+    let found = tokio::net::lookup_host((host, 0))
         .await
         .map_err(|source| Error::Resolve {
             host: host.to_owned(),
@@ -131,8 +141,10 @@ fn bind_all(ips: &[IpAddr], port: u16, optional_v6: bool) -> Result<Vec<TcpListe
 }
 
 fn ipv6_missing(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported)
-        || e.raw_os_error() == Some(nix::libc::EAFNOSUPPORT)
+    matches!(
+        e.kind(),
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+    ) || e.raw_os_error() == Some(nix::libc::EAFNOSUPPORT)
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {

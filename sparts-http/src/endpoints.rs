@@ -104,7 +104,14 @@ mod tests {
         ] {
             assert!(all.serves(path), "{path}");
         }
-        for path in ["/", "/health", "/admin", "/admin/", "/admin/users", "/metrics/x"] {
+        for path in [
+            "/",
+            "/health",
+            "/admin",
+            "/admin/",
+            "/admin/users",
+            "/metrics/x",
+        ] {
             assert!(!all.serves(path), "{path}");
         }
         let no_admin = Endpoints {

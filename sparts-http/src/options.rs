@@ -9,8 +9,9 @@ use sparts_core::{clap, parse_seconds};
 /// default: `--http-port`; a second task registered with
 /// `TaskSpec::with_prefix("admin")` reads `--admin-port`).
 ///
-/// They are read when the task starts (and again at each restart); a change
-/// at run time applies from the next restart.
+/// The addresses are read when the task starts (and again at each restart),
+/// so a change at run time applies from the next restart; `lameduck` is read
+/// when shutdown begins.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
@@ -19,7 +20,12 @@ pub struct HttpOptions {
     pub host: Option<String>,
 
     /// TCP port to listen on; 0 picks a free port (logged at start).
-    #[arg(long, value_name = "PORT", default_value_t = 0, conflicts_with = "sock")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        conflicts_with = "sock"
+    )]
     pub port: u16,
 
     /// Listen on this unix socket instead of TCP (mode 0600; a stale socket file is replaced).

@@ -292,7 +292,10 @@ impl VTask for HttpTask {
             connect_info: self.connect_info,
             metrics: Metrics::register(ctx.counters(), connections.clone()),
         };
-        *self.server.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(Server {
+        *self
+            .server
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Server {
             listeners,
             app: Arc::new(app),
             connections,

@@ -24,8 +24,8 @@ pub(crate) struct UnixSocket {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        let ours = fs::symlink_metadata(&self.path)
-            .is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
+        let ours =
+            fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
         if ours {
             if let Err(e) = fs::remove_file(&self.path) {
                 tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
@@ -110,7 +110,9 @@ fn bind_private(
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
     let mut private = parent.join(".");
     private.as_mut_os_string().push(file);
-    private.as_mut_os_string().push(format!(".{}.d", std::process::id()));
+    private
+        .as_mut_os_string()
+        .push(format!(".{}.d", std::process::id()));
     // A directory left by a crashed process with our pid: start afresh.
     let _ = fs::remove_dir_all(&private);
     fs::DirBuilder::new().mode(0o700).create(&private)?;

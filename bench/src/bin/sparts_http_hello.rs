@@ -9,5 +9,7 @@ use sparts::VService;
 use sparts::http::HttpTask;
 
 fn main() -> std::process::ExitCode {
-    VService::new("HelloService").with_task(HttpTask::default()).run_from_cli()
+    VService::new("HelloService")
+        .with_task(HttpTask::default())
+        .run_from_cli()
 }
