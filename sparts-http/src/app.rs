@@ -35,10 +35,25 @@ pub(crate) struct App {
 /// The hyper service of one connection.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionService {
-    pub(crate) app: Arc<App>,
-    pub(crate) peer: Peer,
+    // Per connection, so that the reference count each response future
+    // takes is not one cache line that every thread fights over.
+    conn: Arc<Connection>,
+}
+
+#[derive(Debug)]
+struct Connection {
+    app: Arc<App>,
+    peer: Peer,
     /// The TCP peer (none on a unix socket).
-    pub(crate) remote: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+}
+
+impl ConnectionService {
+    pub(crate) fn new(app: Arc<App>, peer: Peer, remote: Option<SocketAddr>) -> Self {
+        Self {
+            conn: Arc::new(Connection { app, peer, remote }),
+        }
+    }
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
@@ -48,7 +63,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
         let start = Instant::now();
-        let app = &*self.app;
+        let conn = &*self.conn;
+        let app = &*conn.app;
         app.metrics.request();
         let mut req = req.map(Body::new);
         // Extensions cost allocations per request: added only where asked
@@ -56,8 +72,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         let builtin = app.endpoints.serves(req.uri().path());
         if builtin || app.connect_info {
             let extensions = req.extensions_mut();
-            extensions.insert(ConnectInfo(self.peer));
-            if let Some(remote) = self.remote {
+            extensions.insert(ConnectInfo(conn.peer));
+            if let Some(remote) = conn.remote {
                 extensions.insert(ConnectInfo(remote));
             }
         }
@@ -70,7 +86,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         Counted {
             inner: router.call(req),
             start,
-            app: Arc::clone(&self.app),
+            conn: Arc::clone(&self.conn),
         }
     }
 }
@@ -81,7 +97,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: RouteFuture<Infallible>,
         start: Instant,
-        app: Arc<App>,
+        conn: Arc<Connection>,
     }
 }
 
@@ -91,7 +107,8 @@ impl Future for Counted {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Ok(response) = ready!(this.inner.poll(cx));
-        this.app
+        this.conn
+            .app
             .metrics
             .response(response.status(), this.start.elapsed());
         Poll::Ready(Ok(response))

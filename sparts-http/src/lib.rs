@@ -60,6 +60,7 @@
 mod admin;
 mod app;
 mod bind;
+mod connection;
 mod endpoints;
 mod error;
 mod metrics;

@@ -1,10 +1,7 @@
 //! The accept loops, the connections, and the shutdown sequence: lame duck,
 //! stop accepting, drain, cut.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -19,6 +16,7 @@ use tracing::Instrument;
 
 use crate::app::{App, ConnectionService};
 use crate::bind::BoundAddr;
+use crate::connection::Supervised;
 use crate::options::HttpOptions;
 use crate::shutdown::{Phase, Shutdown};
 use crate::unix::UnixSocket;
@@ -168,20 +166,11 @@ impl Acceptor {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         self.app.metrics.connections.increment();
-        let service = ConnectionService {
-            app: Arc::clone(&self.app),
-            peer,
-            remote,
-        };
+        let service = ConnectionService::new(Arc::clone(&self.app), peer, remote);
         let conn = http1::Builder::new()
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
-        let supervised = Supervised {
-            conn: Box::pin(conn),
-            shutdown: Arc::clone(&self.shutdown),
-            registered: None,
-            draining: false,
-        };
+        let supervised = Supervised::new(conn, Arc::clone(&self.shutdown));
         // A span per connection, off at the default level: entering the
         // task's own span at every poll would make all connections share
         // its reference count, a contended atomic per poll.
@@ -209,62 +198,4 @@ fn is_connection_error(e: &std::io::Error) -> bool {
         e.kind(),
         K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
     )
-}
-
-type Connection<I> = http1::UpgradeableConnection<TokioIo<I>, ConnectionService>;
-
-/// A connection that drains and closes when the shutdown says so.
-struct Supervised<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
-    // Boxed: a connection is large and moved into its task once.
-    conn: Pin<Box<Connection<I>>>,
-    shutdown: Arc<Shutdown>,
-    /// The id and waker registered with the shutdown.
-    registered: Option<(u64, Waker)>,
-    draining: bool,
-}
-
-impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Future for Supervised<I> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        // Registered before the phase is read, so a shutdown that starts in
-        // between still wakes this task.
-        match &this.registered {
-            None => {
-                let id = this.shutdown.register(cx.waker());
-                this.registered = Some((id, cx.waker().clone()));
-            }
-            Some((id, waker)) if !waker.will_wake(cx.waker()) => {
-                this.shutdown.update(*id, cx.waker());
-                this.registered = Some((*id, cx.waker().clone()));
-            }
-            Some(_) => {}
-        }
-        match this.shutdown.phase() {
-            Phase::Serving => {}
-            Phase::Draining if !this.draining => {
-                this.draining = true;
-                this.conn.as_mut().graceful_shutdown();
-            }
-            Phase::Draining => {}
-            Phase::Cut => return Poll::Ready(()),
-        }
-        match this.conn.as_mut().poll(cx) {
-            Poll::Ready(Err(e)) => {
-                tracing::debug!("connection ended: {e}");
-                Poll::Ready(())
-            }
-            Poll::Ready(Ok(())) => Poll::Ready(()),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Supervised<I> {
-    fn drop(&mut self) {
-        if let Some((id, _)) = &self.registered {
-            self.shutdown.remove(*id);
-        }
-    }
 }

@@ -286,7 +286,9 @@ impl VTask for HttpTask {
         };
         let connections = TaskTracker::new();
         let app = App {
-            user,
+            // Turns every handler into a route now rather than at each
+            // request (what axum::serve does for each connection).
+            user: user.with_state(()),
             builtin: self.endpoints.router(ctx.service().admin()),
             endpoints: self.endpoints,
             connect_info: self.connect_info,
