@@ -18,9 +18,9 @@ use crate::task::{Dependencies, VTask};
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A task as registered on a [`VService`](crate::VService): how to build it,
-/// its name (default [`VTask::name`]) and its option prefix (default: the
-/// name in kebab-case, so `HttpTask` gives `--http-task-port`; tasks usually
-/// set a shorter one with [`with_prefix`](TaskSpec::with_prefix)).
+/// its name (default [`VTask::name`]) and its option prefix (default
+/// [`VTask::default_prefix`], the name in kebab-case unless the type says
+/// otherwise; set another with [`with_prefix`](TaskSpec::with_prefix)).
 ///
 /// A `VTask` that is `Clone` converts into a spec directly; each (re)start
 /// builds from a clone.
@@ -28,6 +28,9 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct TaskSpec {
     pub(crate) name: String,
     pub(crate) prefix: String,
+    /// Whether [`with_prefix`](TaskSpec::with_prefix) chose the prefix, so a
+    /// later [`with_name`](TaskSpec::with_name) keeps it.
+    prefix_set: bool,
     pub(crate) type_id: TypeId,
     pub(crate) factory: Arc<dyn Factory>,
 }
@@ -54,20 +57,23 @@ impl TaskSpec {
     {
         let name: Cow<'static, str> = T::name();
         Self {
-            prefix: default_prefix(&name),
+            prefix: T::default_prefix().into_owned(),
+            prefix_set: false,
             name: name.into_owned(),
             type_id: TypeId::of::<T>(),
             factory: Arc::new(FnFactory(build, PhantomData)),
         }
     }
 
-    /// Sets the task's name (logs, counters, lookups). The prefix follows it
-    /// unless set with [`with_prefix`](Self::with_prefix).
+    /// Sets the task's name (logs, counters, lookups). Unless
+    /// [`with_prefix`](Self::with_prefix) set the prefix, it becomes the new
+    /// name in kebab-case (`with_name("PublicApi")` gives `--public-api-…`),
+    /// so two tasks of one type get distinct flags by their names alone.
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         let name = name.into();
-        if self.prefix == default_prefix(&self.name) {
-            self.prefix = default_prefix(&name);
+        if !self.prefix_set {
+            self.prefix = name.to_kebab_case();
         }
         self.name = name;
         self
@@ -77,6 +83,7 @@ impl TaskSpec {
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self.prefix_set = true;
         self
     }
 
@@ -95,10 +102,6 @@ impl<T: VTask + Clone> From<T> for TaskSpec {
     fn from(task: T) -> Self {
         Self::new(task)
     }
-}
-
-fn default_prefix(name: &str) -> String {
-    name.to_kebab_case()
 }
 
 /// Builds instances of one task type.
@@ -238,4 +241,47 @@ fn visit(
     visiting.pop();
     out.push((spec.clone(), dep_names));
     spec.name.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::NoOptions;
+
+    #[derive(Clone)]
+    struct WebServerTask;
+
+    impl VTask for WebServerTask {
+        type Options = NoOptions;
+
+        fn default_prefix() -> Cow<'static, str> {
+            "web".into()
+        }
+
+        async fn run(&self, _ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn prefix_comes_from_the_type_then_follows_the_name_unless_set() {
+        let spec = TaskSpec::from(WebServerTask);
+        assert_eq!((spec.name(), spec.prefix()), ("WebServerTask", "web"));
+        let renamed = spec.clone().with_name("AdminWeb");
+        assert_eq!(renamed.prefix(), "admin-web");
+        let chosen = spec.with_prefix("admin").with_name("AdminWeb");
+        assert_eq!((chosen.name(), chosen.prefix()), ("AdminWeb", "admin"));
+        assert_eq!(TaskSpec::from(NoOptionsTask).prefix(), "no-options-task");
+    }
+
+    #[derive(Clone)]
+    struct NoOptionsTask;
+
+    impl VTask for NoOptionsTask {
+        type Options = NoOptions;
+
+        async fn run(&self, _ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
 }

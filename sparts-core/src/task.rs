@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::future::Future;
 
+use heck::ToKebabCase;
+
 use crate::context::TaskContext;
 use crate::error::BoxError;
 use crate::spec::TaskSpec;
@@ -44,6 +46,15 @@ pub trait VTask: Send + Sync + Sized + 'static {
     /// `--help`. Default: the type's name without its module path or generics.
     fn name() -> Cow<'static, str> {
         short_type_name::<Self>().into()
+    }
+
+    /// The option prefix: the task's flags are `--<prefix>-<option>`.
+    /// [`TaskSpec::with_prefix`] overrides it for one registration, and
+    /// [`TaskSpec::with_name`] makes it follow the new name. Default: the
+    /// name in kebab-case (`DirectoryWatcherTask` gives
+    /// `--directory-watcher-task-path`).
+    fn default_prefix() -> Cow<'static, str> {
+        Self::name().to_kebab_case().into()
     }
 
     /// Defaults for [`Options`](VTask::Options) by argument id, overriding

@@ -2,7 +2,8 @@
 //!
 //! This is the facade crate: it re-exports [`sparts-core`](sparts_core)
 //! (services, tasks, options, counters, status, the admin model, daemon
-//! mode). Transports will be turned on by Cargo features.
+//! mode). Transports are turned on by Cargo features: `http` gives
+//! [`http::HttpTask`] (axum, with health, Prometheus and admin endpoints).
 //!
 //! A whole program:
 //!
@@ -39,6 +40,30 @@
 //! ```
 
 pub use sparts_core::*;
+
+/// The HTTP task ([`http::HttpTask`]): axum with health, metrics and admin
+/// endpoints. Needs the `http` feature.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sparts::VService;
+/// use sparts::http::HttpTask;
+/// use sparts::http::axum::{Router, routing::get};
+///
+/// let api = Router::new().route("/ping", get(|| async { "pong" }));
+/// let running = VService::new("Api")
+///     .with_task(HttpTask::new(api))
+///     .start_with_args(["api", "--http-host", "127.0.0.1"])
+///     .await?;
+/// let http = running.handle().require::<HttpTask>()?;
+/// assert!(http.port().is_some_and(|p| p != 0));
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "http")]
+pub use sparts_http as http;
 
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../README.md")]

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# HTTP hello world: sparts' HttpTask (counters and info logging on) against
+# a bare axum server, side by side in one run, plus the sparts server's idle
+# memory and its SIGTERM-to-exit time.
+#
+#   bash bench/http.sh [ROUNDS] [SECONDS]     (default: 5 rounds of 10 s)
+#
+# Each round runs `wrk -t2 -c64 -d<SECONDS>s --latency` against `/` of both
+# servers on loopback, one after the other, alternating which goes first.
+# The table shows the median of the rounds, and as ratios the median of each
+# round's sparts/bare ratio: the two runs of a round see the same machine
+# load, so their ratio is steadier than a ratio of medians.
+set -euo pipefail
+
+ROUNDS=${1:-5}
+SECS=${2:-10}
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk..." >&2
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+cargo build --release -q -p sparts-bench --bin bare_axum --bin sparts_http_hello
+BIN=target/release
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start NAME CMD...: starts a server logging to $WORK/NAME.log; sets PID and PORT.
+start() {
+    local name=$1; shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    PORT=
+    for _ in $(seq 200); do
+        PORT=$(grep -m1 -o 'port [0-9]*' "$WORK/$name.log" | cut -d' ' -f2 || true)
+        [ -n "$PORT" ] && return 0
+        sleep 0.02
+    done
+    echo "$name did not start:" >&2
+    cat "$WORK/$name.log" >&2
+    exit 1
+}
+
+# wrk_run PORT OUT: requests/s and p99 (ms) of one wrk run, as "rps p99".
+wrk_run() {
+    wrk -t2 -c64 -d"${SECS}s" --latency "http://127.0.0.1:$1/" >"$2"
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "99%" {
+            v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
+            if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000
+            p99 = v
+        }
+        END { printf "%s %s\n", rps, p99 }' "$2"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# Idle memory of a fresh sparts server, before any load.
+start idle "$BIN/sparts_http_hello" --http-port 0
+sleep 0.5
+IDLE_RSS_KB=$(awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status")
+kill -TERM "$PID"; wait "$PID" || true
+
+start bare "$BIN/bare_axum" 0
+BARE_PORT=$PORT
+start sparts "$BIN/sparts_http_hello" --http-port 0
+SPARTS_PORT=$PORT
+SPARTS_PID=$PID
+
+# Warm up both (connection pools, page faults).
+wrk -t2 -c64 -d1s "http://127.0.0.1:$BARE_PORT/" >/dev/null
+wrk -t2 -c64 -d1s "http://127.0.0.1:$SPARTS_PORT/" >/dev/null
+
+echo "round | server | requests/s | p99 (ms)"
+for round in $(seq "$ROUNDS"); do
+    if (( round % 2 )); then order="bare sparts"; else order="sparts bare"; fi
+    for who in $order; do
+        port=$BARE_PORT; [ "$who" = sparts ] && port=$SPARTS_PORT
+        read -r rps p99 < <(wrk_run "$port" "$WORK/wrk-$who-$round.txt")
+        echo "$rps" >>"$WORK/$who.rps"
+        echo "$p99" >>"$WORK/$who.p99"
+        echo "$round | $who | $rps | $p99"
+    done
+    awk -v a="$(tail -1 "$WORK/sparts.rps")" -v b="$(tail -1 "$WORK/bare.rps")" 'BEGIN { print a / b }' >>"$WORK/ratio.rps"
+    awk -v a="$(tail -1 "$WORK/sparts.p99")" -v b="$(tail -1 "$WORK/bare.p99")" 'BEGIN { print a / b }' >>"$WORK/ratio.p99"
+done
+LOADED_RSS_KB=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SPARTS_PID/status")
+kill -TERM "$SPARTS_PID"; wait "$SPARTS_PID" || true
+
+# SIGTERM to exit, no request in flight: fresh servers that served one request.
+STOP_MS=()
+for _ in 1 2 3 4 5; do
+    start stop "$BIN/sparts_http_hello" --http-port 0
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+    sleep 0.1
+    t0=$(date +%s%N)
+    kill -TERM "$PID"
+    code=0; wait "$PID" || code=$?
+    t1=$(date +%s%N)
+    [ "$code" = 0 ] || { echo "sparts_http_hello exited $code after SIGTERM" >&2; exit 1; }
+    STOP_MS+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')")
+done
+
+BARE_RPS=$(median <"$WORK/bare.rps");     SPARTS_RPS=$(median <"$WORK/sparts.rps")
+BARE_P99=$(median <"$WORK/bare.p99");     SPARTS_P99=$(median <"$WORK/sparts.p99")
+RATIO_RPS=$(median <"$WORK/ratio.rps");   RATIO_P99=$(median <"$WORK/ratio.p99")
+STOP_MED=$(printf '%s\n' "${STOP_MS[@]}" | median)
+STOP_MAX=$(printf '%s\n' "${STOP_MS[@]}" | sort -g | tail -1)
+
+awk -v br="$BARE_RPS" -v sr="$SPARTS_RPS" -v bp="$BARE_P99" -v sp="$SPARTS_P99" \
+    -v rr="$RATIO_RPS" -v rp="$RATIO_P99" -v idle="$IDLE_RSS_KB" -v loaded="$LOADED_RSS_KB" -v smed="$STOP_MED" -v smax="$STOP_MAX" \
+    -v rounds="$ROUNDS" -v secs="$SECS" '
+function met(ok) { return ok ? "met" : "MISSED" }
+BEGIN {
+    printf "\nwrk -t2 -c64 -d%ss --latency, median of %d rounds (ratios: median of the per-round ratios), loopback, %s\n\n", secs, rounds, "'"$(nproc)"' cores"
+    print "| measure | sparts HttpTask | bare axum | ratio | target | |"
+    print "|---|---|---|---|---|---|"
+    printf "| requests/s | %.0f | %.0f | %.3f | >= 0.97 | %s |\n", sr, br, rr, met(rr >= 0.97)
+    printf "| p99 latency (ms) | %.2f | %.2f | %.3f | <= 1.1 | %s |\n", sp, bp, rp, met(rp <= 1.1)
+    printf "| requests/s vs Python sparts (2,100-2,450) | %.0f | | %.0fx | >= 20x of 2,450 | %s |\n", sr, sr / 2450, met(sr >= 20 * 2450)
+    printf "| idle RSS (MB) | %.2f | | | <= 8 | %s |\n", idle / 1024, met(idle / 1024 <= 8)
+    printf "| RSS after the load (MB) | %.2f | | | | |\n", loaded / 1024
+    printf "| SIGTERM -> exit, median of 5 (ms) | %.2f | | | <= 50 | %s |\n", smed, met(smed <= 50)
+    printf "| SIGTERM -> exit, max of 5 (ms) | %.2f | | | <= 50 | %s |\n", smax, met(smax <= 50)
+}'

@@ -1,0 +1,317 @@
+//! The HTTP task: binds in `init`, serves in `run`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::routing::get;
+use sparts_core::{BoxError, TaskContext, VTask};
+use tokio_util::task::TaskTracker;
+
+use crate::app::App;
+use crate::bind::{BoundAddr, bind_tcp};
+use crate::endpoints::Endpoints;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::options::HttpOptions;
+use crate::serve::{Listener, Server};
+use crate::unix::UnixSocket;
+
+type RouterFn = dyn Fn(&TaskContext<HttpOptions>) -> Router + Send + Sync;
+
+/// Where the task's router comes from.
+#[derive(Clone)]
+enum Routes {
+    /// One router, cloned at each start (its state is shared by all starts).
+    Fixed(Router),
+    /// Built at each start, with the task's context at hand.
+    Built(Arc<RouterFn>),
+}
+
+/// An HTTP server task built on [axum]: the user's [`Router`] plus the
+/// endpoints a platform expects, on TCP or a unix socket.
+///
+/// Options, under the prefix `http` (see [`HttpOptions`](crate::HttpOptions)):
+/// `--http-host` (default: every interface, IPv4 and IPv6), `--http-port`
+/// (default 0: any free port), `--http-sock PATH` (a unix socket instead,
+/// mode 0600, or 0660 with `--http-sock-group GROUP`), `--http-lameduck
+/// SECONDS` (default 0). Register a second one with another name and prefix:
+/// `TaskSpec::new(HttpTask::new(admin)).with_name("AdminHttp").with_prefix("admin")`
+/// reads `--admin-port`.
+///
+/// The sockets are bound in `init`, so a port in use stops the service from
+/// starting, and [`bound_addresses`](Self::bound_addresses) is known (and
+/// logged as `HttpTask Server Started on 0.0.0.0 (port 8000)`) before the
+/// service runs.
+///
+/// # Built-in endpoints
+///
+/// Served unless turned off ([`without_health`](Self::without_health),
+/// [`without_metrics`](Self::without_metrics),
+/// [`without_admin`](Self::without_admin)); they take precedence over the
+/// user's routes at the same paths:
+///
+/// - `GET /healthz`: 200 while the process runs, 503 once DEAD or STOPPED.
+/// - `GET /readyz`: 200 while ALIVE or WARNING; 503 while starting and from
+///   the moment shutdown begins.
+/// - `GET /metrics`: every counter of the service, Prometheus text format.
+/// - `GET /admin/status`, `/admin/counters[?filter=REGEX]`,
+///   `/admin/options`, `/admin/options/{name}`, `/admin/exported` (JSON);
+///   `PUT /admin/options/{name}` (body: the value), `POST
+///   /admin/reinitialize`, `POST /admin/shutdown`: these three only from a
+///   unix socket peer or an address in `--admin-trusted`, others get 403.
+///
+/// # Counters
+///
+/// Exported under the task's name (`HttpTask.requests`), for every request
+/// the task serves, the user's included: `requests`, `responses_1xx` to
+/// `responses_5xx`, `latency_ms` (count, avg and max over 60 and 600 s, from
+/// the request to the response head), `connections` (accepted),
+/// `open_connections`, `cut_connections` (closed by the shutdown deadline).
+///
+/// # Requests
+///
+/// With [`with_connect_info`](Self::with_connect_info), handlers can
+/// extract the peer: `ConnectInfo<sparts_core::Peer>`, and
+/// `ConnectInfo<std::net::SocketAddr>` on TCP.
+///
+/// # Shutdown
+///
+/// From the moment shutdown begins `/readyz` answers 503; the task keeps
+/// serving for `--http-lameduck` seconds, then stops accepting, lets
+/// requests in flight finish, and cuts the connections still open (long
+/// responses and streams included) shortly before `--shutdown-timeout` runs
+/// out, logging how many. An upgraded connection (a WebSocket) belongs to
+/// its handler once upgraded and is not cut.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use sparts_core::VService;
+/// use sparts_http::HttpTask;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let api = Router::new().route("/ping", get(|| async { "pong" }));
+/// let service = VService::new("Api").with_task(HttpTask::new(api));
+/// let running = service
+///     .start_with_args(["api", "--http-host", "127.0.0.1", "--http-port", "0"])
+///     .await?;
+/// let http = running.handle().require::<HttpTask>()?;
+/// let port = http.port().expect("a TCP port");
+/// assert_ne!(port, 0);
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct HttpTask {
+    routes: Routes,
+    endpoints: Endpoints,
+    connect_info: bool,
+    bound: Vec<BoundAddr>,
+    server: Mutex<Option<Server>>,
+}
+
+impl fmt::Debug for HttpTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTask")
+            .field("endpoints", &self.endpoints)
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for HttpTask {
+    /// A fresh, unbound task with the same routes and endpoints.
+    fn clone(&self) -> Self {
+        Self {
+            connect_info: self.connect_info,
+            ..Self::with_routes(self.routes.clone(), self.endpoints)
+        }
+    }
+}
+
+impl Default for HttpTask {
+    /// The original's default: `/` answers `Hello, world`.
+    fn default() -> Self {
+        Self::new(Router::new().route("/", get(|| async { "Hello, world" })))
+    }
+}
+
+impl HttpTask {
+    /// A task serving `router` (with its state applied by `with_state`).
+    /// Its state is shared by every start of the task, restarts included.
+    pub fn new(router: Router) -> Self {
+        Self::with_routes(Routes::Fixed(router), Endpoints::ALL)
+    }
+
+    /// A task whose router `build` makes at each start, with the task's
+    /// context at hand: its counters (exported as `<Task>.<name>`), options
+    /// and service.
+    ///
+    /// ```
+    /// use axum::{Router, extract::State, routing::post};
+    /// use sparts_core::Counter;
+    /// use sparts_http::HttpTask;
+    ///
+    /// let task = HttpTask::from_fn(|ctx| {
+    ///     let hits = ctx.counters().counter("hits");
+    ///     Router::new()
+    ///         .route("/hit", post(|State(hits): State<Counter>| async move { hits.increment() }))
+    ///         .with_state(hits)
+    /// });
+    /// ```
+    pub fn from_fn<F>(build: F) -> Self
+    where
+        F: Fn(&TaskContext<HttpOptions>) -> Router + Send + Sync + 'static,
+    {
+        Self::with_routes(Routes::Built(Arc::new(build)), Endpoints::ALL)
+    }
+
+    fn with_routes(routes: Routes, endpoints: Endpoints) -> Self {
+        Self {
+            routes,
+            endpoints,
+            connect_info: false,
+            bound: Vec::new(),
+            server: Mutex::new(None),
+        }
+    }
+
+    /// Leaves out `/healthz` and `/readyz`. Default: served.
+    pub fn without_health(mut self) -> Self {
+        self.endpoints.health = false;
+        self
+    }
+
+    /// Leaves out `/metrics`. Default: served.
+    pub fn without_metrics(mut self) -> Self {
+        self.endpoints.metrics = false;
+        self
+    }
+
+    /// Leaves out every `/admin/...` endpoint. Default: served.
+    pub fn without_admin(mut self) -> Self {
+        self.endpoints.admin = false;
+        self
+    }
+
+    /// Gives the user's handlers the peer: the extractors
+    /// `ConnectInfo<sparts_core::Peer>` (always) and
+    /// `ConnectInfo<std::net::SocketAddr>` (on TCP) work, like axum's
+    /// `into_make_service_with_connect_info`. Default: off, as in axum,
+    /// since it costs a few allocations per request.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::{Router, extract::ConnectInfo, routing::get};
+    /// use sparts_http::HttpTask;
+    ///
+    /// let router = Router::new().route(
+    ///     "/ip",
+    ///     get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+    /// );
+    /// let task = HttpTask::new(router).with_connect_info();
+    /// ```
+    pub fn with_connect_info(mut self) -> Self {
+        self.connect_info = true;
+        self
+    }
+
+    /// The addresses the task listens on, once started: the TCP addresses
+    /// with their real ports, or the unix socket.
+    #[must_use]
+    pub fn bound_addresses(&self) -> &[BoundAddr] {
+        &self.bound
+    }
+
+    /// The TCP port, once started (`None` on a unix socket).
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.tcp_addresses().next().map(|a| a.port())
+    }
+
+    /// The TCP addresses, once started.
+    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.bound.iter().filter_map(BoundAddr::tcp)
+    }
+
+    /// The unix socket's path, once started on one.
+    #[must_use]
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.bound.iter().find_map(|a| match a {
+            BoundAddr::Unix(path) => Some(path.as_path()),
+            BoundAddr::Tcp(_) => None,
+        })
+    }
+
+    async fn bind(opts: &HttpOptions) -> Result<Vec<Listener>, Error> {
+        Ok(match &opts.sock {
+            Some(path) => vec![Listener::Unix(UnixSocket::bind(
+                path,
+                opts.sock_group.as_deref(),
+            )?)],
+            None => bind_tcp(opts.host.as_deref(), opts.port)
+                .await?
+                .into_iter()
+                .map(Listener::Tcp)
+                .collect(),
+        })
+    }
+}
+
+impl VTask for HttpTask {
+    type Options = HttpOptions;
+
+    fn default_prefix() -> Cow<'static, str> {
+        "http".into()
+    }
+
+    async fn init(&mut self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
+        let opts = ctx.options();
+        let listeners = Self::bind(&opts).await?;
+        self.bound = listeners
+            .iter()
+            .map(Listener::bound_addr)
+            .collect::<std::io::Result<_>>()?;
+        for addr in &self.bound {
+            tracing::info!("{} Server Started on {addr}", ctx.name());
+        }
+        let user = match &self.routes {
+            Routes::Fixed(router) => router.clone(),
+            Routes::Built(build) => build(ctx),
+        };
+        let connections = TaskTracker::new();
+        let app = App {
+            // Turns every handler into a route now rather than at each
+            // request (what axum::serve does for each connection).
+            user: user.with_state(()),
+            builtin: self.endpoints.router(ctx.service().admin()),
+            endpoints: self.endpoints,
+            connect_info: self.connect_info,
+            metrics: Metrics::register(ctx.counters(), connections.clone()),
+        };
+        *self
+            .server
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Server {
+            listeners,
+            app: Arc::new(app),
+            connections,
+        });
+        Ok(())
+    }
+
+    async fn run(&self, ctx: TaskContext<HttpOptions>) -> Result<(), BoxError> {
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| Error::NotBound(ctx.name().to_owned()))?;
+        server.run(&ctx).await
+    }
+}
