@@ -33,7 +33,10 @@ trap cleanup EXIT
 # start NAME CMD...: starts a server logging to $WORK/NAME.log; sets PID and PORT.
 start() {
     local name=$1; shift
-    "$@" >"$WORK/$name.log" 2>&1 &
+    # Emptied here, not by the background job's redirection, which may run
+    # after the first look below and leave the previous server's port.
+    : >"$WORK/$name.log"
+    "$@" >>"$WORK/$name.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
     PORT=
