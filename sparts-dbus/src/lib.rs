@@ -52,6 +52,9 @@ mod sparts;
 mod task;
 mod value;
 
+#[cfg(test)]
+mod p2p_tests;
+
 pub use builtins::{fb303_object_path, sparts_object_path};
 pub use error::{Error, Result};
 pub use options::DBusOptions;
