@@ -101,3 +101,38 @@ async fn dbus_service_greets_signals_and_shuts_down() -> TestResult {
     }
     Err("did not exit in time".into())
 }
+
+#[test]
+fn dbus_service_without_a_session_bus_exits_with_a_clear_error() -> TestResult {
+    // An empty runtime dir, so that zbus's fallback ($XDG_RUNTIME_DIR/bus)
+    // finds no user bus either.
+    let runtime = tempfile::tempdir()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbus_service"))
+        .args(["--dbus-bus-name", "org.sparts.DBusDemo.NoBus"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("hung without a bus".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("no stderr")?, &mut log)?;
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        log.contains("cannot connect to the session bus (DBUS_SESSION_BUS_ADDRESS is unset"),
+        "{log}"
+    );
+    Ok(())
+}
