@@ -56,6 +56,7 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 /// use sparts_core::VService;
 /// use sparts_dbus::DBusServiceTask;
 ///
+/// #[derive(Clone)]
 /// struct Greeter;
 ///
 /// #[zbus::interface(name = "org.example.Greeter")]
@@ -65,7 +66,6 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 ///     }
 /// }
 ///
-/// # impl Clone for Greeter { fn clone(&self) -> Self { Greeter } }
 /// fn main() -> std::process::ExitCode {
 ///     let dbus = DBusServiceTask::new().with_interface("/Greeter", Greeter);
 ///     VService::new("Greeter").with_task(dbus).run_from_cli()
@@ -127,6 +127,9 @@ impl DBusServiceTask {
     /// interface is cloned at each start of the service. Default: none.
     ///
     /// A path that is not a valid object path stops the start with an error.
+    /// Through the `sparts` facade, without zbus among your own
+    /// dependencies, write `#[sparts::dbus::zbus::interface(name = "..",
+    /// crate = "sparts::dbus::zbus")]`.
     #[must_use]
     pub fn with_interface<I>(mut self, path: impl Into<String>, iface: I) -> Self
     where
