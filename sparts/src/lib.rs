@@ -3,7 +3,9 @@
 //! This is the facade crate: it re-exports [`sparts-core`](sparts_core)
 //! (services, tasks, options, counters, status, the admin model, daemon
 //! mode). Transports are turned on by Cargo features: `http` gives
-//! [`http::HttpTask`] (axum, with health, Prometheus and admin endpoints).
+//! [`http::HttpTask`] (axum, with health, Prometheus and admin endpoints),
+//! `dbus` gives [`dbus::DBusServiceTask`] (zbus, the original's
+//! `org.sparts.Service` and fb303 objects plus the user's interfaces).
 //!
 //! A whole program:
 //!
@@ -64,6 +66,22 @@ pub use sparts_core::*;
 /// ```
 #[cfg(feature = "http")]
 pub use sparts_http as http;
+
+/// The D-Bus task ([`dbus::DBusServiceTask`]): the service on the session
+/// or system bus, wire-compatible with the original sparts, plus the user's
+/// own `#[zbus::interface]` objects. Needs the `dbus` feature.
+///
+/// ```no_run
+/// use sparts::VService;
+/// use sparts::dbus::DBusServiceTask;
+///
+/// fn main() -> std::process::ExitCode {
+///     // Run with `--dbus-bus-name org.example.Demo`.
+///     VService::new("Demo").with_task(DBusServiceTask::new()).run_from_cli()
+/// }
+/// ```
+#[cfg(feature = "dbus")]
+pub use sparts_dbus as dbus;
 
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../README.md")]

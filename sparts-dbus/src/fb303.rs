@@ -1,0 +1,142 @@
+//! `/<Service>/fb303`: `com.facebook.fb303.Service` and the original's
+//! additions in `org.sparts.FB303Service`.
+
+use std::collections::HashMap;
+
+use sparts_core::Admin;
+use zbus::fdo;
+use zbus::zvariant::Value;
+
+use crate::value::{PEER, failed, or_none, text};
+
+/// The object behind `com.facebook.fb303.Service`.
+#[derive(Debug)]
+pub(crate) struct Fb303Service {
+    pub(crate) admin: Admin,
+}
+
+/// A counter as fb303 sends it: an integer, or nothing when it is not a number.
+fn as_i64(value: f64) -> Option<i64> {
+    // `as` saturates at the i64 bounds, which is what a counter should do.
+    #[allow(clippy::cast_possible_truncation)]
+    value.is_finite().then_some(value as i64)
+}
+
+#[zbus::interface(name = "com.facebook.fb303.Service")]
+impl Fb303Service {
+    #[zbus(name = "getName")]
+    fn get_name(&self) -> String {
+        self.admin.name().to_owned()
+    }
+
+    #[zbus(name = "getVersion")]
+    fn get_version(&self) -> String {
+        self.admin.version().to_owned()
+    }
+
+    /// The status name, e.g. `ALIVE`.
+    #[zbus(name = "getStatus")]
+    fn get_status(&self) -> String {
+        self.admin.status().as_str().to_owned()
+    }
+
+    #[zbus(name = "getStatusDetails")]
+    fn get_status_details(&self) -> String {
+        self.admin.status_details()
+    }
+
+    /// Every counter as an integer; counters that are not a number are left out.
+    #[zbus(name = "getCounters")]
+    fn get_counters(&self) -> HashMap<String, i64> {
+        self.admin
+            .counters()
+            .iter()
+            .filter_map(|c| as_i64(c.value).map(|v| (c.name.clone(), v)))
+            .collect()
+    }
+
+    #[zbus(name = "getCounter")]
+    fn get_counter(&self, name: &str) -> fdo::Result<i64> {
+        let value = self.admin.counter(name).map_err(failed)?;
+        as_i64(value)
+            .ok_or_else(|| fdo::Error::InvalidArgs(format!("counter {name} has no value yet")))
+    }
+
+    #[zbus(name = "setOption")]
+    fn set_option(&self, name: &str, value: &str) -> fdo::Result<()> {
+        text(&Value::from(value))?;
+        self.admin.set_option(&PEER, name, value).map_err(failed)
+    }
+
+    /// The option's value, `__None__` when unset.
+    #[zbus(name = "getOption")]
+    fn get_option(&self, name: &str) -> fdo::Result<String> {
+        self.admin.option(name).map(or_none).map_err(failed)
+    }
+
+    #[zbus(name = "getOptions")]
+    fn get_options(&self) -> HashMap<String, String> {
+        self.admin
+            .options()
+            .into_iter()
+            .map(|(name, value)| (name, or_none(value)))
+            .collect()
+    }
+
+    /// Profiling is not offered: the answer is empty, as from an fb303
+    /// server built without a profiler.
+    #[zbus(name = "getCpuProfile")]
+    fn get_cpu_profile(&self, _duration_secs: i32) -> String {
+        String::new()
+    }
+
+    #[zbus(name = "aliveSince")]
+    fn alive_since(&self) -> i64 {
+        self.admin.alive_since()
+    }
+
+    #[zbus(name = "reinitialize")]
+    fn reinitialize(&self) -> fdo::Result<()> {
+        self.admin.reinitialize(&PEER).map_err(failed)
+    }
+
+    #[zbus(name = "shutdown")]
+    fn shutdown(&self) -> fdo::Result<()> {
+        self.admin.shutdown(&PEER).map_err(failed)
+    }
+}
+
+/// The object behind `org.sparts.FB303Service`.
+#[derive(Debug)]
+pub(crate) struct SpartsFb303 {
+    pub(crate) admin: Admin,
+}
+
+#[zbus::interface(name = "org.sparts.FB303Service")]
+impl SpartsFb303 {
+    /// Sets an option from a variant (string, number or boolean).
+    #[zbus(name = "setOptionV")]
+    fn set_option_v(&self, name: &str, value: Value<'_>) -> fdo::Result<()> {
+        let value = text(&value)?;
+        self.admin.set_option(&PEER, name, &value).map_err(failed)
+    }
+
+    /// `aliveSince` as a decimal string (for clients without 64-bit integers).
+    #[zbus(name = "aliveSinceStr")]
+    fn alive_since_str(&self) -> String {
+        self.admin.alive_since().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_become_integers_or_nothing() {
+        assert_eq!(as_i64(3.7), Some(3));
+        assert_eq!(as_i64(f64::NAN), None);
+        assert_eq!(as_i64(1e300), Some(i64::MAX));
+        assert_eq!(crate::value::NONE, "__None__");
+    }
+}
