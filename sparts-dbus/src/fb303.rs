@@ -85,9 +85,13 @@ impl Fb303Service {
 
     /// Profiling is not offered: the answer is empty, as from an fb303
     /// server built without a profiler.
+    /// No CPU profiler is built into sparts-rs yet: say so rather than
+    /// answer with an empty profile.
     #[zbus(name = "getCpuProfile")]
-    fn get_cpu_profile(&self, _duration_secs: i32) -> String {
-        String::new()
+    fn get_cpu_profile(&self, _duration_secs: i32) -> fdo::Result<String> {
+        Err(fdo::Error::NotSupported(
+            "CPU profiling is not available in this service".to_owned(),
+        ))
     }
 
     #[zbus(name = "aliveSince")]

@@ -121,7 +121,6 @@ async fn every_method_answers_busctl() {
             .await
             .contains("\"dbus_address\" \"__None__\"")
     );
-    assert_eq!(run(&f, &["getCpuProfile", "i", "1"]).await, "s \"\"\n");
     let since = run(&f, &["aliveSince"]).await;
     run(&v, &["setOptionV", "sv", "shutdown_timeout", "i", "5"]).await;
     assert_eq!(
@@ -159,6 +158,19 @@ async fn every_method_answers_busctl() {
         .expect("busctl runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No.such"));
+    // No profiler is built in: an explicit error, not an empty profile.
+    let out = tokio::process::Command::new("busctl")
+        .args(["--user", "call", name.as_str(), "/Ctl/fb303"])
+        .args(["com.facebook.fb303.Service", "getCpuProfile", "i", "1"])
+        .output()
+        .await
+        .expect("busctl runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not available"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     run(&f, &["reinitialize"]).await;
     wait_status(&running, Status::Alive).await;
     run(&f, &["shutdown"]).await;
