@@ -141,7 +141,31 @@ impl Runner {
                 s.phase = Phase::Starting;
                 s.clear_deaths();
             });
-            let mut generation = match self.start().await {
+            // A task whose init hangs must not make SIGTERM wait forever:
+            // a stop signal abandons the start (no worker runs before every
+            // init returned, so nothing is left running).
+            let started_generation = {
+                let start = self.start();
+                tokio::pin!(start);
+                loop {
+                    tokio::select! {
+                        generation = &mut start => break Some(generation),
+                        request = signals::recv(signals) => match request {
+                            Request::Stop(_, name) => {
+                                warn!("{name} received while tasks were initializing: start abandoned");
+                                break None;
+                            }
+                            Request::Restart => info!("SIGHUP ignored while tasks are initializing"),
+                        },
+                    }
+                }
+            };
+            let Some(started_generation) = started_generation else {
+                self.handle.request_shutdown();
+                self.handle.write_tasks().clear();
+                return Ok(());
+            };
+            let mut generation = match started_generation {
                 Ok(g) => g,
                 Err(e) => {
                     error!("{e}");

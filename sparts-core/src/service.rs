@@ -242,7 +242,12 @@ impl VService {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        self.start_with_args(argv).await?.wait().await
+        self.prepare(argv)
+            .map_err(|e| match e {
+                CliExit::Info(text) | CliExit::Usage(text) => Error::Usage(text),
+            })?
+            .run(None)
+            .await
     }
 
     /// Starts inside the current tokio runtime and returns once every task
@@ -276,7 +281,7 @@ impl Runner {
 fn join_result(r: Result<Result<()>, tokio::task::JoinError>) -> Error {
     match r {
         Ok(Err(e)) => e,
-        Ok(Ok(())) => Error::Aborted("it stopped before it started".to_owned()),
+        Ok(Ok(())) => Error::Aborted("it was stopped before every task started".to_owned()),
         Err(e) => Error::Aborted(e.to_string()),
     }
 }

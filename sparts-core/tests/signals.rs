@@ -32,7 +32,52 @@ impl VTask for SlowStop {
     }
 }
 
+/// Never finishes its init.
+#[derive(Clone)]
+struct HangingInit;
+
+impl VTask for HangingInit {
+    type Options = NoOptions;
+
+    async fn init(&mut self, _: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+
+    async fn run(&self, _: TaskContext<NoOptions>) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Both signal scenarios share the process's signals, so they run in order
+/// in this one test.
 #[tokio::test]
+async fn signals() -> Result<(), Box<dyn std::error::Error>> {
+    sigterm_during_a_hanging_init_stops_the_service().await?;
+    sighup_restarts_and_a_second_sigterm_exits_at_once().await
+}
+
+async fn sigterm_during_a_hanging_init_stops_the_service() -> Result<(), Box<dyn std::error::Error>>
+{
+    let service = VService::new("Hanging")
+        .with_signals(true)
+        .with_task(HangingInit)
+        .run_with_args(["hanging"]);
+    let raiser = async {
+        // Give the service time to reach the hanging init; the result does
+        // not depend on it (a signal before init is handled the same way).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        raise(Signal::SIGTERM)
+    };
+    let (result, raised) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(service, raiser)
+    })
+    .await?;
+    raised?;
+    assert!(result.is_ok(), "{result:?}");
+    Ok(())
+}
+
 async fn sighup_restarts_and_a_second_sigterm_exits_at_once()
 -> Result<(), Box<dyn std::error::Error>> {
     let inits = Arc::new(AtomicUsize::new(0));
