@@ -1,0 +1,186 @@
+//! Serving until shutdown, then the shutdown sequence: NOT_SERVING at once,
+//! lame duck, stop accepting, drain, cut.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use sparts_core::{BoxError, Status, TaskContext};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::Connected;
+
+use crate::health::Health;
+use crate::io::Cuttable;
+use crate::metrics::{Metrics, MetricsLayer};
+use crate::options::GrpcOptions;
+use crate::unix::UnixSocket;
+
+/// The most the cut may be brought forward from the end of the shutdown
+/// budget: the time to close what is left before the service gives up.
+const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
+
+/// A bound listener.
+#[derive(Debug)]
+pub(crate) enum Listeners {
+    Tcp(Vec<tokio::net::TcpListener>),
+    Unix(UnixSocket),
+}
+
+/// What `init` prepared for `run`.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) listeners: Listeners,
+    pub(crate) routes: Routes,
+    pub(crate) health: Option<Health>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Prepared {
+    pub(crate) async fn run(self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        let cut = CancellationToken::new();
+        let accepting = CancellationToken::new();
+        let serve = self.serve(ctx, &cut, &accepting);
+        let follow = async {
+            if let Some(health) = &self.health {
+                health.follow(ctx).await;
+            }
+        };
+        let serving = async {
+            tokio::pin!(serve);
+            tokio::select! {
+                served = &mut serve => served,
+                // Once cut, the connections fail and tonic returns.
+                () = self.shutdown_sequence(ctx, &cut, &accepting) => serve.await,
+            }
+        };
+        let (served, ()) = tokio::join!(serving, follow);
+        served
+    }
+
+    async fn serve(
+        &self,
+        ctx: &TaskContext<GrpcOptions>,
+        cut: &CancellationToken,
+        accepting: &CancellationToken,
+    ) -> Result<(), BoxError> {
+        let opts = ctx.options();
+        let mut builder = Server::builder();
+        if opts.concurrency_per_connection > 0 {
+            builder = builder.concurrency_limit_per_connection(opts.concurrency_per_connection);
+        }
+        if opts.max_concurrent_streams > 0 {
+            builder = builder.max_concurrent_streams(opts.max_concurrent_streams);
+        }
+        if !opts.request_timeout.is_zero() {
+            builder = builder.timeout(opts.request_timeout);
+        }
+        if !opts.keepalive.is_zero() {
+            builder = builder.http2_keepalive_interval(Some(opts.keepalive));
+        }
+        let builder = builder.layer(MetricsLayer(Arc::clone(&self.metrics)));
+        let routes = self.routes.clone().prepare();
+        let stop = accepting.clone().cancelled_owned();
+        match &self.listeners {
+            Listeners::Tcp(listeners) => {
+                let incoming = futures_util::stream::select_all(listeners.iter().map(|l| {
+                    futures_util::stream::poll_fn(move |cx| {
+                        l.poll_accept(cx).map(|accepted| {
+                            Some(accepted.map(|(stream, _)| {
+                                // Small replies go out at once rather than
+                                // after Nagle's delay.
+                                let _ = stream.set_nodelay(true);
+                                stream
+                            }))
+                        })
+                    })
+                    .boxed()
+                }));
+                let incoming = cuttable(incoming, cut);
+                builder
+                    .serve_with_incoming_shutdown(routes, incoming, stop)
+                    .await?;
+            }
+            Listeners::Unix(socket) => {
+                let incoming = futures_util::stream::poll_fn(|cx| {
+                    socket
+                        .listener
+                        .poll_accept(cx)
+                        .map(|accepted| Some(accepted.map(|(stream, _)| stream)))
+                });
+                let incoming = cuttable(incoming, cut);
+                builder
+                    .serve_with_incoming_shutdown(routes, incoming, stop)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for shutdown, serves the lame duck period, stops accepting,
+    /// and cuts the streams still open just before the budget runs out.
+    async fn shutdown_sequence(
+        &self,
+        ctx: &TaskContext<GrpcOptions>,
+        cut: &CancellationToken,
+        accepting: &CancellationToken,
+    ) {
+        let name = ctx.name();
+        let began = shutdown_began(ctx).await;
+        let budget = ctx.service().service_options().shutdown_timeout;
+        let cut_at = began + budget.saturating_sub((budget / 10).min(MAX_CUT_MARGIN));
+        let lameduck = ctx.options().lameduck;
+        if !lameduck.is_zero() {
+            tracing::info!(
+                "{name} lame duck: serving {:.3} s more while health answers NOT_SERVING",
+                lameduck.as_secs_f64()
+            );
+            if began + lameduck > cut_at {
+                tracing::warn!(
+                    "{name}: the lame duck period is longer than --shutdown-timeout allows; cut short"
+                );
+            }
+            tokio::time::sleep_until((began + lameduck).min(cut_at)).await;
+        }
+        accepting.cancel();
+        let open = self.metrics.open_streams();
+        if open > 0 {
+            tracing::info!("{name} stopped accepting; draining {open} open streams");
+        }
+        tokio::time::sleep_until(cut_at).await;
+        let left = self.metrics.open_streams();
+        if left > 0 {
+            tracing::warn!(
+                "{name}: {left} streams still open at the end of the shutdown budget: cut"
+            );
+            self.metrics.cut.add(left as u64);
+        }
+        cut.cancel();
+    }
+}
+
+/// Wraps every accepted connection so the shutdown can cut it.
+fn cuttable<S, IO>(
+    incoming: S,
+    cut: &CancellationToken,
+) -> impl futures_util::Stream<Item = std::io::Result<Cuttable<IO>>>
+where
+    S: futures_util::Stream<Item = std::io::Result<IO>>,
+    IO: Connected,
+{
+    let cut = cut.clone();
+    incoming.map(move |accepted| accepted.map(|io| Cuttable::new(io, &cut)))
+}
+
+/// Waits until the service begins to shut down (status STOPPING) or the
+/// task is stopped (a restart); returns when.
+async fn shutdown_began(ctx: &TaskContext<GrpcOptions>) -> Instant {
+    let mut status = ctx.service().watch_status();
+    tokio::select! {
+        () = ctx.stopped() => {}
+        Ok(_) = status.wait_for(|s| *s == Status::Stopping) => {}
+    }
+    Instant::now()
+}
