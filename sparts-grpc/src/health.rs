@@ -32,14 +32,22 @@ impl Health {
     /// moment shutdown is requested). Ends NOT_SERVING.
     pub(crate) async fn follow(&self, ctx: &TaskContext<GrpcOptions>) {
         let mut status = ctx.service().watch_status();
+        // Init left every entry NOT_SERVING. Watchers get an update per
+        // `set`, so only changes are set.
+        let mut serving = false;
         loop {
-            let serving = Status::is_serving(*status.borrow_and_update());
-            self.set(serving && !ctx.is_stopping()).await;
+            let now = Status::is_serving(*status.borrow_and_update()) && !ctx.is_stopping();
+            if now != serving {
+                serving = now;
+                self.set(serving).await;
+            }
             tokio::select! {
                 changed = status.changed() => if changed.is_err() { break },
                 () = ctx.stopped() => break,
             }
         }
-        self.set(false).await;
+        if serving {
+            self.set(false).await;
+        }
     }
 }
