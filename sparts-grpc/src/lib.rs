@@ -38,10 +38,12 @@
 
 mod admin;
 mod bind;
+mod conn;
 mod error;
 mod health;
 mod io;
 mod metrics;
+mod one_port;
 mod options;
 pub mod pb;
 mod serve;

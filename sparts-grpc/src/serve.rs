@@ -10,11 +10,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic::transport::server::Connected;
 
+use crate::conn::Conn;
 use crate::health::Health;
 use crate::io::Cuttable;
 use crate::metrics::{Metrics, MetricsLayer};
+use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
 use crate::unix::UnixSocket;
 
@@ -36,6 +37,8 @@ pub(crate) struct Prepared {
     pub(crate) routes: Routes,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
+    /// One-port mode: the router for requests that are not gRPC.
+    pub(crate) http: Option<axum::Router>,
 }
 
 impl Prepared {
@@ -80,43 +83,58 @@ impl Prepared {
         if !opts.keepalive.is_zero() {
             builder = builder.http2_keepalive_interval(Some(opts.keepalive));
         }
-        let builder = builder.layer(MetricsLayer(Arc::clone(&self.metrics)));
         let routes = self.routes.clone().prepare();
         let stop = accepting.clone().cancelled_owned();
+        let incoming = cuttable(self.incoming(), cut);
+        let metrics = MetricsLayer(Arc::clone(&self.metrics));
+        match &self.http {
+            None => {
+                builder
+                    .layer(metrics)
+                    .serve_with_incoming_shutdown(routes, incoming, stop)
+                    .await?;
+            }
+            Some(http) => {
+                let dispatch = Dispatch {
+                    grpc: tower::Layer::layer(&metrics, routes),
+                    http: http.clone(),
+                };
+                builder
+                    .accept_http1(true)
+                    .serve_with_incoming_shutdown(dispatch, incoming, stop)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The connections of every listener.
+    fn incoming(&self) -> impl futures_util::Stream<Item = std::io::Result<Conn>> + Send + '_ {
         match &self.listeners {
             Listeners::Tcp(listeners) => {
-                let incoming = futures_util::stream::select_all(listeners.iter().map(|l| {
+                futures_util::stream::select_all(listeners.iter().map(|l| {
                     futures_util::stream::poll_fn(move |cx| {
                         l.poll_accept(cx).map(|accepted| {
                             Some(accepted.map(|(stream, _)| {
                                 // Small replies go out at once rather than
                                 // after Nagle's delay.
                                 let _ = stream.set_nodelay(true);
-                                stream
+                                Conn::Tcp(stream)
                             }))
                         })
                     })
                     .boxed()
-                }));
-                let incoming = cuttable(incoming, cut);
-                builder
-                    .serve_with_incoming_shutdown(routes, incoming, stop)
-                    .await?;
+                }))
+                .left_stream()
             }
-            Listeners::Unix(socket) => {
-                let incoming = futures_util::stream::poll_fn(|cx| {
-                    socket
-                        .listener
-                        .poll_accept(cx)
-                        .map(|accepted| Some(accepted.map(|(stream, _)| stream)))
-                });
-                let incoming = cuttable(incoming, cut);
-                builder
-                    .serve_with_incoming_shutdown(routes, incoming, stop)
-                    .await?;
-            }
+            Listeners::Unix(socket) => futures_util::stream::poll_fn(|cx| {
+                socket
+                    .listener
+                    .poll_accept(cx)
+                    .map(|accepted| Some(accepted.map(|(stream, _)| Conn::Unix(stream))))
+            })
+            .right_stream(),
         }
-        Ok(())
     }
 
     /// Waits for shutdown, serves the lame duck period, stops accepting,
@@ -162,13 +180,12 @@ impl Prepared {
 }
 
 /// Wraps every accepted connection so the shutdown can cut it.
-fn cuttable<S, IO>(
+fn cuttable<S>(
     incoming: S,
     cut: &CancellationToken,
-) -> impl futures_util::Stream<Item = std::io::Result<Cuttable<IO>>>
+) -> impl futures_util::Stream<Item = std::io::Result<Cuttable<Conn>>>
 where
-    S: futures_util::Stream<Item = std::io::Result<IO>>,
-    IO: Connected,
+    S: futures_util::Stream<Item = std::io::Result<Conn>>,
 {
     let cut = cut.clone();
     incoming.map(move |accepted| accepted.map(|io| Cuttable::new(io, &cut)))

@@ -114,6 +114,7 @@ pub struct GrpcTask {
     health: bool,
     reflection: bool,
     admin: bool,
+    http: Option<axum::Router>,
     bound: Vec<BoundAddr>,
     prepared: Mutex<Option<Prepared>>,
 }
@@ -140,6 +141,7 @@ impl Clone for GrpcTask {
             health: self.health,
             reflection: self.reflection,
             admin: self.admin,
+            http: self.http.clone(),
             bound: Vec::new(),
             prepared: Mutex::new(None),
         }
@@ -162,6 +164,7 @@ impl GrpcTask {
             health: true,
             reflection: true,
             admin: true,
+            http: None,
             bound: Vec::new(),
             prepared: Mutex::new(None),
         }
@@ -193,6 +196,23 @@ impl GrpcTask {
     /// Services without one are served but not listed.
     pub fn with_file_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
         self.descriptors.push(encoded);
+        self
+    }
+
+    /// Serves `router` on the same port for every request that is not
+    /// gRPC (whose content type is not `application/grpc…`), over HTTP/1.1
+    /// and HTTP/2, for deployments that expose one port only. Its requests
+    /// are not counted in the gRPC counters. Default: gRPC only (HTTP/2).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use sparts_grpc::GrpcTask;
+    ///
+    /// let web = Router::new().route("/", get(|| async { "Hello, world" }));
+    /// let task = GrpcTask::new().with_http_router(web);
+    /// ```
+    pub fn with_http_router(mut self, router: axum::Router) -> Self {
+        self.http = Some(router);
         self
     }
 
@@ -365,6 +385,7 @@ impl VTask for GrpcTask {
             routes,
             health,
             metrics,
+            http: self.http.clone(),
         });
         Ok(())
     }
