@@ -127,3 +127,31 @@ async fn grpc_hello_greets_reports_health_and_exits_0_on_sigterm() -> TestResult
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_http_serves_both_protocols_on_one_port() -> TestResult {
+    let (child, rx) = spawn(env!("CARGO_BIN_EXE_grpc_http"), &["--grpc-port", "0"])?;
+    let port = logged_port(&rx)?;
+    let body = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(PATIENCE)
+        .build()?
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert_eq!(body, "Hello, world");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
+        .timeout(PATIENCE)
+        .connect()
+        .await?;
+    let reply = GreeterClient::new(channel)
+        .say_hello(HelloRequest { name: "you".into() })
+        .await?
+        .into_inner();
+    assert_eq!(reply.message, "Hello you!");
+    let status = sigterm(child)?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
