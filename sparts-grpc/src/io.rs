@@ -2,32 +2,72 @@
 //! spawns one task per connection and waits for them all, so the only way
 //! to end a stream that never finishes is to fail its connection's reads.
 
-use std::future::Future;
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::transport::server::Connected;
 
+/// The cut, and the wakers of every open connection. A poll reads one
+/// atomic; the lock is taken when a connection opens, closes, or its task's
+/// waker changes (rarely: it is the same task throughout).
+#[derive(Debug, Default)]
+pub(crate) struct Cut {
+    done: AtomicBool,
+    next_id: AtomicU64,
+    wakers: Mutex<HashMap<u64, Waker>>,
+}
+
+impl Cut {
+    /// Fails every connection, now and from now on.
+    pub(crate) fn cut(&self) {
+        self.done.store(true, Ordering::Release);
+        for waker in self.lock().values() {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Waker>> {
+        // Each critical section is one map operation: never half done.
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 pin_project_lite::pin_project! {
-    /// A connection that fails once `cut` is cancelled.
+    /// A connection that fails once the [`Cut`] is made.
     pub(crate) struct Cuttable<IO> {
         #[pin]
         io: IO,
-        token: CancellationToken,
-        // Boxed: it is not Unpin, and the connection is moved after creation.
-        cut: Pin<Box<WaitForCancellationFutureOwned>>,
+        cut: Arc<Cut>,
+        id: u64,
+        waker: Option<Waker>,
+    }
+
+    impl<IO> PinnedDrop for Cuttable<IO> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if this.waker.is_some() {
+                this.cut.lock().remove(this.id);
+            }
+        }
     }
 }
 
 impl<IO> Cuttable<IO> {
-    pub(crate) fn new(io: IO, token: &CancellationToken) -> Self {
+    pub(crate) fn new(io: IO, cut: &Arc<Cut>) -> Self {
         Self {
             io,
-            token: token.clone(),
-            cut: Box::pin(token.clone().cancelled_owned()),
+            id: cut.next_id.fetch_add(1, Ordering::Relaxed),
+            cut: Arc::clone(cut),
+            waker: None,
         }
     }
 }
@@ -46,10 +86,19 @@ impl<IO: AsyncRead> AsyncRead for Cuttable<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
+        if this.cut.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
         // The connection always has a read pending, so this is where the
         // cut wakes it.
-        if this.cut.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(cut_error()));
+        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            this.cut.lock().insert(*this.id, cx.waker().clone());
+            *this.waker = Some(cx.waker().clone());
+            // A cut between the check above and the registration woke
+            // nobody: look again.
+            if this.cut.is_cut() {
+                return Poll::Ready(Err(cut_error()));
+            }
         }
         this.io.poll_read(cx, buf)
     }
@@ -62,7 +111,7 @@ impl<IO: AsyncWrite> AsyncWrite for Cuttable<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if this.token.is_cancelled() {
+        if this.cut.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
         this.io.poll_write(cx, buf)
@@ -74,7 +123,7 @@ impl<IO: AsyncWrite> AsyncWrite for Cuttable<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        if this.token.is_cancelled() {
+        if this.cut.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
         this.io.poll_write_vectored(cx, bufs)

@@ -13,7 +13,7 @@ use tonic::transport::Server;
 
 use crate::conn::Conn;
 use crate::health::Health;
-use crate::io::Cuttable;
+use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
@@ -43,7 +43,7 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub(crate) async fn run(self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
-        let cut = CancellationToken::new();
+        let cut = Arc::new(Cut::default());
         let accepting = CancellationToken::new();
         let serve = self.serve(ctx, &cut, &accepting);
         let follow = async {
@@ -66,7 +66,7 @@ impl Prepared {
     async fn serve(
         &self,
         ctx: &TaskContext<GrpcOptions>,
-        cut: &CancellationToken,
+        cut: &Arc<Cut>,
         accepting: &CancellationToken,
     ) -> Result<(), BoxError> {
         let opts = ctx.options();
@@ -142,7 +142,7 @@ impl Prepared {
     async fn shutdown_sequence(
         &self,
         ctx: &TaskContext<GrpcOptions>,
-        cut: &CancellationToken,
+        cut: &Arc<Cut>,
         accepting: &CancellationToken,
     ) {
         let name = ctx.name();
@@ -175,19 +175,19 @@ impl Prepared {
             );
             self.metrics.cut.add(left as u64);
         }
-        cut.cancel();
+        cut.cut();
     }
 }
 
 /// Wraps every accepted connection so the shutdown can cut it.
 fn cuttable<S>(
     incoming: S,
-    cut: &CancellationToken,
+    cut: &Arc<Cut>,
 ) -> impl futures_util::Stream<Item = std::io::Result<Cuttable<Conn>>>
 where
     S: futures_util::Stream<Item = std::io::Result<Conn>>,
 {
-    let cut = cut.clone();
+    let cut = Arc::clone(cut);
     incoming.map(move |accepted| accepted.map(|io| Cuttable::new(io, &cut)))
 }
 

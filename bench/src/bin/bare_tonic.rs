@@ -1,6 +1,7 @@
 //! The baseline of `grpc_load`: tonic's own helloworld Greeter server, as
-//! its example writes it (`Server::builder().add_service(..).serve(..)` on a
-//! multi-threaded runtime), with nothing of sparts. It logs its port to
+//! its example writes it (`Server::builder().add_service(..)` on a
+//! multi-threaded runtime, TCP_NODELAY on as `serve(addr)` sets it), with
+//! nothing of sparts. It logs its port to
 //! stderr like the sparts server does.
 //!
 //! ```sh
@@ -9,7 +10,7 @@
 use sparts::grpc::pb::helloworld::greeter_server::{Greeter, GreeterServer};
 use sparts::grpc::pb::helloworld::{HelloReply, HelloRequest};
 use sparts::grpc::tonic::{self, Request, Response, Status};
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 struct Hello;
 
@@ -34,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     tonic::transport::Server::builder()
         .add_service(GreeterServer::new(Hello))
-        .serve_with_incoming(TcpListenerStream::new(listener))
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
         .await?;
     Ok(())
 }
