@@ -188,7 +188,30 @@ where
     S: futures_util::Stream<Item = std::io::Result<Conn>>,
 {
     let cut = Arc::clone(cut);
-    incoming.map(move |accepted| accepted.map(|io| Cuttable::new(io, &cut)))
+    incoming.then(move |accepted| {
+        let accepted = accepted.map(|io| Cuttable::new(io, &cut));
+        async move {
+            if let Err(e) = &accepted {
+                if !is_connection_error(e) {
+                    // Out of file descriptors and the like: tonic would
+                    // retry at once; wait for some to be freed rather than
+                    // spin.
+                    tracing::warn!("accept failed: {e}; retrying in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            accepted
+        }
+    })
+}
+
+/// Errors about one connection, not the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
+    )
 }
 
 /// Waits until the service begins to shut down (status STOPPING) or the
