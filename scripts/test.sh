@@ -14,3 +14,11 @@ if command -v dbus-run-session >/dev/null; then
 else
     cargo test --workspace --all-features --locked
 fi
+# Across languages: Python's grpcio calls health and reflection on the
+# grpc_hello example (.ci/run installs the modules).
+if python3 -c 'import grpc, grpc_health.v1.health_pb2, grpc_reflection.v1alpha.reflection_pb2' 2>/dev/null; then
+    cargo build -p sparts-examples --bin grpc_hello --locked
+    python3 scripts/grpc_python_check.py "${CARGO_TARGET_DIR:-target}/debug/grpc_hello"
+else
+    echo "skipping the Python gRPC check: python3 -m pip install grpcio grpcio-health-checking grpcio-reflection"
+fi

@@ -5,7 +5,9 @@
 //! mode). Transports are turned on by Cargo features: `http` gives
 //! [`http::HttpTask`] (axum, with health, Prometheus and admin endpoints),
 //! `dbus` gives [`dbus::DBusServiceTask`] (zbus, the original's
-//! `org.sparts.Service` and fb303 objects plus the user's interfaces).
+//! `org.sparts.Service` and fb303 objects plus the user's interfaces),
+//! `grpc` gives [`grpc::GrpcTask`] (tonic, with health, reflection and the
+//! `sparts.admin.v1.Admin` service).
 //!
 //! A whole program:
 //!
@@ -82,6 +84,29 @@ pub use sparts_http as http;
 /// ```
 #[cfg(feature = "dbus")]
 pub use sparts_dbus as dbus;
+
+/// The gRPC task ([`grpc::GrpcTask`]): the user's tonic services plus
+/// health wired to the service's status, reflection and the admin service.
+/// Needs the `grpc` feature.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sparts::VService;
+/// use sparts::grpc::GrpcTask;
+///
+/// let running = VService::new("Api")
+///     .with_task(GrpcTask::new())
+///     .start_with_args(["api", "--grpc-host", "127.0.0.1"])
+///     .await?;
+/// let grpc = running.handle().require::<GrpcTask>()?;
+/// assert!(grpc.port().is_some_and(|p| p != 0));
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "grpc")]
+pub use sparts_grpc as grpc;
 
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../README.md")]

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Cross-language check of the gRPC task: Python's grpcio calls health
+Check and lists services by reflection (v1alpha, what grpcio-reflection
+speaks) on the grpc_hello example, then stops it with SIGTERM.
+
+Usage: scripts/grpc_python_check.py PATH/TO/grpc_hello
+Needs: python3 -m pip install grpcio grpcio-health-checking grpcio-reflection
+Exits 0 on success; prints a reason and exits 1 otherwise.
+"""
+
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+PATIENCE = 20  # seconds, for any one wait
+STARTED = re.compile(r"GrpcTask Server Started on 0\.0\.0\.0 \(port (\d+)\)")
+
+
+def logged_port(child):
+    lines = queue.Queue()
+
+    def pump():
+        for line in child.stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen = []
+    while True:
+        line = lines.get(timeout=PATIENCE)
+        match = STARTED.search(line)
+        if match:
+            return int(match.group(1))
+        seen.append(line)
+        if len(seen) > 100:
+            raise RuntimeError(f"no start line in {seen}")
+
+
+def main():
+    binary = sys.argv[1]
+    child = subprocess.Popen(
+        [binary, "--grpc-port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = logged_port(child)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for name in ["", "helloworld.Greeter", "sparts.admin.v1.Admin"]:
+                reply = health.Check(
+                    health_pb2.HealthCheckRequest(service=name), timeout=PATIENCE
+                )
+                if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                    raise RuntimeError(f"health of {name!r}: {reply}")
+            services = sorted(ProtoReflectionDescriptorDatabase(channel).get_services())
+            want = [
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1alpha.ServerReflection",
+                "helloworld.Greeter",
+                "sparts.admin.v1.Admin",
+            ]
+            if services != want:
+                raise RuntimeError(f"reflection listed {services}, want {want}")
+        child.send_signal(signal.SIGTERM)
+        code = child.wait(timeout=PATIENCE)
+        if code != 0:
+            raise RuntimeError(f"exit code {code} after SIGTERM")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    print("grpc python check: health and reflection ok")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001 - any failure is a failed check
+        print(f"grpc python check failed: {e!r}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,57 @@
+//! The options of a [`GrpcTask`](crate::GrpcTask).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sparts_core::{clap, parse_seconds};
+
+/// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
+/// default: `--grpc-port`; a second task registered with
+/// `TaskSpec::with_prefix("admin")` reads `--admin-port`).
+///
+/// Read when the task starts (and again at each restart); `lameduck` is
+/// read when shutdown begins.
+#[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
+pub struct GrpcOptions {
+    /// Address or host name to listen on (default: every interface, IPv4 and IPv6).
+    #[arg(long, value_name = "HOST", conflicts_with = "sock")]
+    pub host: Option<String>,
+
+    /// TCP port to listen on; 0 picks a free port (logged at start).
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        conflicts_with = "sock"
+    )]
+    pub port: u16,
+
+    /// Listen on this unix socket instead of TCP (a stale socket file is replaced).
+    #[arg(long, value_name = "PATH")]
+    pub sock: Option<PathBuf>,
+
+    /// Seconds to keep serving once shutdown begins (health answers NOT_SERVING meanwhile).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub lameduck: Duration,
+
+    /// Largest message the built-in services (admin, health, reflection) accept or send, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_size: usize,
+
+    /// Most requests served at once on one connection (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub concurrency_per_connection: usize,
+
+    /// Most concurrent streams a client may open on one connection (0: HTTP/2's default).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_concurrent_streams: u32,
+
+    /// Seconds a request may take before it is answered CANCELLED (0: no limit; a client's grpc-timeout still applies).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub request_timeout: Duration,
+
+    /// Seconds between HTTP/2 keepalive pings to idle clients (0: none).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub keepalive: Duration,
+}

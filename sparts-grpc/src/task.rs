@@ -1,0 +1,402 @@
+//! The gRPC task: binds in `init`, serves in `run`.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sparts_core::{BoxError, TaskContext, VTask};
+use tonic::body::Body;
+use tonic::codegen::http::Request;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::admin::AdminService;
+use crate::bind::{BoundAddr, bind_tcp};
+use crate::error::Error;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::options::GrpcOptions;
+use crate::pb;
+use crate::serve::{Listeners, Prepared};
+use crate::unix::UnixSocket;
+
+/// A gRPC server task built on [tonic]: the user's services plus health,
+/// reflection and the admin service, with counters and a drain on shutdown.
+///
+/// Options, under the prefix `grpc` (see [`GrpcOptions`](crate::GrpcOptions)):
+/// `--grpc-host` (default: every interface, IPv4 and IPv6), `--grpc-port`
+/// (default 0: any free port), `--grpc-sock PATH` (a unix socket instead),
+/// `--grpc-lameduck SECONDS` (default 0), `--grpc-max-message-size`,
+/// `--grpc-concurrency-per-connection`, `--grpc-max-concurrent-streams`,
+/// `--grpc-request-timeout`, `--grpc-keepalive`. Register a second one
+/// with another name and prefix: `TaskSpec::new(GrpcTask::new()).with_name("AdminGrpc").with_prefix("admin")`
+/// reads `--admin-port`.
+///
+/// The sockets are bound in `init`, so a port in use stops the service from
+/// starting, and [`bound_addresses`](Self::bound_addresses) is known (and
+/// logged as `GrpcTask Server Started on 0.0.0.0 (port 50051)`) before the
+/// service runs.
+///
+/// # Built-in services
+///
+/// Served unless turned off:
+///
+/// - `grpc.health.v1.Health` ([`without_health`](Self::without_health)):
+///   SERVING while the service is ALIVE or WARNING, NOT_SERVING while it
+///   starts and from the moment shutdown begins; for the overall entry `""`
+///   and for each hosted service.
+/// - `grpc.reflection.v1` and `grpc.reflection.v1alpha.ServerReflection`
+///   ([`without_reflection`](Self::without_reflection)), listing the
+///   services whose descriptors the task knows: the built-in ones and those
+///   given with [`with_file_descriptor_set`](Self::with_file_descriptor_set).
+/// - `sparts.admin.v1.Admin` ([`without_admin`](Self::without_admin)): see
+///   `sparts-grpc/proto/sparts_admin.proto`. Mutating calls only from a unix
+///   socket peer or an address in `--admin-trusted` (PERMISSION_DENIED
+///   otherwise).
+///
+/// # Counters
+///
+/// Exported under the task's name (`GrpcTask.requests`), for every call the
+/// task serves: `requests`, `errors` and `errors.<CODE>` (`errors.NOT_FOUND`,
+/// registered at the first such error), `latency_ms` and, per method of a
+/// hosted service, `<package.Service>.<Method>.latency_ms` (count, avg and
+/// max over 60 and 600 s, until the response head), `open_streams`,
+/// `cut_streams`.
+///
+/// # Shutdown
+///
+/// From the moment shutdown begins health answers NOT_SERVING; the task
+/// keeps serving for `--grpc-lameduck` seconds, then stops accepting
+/// connections, lets calls in flight finish, and cuts the connections of
+/// streams still open shortly before `--shutdown-timeout` runs out, logging
+/// how many.
+///
+/// ```
+/// use sparts_core::VService;
+/// use sparts_grpc::GrpcTask;
+/// use sparts_grpc::pb::helloworld::greeter_server::{Greeter, GreeterServer};
+/// use sparts_grpc::pb::helloworld::{HelloReply, HelloRequest};
+/// use tonic::{Request, Response, Status};
+///
+/// struct Hello;
+///
+/// #[tonic::async_trait]
+/// impl Greeter for Hello {
+///     async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+///         let message = format!("Hello {}!", req.into_inner().name);
+///         Ok(Response::new(HelloReply { message }))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let task = GrpcTask::new()
+///     .with_service(GreeterServer::new(Hello))
+///     .with_file_descriptor_set(sparts_grpc::pb::helloworld::FILE_DESCRIPTOR_SET);
+/// let running = VService::new("Hello")
+///     .with_task(task)
+///     .start_with_args(["hello", "--grpc-host", "127.0.0.1"])
+///     .await?;
+/// let grpc = running.handle().require::<GrpcTask>()?;
+/// assert!(grpc.port().is_some_and(|p| p != 0));
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct GrpcTask {
+    routes: Routes,
+    services: Vec<String>,
+    descriptors: Vec<&'static [u8]>,
+    health: bool,
+    reflection: bool,
+    admin: bool,
+    http: Option<axum::Router>,
+    bound: Vec<BoundAddr>,
+    prepared: Mutex<Option<Prepared>>,
+}
+
+impl fmt::Debug for GrpcTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcTask")
+            .field("services", &self.services)
+            .field("health", &self.health)
+            .field("reflection", &self.reflection)
+            .field("admin", &self.admin)
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for GrpcTask {
+    /// A fresh, unbound task with the same services.
+    fn clone(&self) -> Self {
+        Self {
+            routes: self.routes.clone(),
+            services: self.services.clone(),
+            descriptors: self.descriptors.clone(),
+            health: self.health,
+            reflection: self.reflection,
+            admin: self.admin,
+            http: self.http.clone(),
+            bound: Vec::new(),
+            prepared: Mutex::new(None),
+        }
+    }
+}
+
+impl Default for GrpcTask {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GrpcTask {
+    /// A task with the built-in services and none of the user's yet.
+    pub fn new() -> Self {
+        Self {
+            routes: Routes::default(),
+            services: Vec::new(),
+            descriptors: Vec::new(),
+            health: true,
+            reflection: true,
+            admin: true,
+            http: None,
+            bound: Vec::new(),
+            prepared: Mutex::new(None),
+        }
+    }
+
+    /// Adds a tonic service (`GreeterServer::new(..)`); its state is shared
+    /// by every start of the task, restarts included. It gets a health
+    /// entry under its name.
+    pub fn with_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME.to_owned());
+        self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// Lets reflection describe the services of an encoded
+    /// `FileDescriptorSet` (what `tonic_prost_build`'s
+    /// `file_descriptor_set_path` writes, or
+    /// [`pb::helloworld::FILE_DESCRIPTOR_SET`](crate::pb::helloworld::FILE_DESCRIPTOR_SET)).
+    /// Services without one are served but not listed.
+    pub fn with_file_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
+        self.descriptors.push(encoded);
+        self
+    }
+
+    /// Serves `router` on the same port for every request that is not
+    /// gRPC (whose content type is not `application/grpc…`), over HTTP/1.1
+    /// and HTTP/2, for deployments that expose one port only. Its requests
+    /// are not counted in the gRPC counters. Default: gRPC only (HTTP/2).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use sparts_grpc::GrpcTask;
+    ///
+    /// let web = Router::new().route("/", get(|| async { "Hello, world" }));
+    /// let task = GrpcTask::new().with_http_router(web);
+    /// ```
+    pub fn with_http_router(mut self, router: axum::Router) -> Self {
+        self.http = Some(router);
+        self
+    }
+
+    /// Leaves out `grpc.health.v1.Health`. Default: served.
+    pub fn without_health(mut self) -> Self {
+        self.health = false;
+        self
+    }
+
+    /// Leaves out the reflection services. Default: served.
+    pub fn without_reflection(mut self) -> Self {
+        self.reflection = false;
+        self
+    }
+
+    /// Leaves out `sparts.admin.v1.Admin`. Default: served.
+    pub fn without_admin(mut self) -> Self {
+        self.admin = false;
+        self
+    }
+
+    /// The names of the services hosted, built-in ones included, as of the
+    /// last start (the user's only, before).
+    #[must_use]
+    pub fn service_names(&self) -> &[String] {
+        &self.services
+    }
+
+    /// The addresses the task listens on, once started: the TCP addresses
+    /// with their real ports, or the unix socket.
+    #[must_use]
+    pub fn bound_addresses(&self) -> &[BoundAddr] {
+        &self.bound
+    }
+
+    /// The TCP port, once started (`None` on a unix socket).
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.tcp_addresses().next().map(|a| a.port())
+    }
+
+    /// The TCP addresses, once started.
+    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.bound.iter().filter_map(BoundAddr::tcp)
+    }
+
+    /// The unix socket's path, once started on one.
+    #[must_use]
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.bound.iter().find_map(|a| match a {
+            BoundAddr::Unix(path) => Some(path.as_path()),
+            BoundAddr::Tcp(_) => None,
+        })
+    }
+
+    async fn bind(opts: &GrpcOptions) -> Result<(Listeners, Vec<BoundAddr>), Error> {
+        Ok(match &opts.sock {
+            Some(path) => {
+                let socket = UnixSocket::bind(path)?;
+                let bound = vec![BoundAddr::Unix(socket.path().to_owned())];
+                (Listeners::Unix(socket), bound)
+            }
+            None => {
+                let listeners = bind_tcp(opts.host.as_deref(), opts.port).await?;
+                let bound = listeners
+                    .iter()
+                    .map(|l| l.local_addr().map(BoundAddr::Tcp))
+                    .collect::<std::io::Result<_>>()
+                    .map_err(|source| Error::Bind {
+                        addr: opts.host.clone().unwrap_or_default(),
+                        source,
+                    })?;
+                (Listeners::Tcp(listeners), bound)
+            }
+        })
+    }
+
+    /// The user's routes plus the built-in services; records their names.
+    async fn routes(&mut self, ctx: &TaskContext<GrpcOptions>) -> (Routes, Option<Health>) {
+        let limit = ctx.options().max_message_size;
+        let mut routes = self.routes.clone();
+        let mut services = self.services.clone();
+        if self.admin {
+            let admin = AdminService {
+                admin: ctx.service().admin(),
+            };
+            let server = pb::admin::admin_server::AdminServer::new(admin)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit);
+            services.push(pb::admin::admin_server::SERVICE_NAME.to_owned());
+            routes = routes.add_service(server);
+        }
+        let health = if self.health {
+            let (reporter, server) = tonic_health::server::health_reporter();
+            let mut names = vec![String::new()];
+            names.extend(services.iter().cloned());
+            let health = Health { reporter, names };
+            // tonic-health starts "" as SERVING; the service is not yet.
+            health.set(false).await;
+            services.push(
+                <tonic_health::pb::health_server::HealthServer<()> as NamedService>::NAME
+                    .to_owned(),
+            );
+            routes = routes.add_service(
+                server
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            );
+            Some(health)
+        } else {
+            None
+        };
+        if self.reflection {
+            let mut sets: Vec<&'static [u8]> = Vec::new();
+            if self.admin {
+                sets.push(pb::admin::FILE_DESCRIPTOR_SET);
+            }
+            if self.health {
+                sets.push(tonic_health::pb::FILE_DESCRIPTOR_SET);
+            }
+            sets.extend(self.descriptors.iter().copied());
+            let builder = || {
+                sets.iter()
+                    .fold(tonic_reflection::server::Builder::configure(), |b, set| {
+                        b.register_encoded_file_descriptor_set(set)
+                    })
+            };
+            match (builder().build_v1(), builder().build_v1alpha()) {
+                (Ok(v1), Ok(v1alpha)) => {
+                    services.push(
+                        tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME.to_owned(),
+                    );
+                    services.push(
+                        tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME
+                            .to_owned(),
+                    );
+                    routes = routes.add_service(v1).add_service(v1alpha);
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!("{}: reflection left out: {e}", ctx.name());
+                }
+            }
+        }
+        self.services = services;
+        (routes, health)
+    }
+}
+
+impl VTask for GrpcTask {
+    type Options = GrpcOptions;
+
+    fn default_prefix() -> Cow<'static, str> {
+        "grpc".into()
+    }
+
+    async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        let opts = ctx.options();
+        let (listeners, bound) = Self::bind(&opts).await?;
+        self.bound = bound;
+        for addr in &self.bound {
+            tracing::info!("{} Server Started on {addr}", ctx.name());
+        }
+        let (routes, health) = self.routes(ctx).await;
+        let metrics = Arc::new(Metrics::register(ctx.counters(), self.services.clone()));
+        *self
+            .prepared
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
+            listeners,
+            routes,
+            health,
+            metrics,
+            http: self.http.clone(),
+        });
+        Ok(())
+    }
+
+    async fn run(&self, ctx: TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        let prepared = self
+            .prepared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| Error::NotBound(ctx.name().to_owned()))?;
+        prepared.run(&ctx).await
+    }
+}

@@ -1,0 +1,111 @@
+//! The unix socket listener (a copy of sparts-http's, without the group):
+//! created with mode 0600 before anyone can reach it, a stale file replaced, removed when dropped.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tokio::net::UnixListener;
+
+use crate::error::{Error, Result};
+
+/// A bound unix socket; dropping it removes the socket file if it is still
+/// the one this listener created.
+#[derive(Debug)]
+pub(crate) struct UnixSocket {
+    pub(crate) listener: UnixListener,
+    path: PathBuf,
+    /// Device and inode of the file created, so that a socket another
+    /// process put there since is left alone.
+    file_id: (u64, u64),
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let ours =
+            fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
+        if ours {
+            if let Err(e) = fs::remove_file(&self.path) {
+                tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+impl UnixSocket {
+    /// The socket's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Binds `path` with mode 0600.
+    pub(crate) fn bind(path: &Path) -> Result<Self> {
+        let mode = 0o600;
+        let err = |source| Error::UnixSocket {
+            path: path.to_owned(),
+            source,
+        };
+        check_stale(path).map_err(err)?;
+        let listener = bind_private(path, mode).map_err(err)?;
+        let meta = fs::symlink_metadata(path).map_err(err)?;
+        listener.set_nonblocking(true).map_err(err)?;
+        Ok(Self {
+            listener: UnixListener::from_std(listener).map_err(err)?,
+            path: path.to_owned(),
+            file_id: (meta.dev(), meta.ino()),
+        })
+    }
+}
+
+/// Fails if `path` is something other than a socket, or a socket a live
+/// server answers on; a dead one is left to be replaced.
+fn check_stale(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => Err(
+            io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a socket"),
+        ),
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another server is listening on it",
+            )),
+            Err(_) => {
+                tracing::info!("replacing stale unix socket {}", path.display());
+                Ok(())
+            }
+        },
+    }
+}
+
+/// Binds the socket inside a fresh directory only this user can enter, sets
+/// its mode there, then renames it into place (atomically
+/// replacing a stale one), so it is never reachable with looser permissions.
+fn bind_private(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let file = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+    let mut private = parent.join(".");
+    private.as_mut_os_string().push(file);
+    private
+        .as_mut_os_string()
+        .push(format!(".{}.d", std::process::id()));
+    // A directory left by a crashed process with our pid: start afresh.
+    let _ = fs::remove_dir_all(&private);
+    fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("s");
+    let result = (|| {
+        let listener = std::os::unix::net::UnixListener::bind(&staged)?;
+        fs::set_permissions(&staged, fs::Permissions::from_mode(mode))?;
+        fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = fs::remove_dir_all(&private);
+    result
+}
