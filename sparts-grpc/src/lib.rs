@@ -37,7 +37,6 @@
 //! [`GrpcTask::with_file_descriptor_set`] for reflection.
 
 mod admin;
-mod bind;
 mod conn;
 mod error;
 mod health;
@@ -48,11 +47,10 @@ mod options;
 pub mod pb;
 mod serve;
 mod task;
-mod unix;
 
-pub use bind::BoundAddr;
 pub use error::{Error, Result};
 pub use options::GrpcOptions;
+pub use sparts_http::listen::BoundAddr;
 pub use task::GrpcTask;
 
 pub use tonic;

@@ -17,7 +17,7 @@ use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
-use crate::unix::UnixSocket;
+use sparts_http::listen::UnixSocket;
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
@@ -129,7 +129,7 @@ impl Prepared {
             }
             Listeners::Unix(socket) => futures_util::stream::poll_fn(|cx| {
                 socket
-                    .listener
+                    .listener()
                     .poll_accept(cx)
                     .map(|accepted| Some(accepted.map(|(stream, _)| Conn::Unix(stream))))
             })

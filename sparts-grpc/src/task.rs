@@ -14,14 +14,14 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::admin::AdminService;
-use crate::bind::{BoundAddr, bind_tcp};
 use crate::error::Error;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::options::GrpcOptions;
 use crate::pb;
 use crate::serve::{Listeners, Prepared};
-use crate::unix::UnixSocket;
+use sparts_http::listen::UnixSocket;
+use sparts_http::listen::{BoundAddr, bind_tcp};
 
 /// A gRPC server task built on [tonic]: the user's services plus health,
 /// reflection and the admin service, with counters and a drain on shutdown.
@@ -264,14 +264,14 @@ impl GrpcTask {
     pub fn unix_path(&self) -> Option<&Path> {
         self.bound.iter().find_map(|a| match a {
             BoundAddr::Unix(path) => Some(path.as_path()),
-            BoundAddr::Tcp(_) => None,
+            _ => None,
         })
     }
 
     async fn bind(opts: &GrpcOptions) -> Result<(Listeners, Vec<BoundAddr>), Error> {
         Ok(match &opts.sock {
             Some(path) => {
-                let socket = UnixSocket::bind(path)?;
+                let socket = UnixSocket::bind(path, None)?;
                 let bound = vec![BoundAddr::Unix(socket.path().to_owned())];
                 (Listeners::Unix(socket), bound)
             }
@@ -281,7 +281,7 @@ impl GrpcTask {
                     .iter()
                     .map(|l| l.local_addr().map(BoundAddr::Tcp))
                     .collect::<std::io::Result<_>>()
-                    .map_err(|source| Error::Bind {
+                    .map_err(|source| sparts_http::Error::Bind {
                         addr: opts.host.clone().unwrap_or_default(),
                         source,
                     })?;

@@ -18,7 +18,7 @@ const BACKLOG: i32 = 1024;
 /// taken on IPv6.
 const PORT_ATTEMPTS: usize = 8;
 
-/// An address an [`HttpTask`](crate::HttpTask) listens on.
+/// An address a transport task listens on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BoundAddr {
@@ -52,7 +52,7 @@ impl fmt::Display for BoundAddr {
 
 /// Binds `host` (or every interface) on `port` (0: a free one, the same on
 /// every address).
-pub(crate) async fn bind_tcp(host: Option<&str>, port: u16) -> Result<Vec<TcpListener>> {
+pub async fn bind_tcp(host: Option<&str>, port: u16) -> Result<Vec<TcpListener>> {
     // IPv6 may be missing when the addresses were not asked for one by one.
     let (ips, optional_v6) = match host {
         Some(host) => match literal(host) {

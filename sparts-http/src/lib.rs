@@ -70,6 +70,8 @@ mod shutdown;
 mod task;
 mod unix;
 
+pub mod listen;
+
 pub use bind::BoundAddr;
 pub use error::{Error, Result};
 pub use options::HttpOptions;

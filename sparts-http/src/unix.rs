@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// A bound unix socket; dropping it removes the socket file if it is still
 /// the one this listener created.
 #[derive(Debug)]
-pub(crate) struct UnixSocket {
+pub struct UnixSocket {
     pub(crate) listener: UnixListener,
     path: PathBuf,
     /// Device and inode of the file created, so that a socket another
@@ -35,13 +35,18 @@ impl Drop for UnixSocket {
 }
 
 impl UnixSocket {
+    /// The listener, to accept connections from.
+    pub fn listener(&self) -> &UnixListener {
+        &self.listener
+    }
+
     /// The socket's path.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Binds `path` with mode 0600, or 0660 and group `group`.
-    pub(crate) fn bind(path: &Path, group: Option<&str>) -> Result<Self> {
+    pub fn bind(path: &Path, group: Option<&str>) -> Result<Self> {
         let gid = group.map(group_id).transpose()?;
         let mode = if gid.is_some() { 0o660 } else { 0o600 };
         let err = |source| Error::UnixSocket {
