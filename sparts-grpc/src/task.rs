@@ -262,10 +262,7 @@ impl GrpcTask {
     /// The unix socket's path, once started on one.
     #[must_use]
     pub fn unix_path(&self) -> Option<&Path> {
-        self.bound.iter().find_map(|a| match a {
-            BoundAddr::Unix(path) => Some(path.as_path()),
-            _ => None,
-        })
+        self.bound.iter().find_map(BoundAddr::unix)
     }
 
     async fn bind(opts: &GrpcOptions) -> Result<(Listeners, Vec<BoundAddr>), Error> {

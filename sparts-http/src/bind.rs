@@ -29,6 +29,15 @@ pub enum BoundAddr {
 }
 
 impl BoundAddr {
+    /// The unix socket's path, if this is one.
+    #[must_use]
+    pub fn unix(&self) -> Option<&std::path::Path> {
+        match self {
+            BoundAddr::Unix(path) => Some(path),
+            BoundAddr::Tcp(_) => None,
+        }
+    }
+
     /// The TCP address, if this is one.
     #[must_use]
     pub fn tcp(&self) -> Option<SocketAddr> {

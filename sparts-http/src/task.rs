@@ -242,10 +242,7 @@ impl HttpTask {
     /// The unix socket's path, once started on one.
     #[must_use]
     pub fn unix_path(&self) -> Option<&Path> {
-        self.bound.iter().find_map(|a| match a {
-            BoundAddr::Unix(path) => Some(path.as_path()),
-            BoundAddr::Tcp(_) => None,
-        })
+        self.bound.iter().find_map(BoundAddr::unix)
     }
 
     async fn bind(opts: &HttpOptions) -> Result<Vec<Listener>, Error> {
