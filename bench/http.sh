@@ -10,45 +10,20 @@
 # The table shows the median of the rounds, and as ratios the median of each
 # round's sparts/bare ratio: the two runs of a round see the same machine
 # load, so their ratio is steadier than a ratio of medians.
+#
+# The last line is for scripts: `RATIO http_rps=<sparts> http_rps_bare=<axum>
+# http_rps_ratio=<x> http_p99_ms=<sparts> http_p99_bare_ms=<axum>
+# http_p99_ratio=<y> http_idle_rss_mb=<z> http_stop_ms=<median>
+# http_stop_max_ms=<max>` (MB = 2^20 bytes, as the table).
 set -euo pipefail
 
 ROUNDS=${1:-5}
 SECS=${2:-10}
 cd "$(dirname "$0")/.."
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk..." >&2
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
+source bench/lib.sh
+apt_install wrk wrk
 cargo build --release -q -p sparts-bench --bin bare_axum --bin sparts_http_hello
-BIN=target/release
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start NAME CMD...: starts a server logging to $WORK/NAME.log; sets PID and PORT.
-start() {
-    local name=$1; shift
-    # Emptied here, not by the background job's redirection, which may run
-    # after the first look below and leave the previous server's port.
-    : >"$WORK/$name.log"
-    "$@" >>"$WORK/$name.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    PORT=
-    for _ in $(seq 200); do
-        PORT=$(grep -m1 -o 'port [0-9]*' "$WORK/$name.log" | cut -d' ' -f2 || true)
-        [ -n "$PORT" ] && return 0
-        sleep 0.02
-    done
-    echo "$name did not start:" >&2
-    cat "$WORK/$name.log" >&2
-    exit 1
-}
 
 # wrk_run PORT OUT: requests/s and p99 (ms) of one wrk run, as "rps p99".
 wrk_run() {
@@ -133,3 +108,6 @@ BEGIN {
     printf "| SIGTERM -> exit, median of 5 (ms) | %.2f | | | <= 50 | %s |\n", smed, met(smed <= 50)
     printf "| SIGTERM -> exit, max of 5 (ms) | %.2f | | | <= 50 | %s |\n", smax, met(smax <= 50)
 }'
+printf '\nRATIO http_rps=%.0f http_rps_bare=%.0f http_rps_ratio=%.3f http_p99_ms=%.2f http_p99_bare_ms=%.2f http_p99_ratio=%.3f http_idle_rss_mb=%.2f http_stop_ms=%.2f http_stop_max_ms=%.2f\n' \
+    "$SPARTS_RPS" "$BARE_RPS" "$RATIO_RPS" "$SPARTS_P99" "$BARE_P99" "$RATIO_P99" \
+    "$(awk -v k="$IDLE_RSS_KB" 'BEGIN { print k / 1024 }')" "$STOP_MED" "$STOP_MAX"

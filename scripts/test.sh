@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
+# The facade: core alone and each transport feature alone must build, so a
+# user who picks one transport compiles no other.
+for features in "" http grpc thrift dbus full; do
+    echo "checking sparts with features: ${features:-(none)}"
+    cargo check -p sparts --no-default-features ${features:+--features "$features"} --locked --quiet
+done
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 # The D-Bus tests need a session bus: dbus-run-session starts a private one
@@ -21,4 +27,15 @@ if python3 -c 'import grpc, grpc_health.v1.health_pb2, grpc_reflection.v1alpha.r
     python3 scripts/grpc_python_check.py "${CARGO_TARGET_DIR:-target}/debug/grpc_hello"
 else
     echo "skipping the Python gRPC check: python3 -m pip install grpcio grpcio-health-checking grpcio-reflection"
+fi
+# Across languages: Apache Thrift's Python client calls the thrift_fb303
+# example, with code Debian's thrift-compiler generates from the same IDL;
+# the same compiler checks the checked-in generated Rust is current
+# (.ci/run installs both).
+if command -v thrift >/dev/null && python3 -c 'import thrift' 2>/dev/null; then
+    ./scripts/thrift-codegen.sh --check
+    cargo build -p sparts-examples --bin thrift_fb303 --locked
+    python3 scripts/thrift_python_check.py "${CARGO_TARGET_DIR:-target}/debug/thrift_fb303"
+else
+    echo "skipping the Python Thrift check: apt-get install thrift-compiler; python3 -m pip install thrift"
 fi

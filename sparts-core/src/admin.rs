@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use regex::Regex;
 
@@ -163,6 +164,54 @@ impl Admin {
         self.authorize(peer, "shutdown")?;
         self.service.request_shutdown();
         Ok(())
+    }
+
+    /// The longest [`cpu_profile`](Self::cpu_profile) allowed: 300 s.
+    pub const MAX_CPU_PROFILE: Duration = crate::profile::MAX_DURATION;
+
+    /// Profiles the CPU use of the whole process, every thread, for
+    /// `duration` (fb303 `getCpuProfile`). Open to every peer: it reads.
+    ///
+    /// The answer is *folded stacks*, the input of `flamegraph.pl` and
+    /// `inferno-flamegraph`: one line per distinct stack, sorted,
+    ///
+    /// ```text
+    /// thread-name;outermost_function;...;innermost_function COUNT
+    /// ```
+    ///
+    /// where `COUNT` is the number of samples (taken at 99 Hz of CPU time,
+    /// so an idle process gives few lines or none) with that stack. A thread
+    /// without a name shows its id. The profiler's own frames are left out,
+    /// and a `;` inside a name (`[u8; 4]`) becomes `,`.
+    ///
+    /// The call waits `duration` without holding a runtime thread.
+    /// Dropping the future stops the profile.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidProfileDuration`] for a zero duration or one over
+    /// [`MAX_CPU_PROFILE`](Self::MAX_CPU_PROFILE); [`Error::ProfileRunning`],
+    /// at once, while another profile runs (the process has one profiler);
+    /// [`Error::ProfilingUnavailable`] when the profiler cannot start.
+    ///
+    /// ```
+    /// # async fn demo() -> sparts_core::Result<()> {
+    /// use std::time::Duration;
+    /// use sparts_core::{Error, VService};
+    ///
+    /// let running = VService::new("Demo").start_with_args(["demo"]).await?;
+    /// let admin = running.handle().admin();
+    /// let folded = admin.cpu_profile(Duration::from_millis(100)).await?;
+    /// assert!(folded.lines().all(|line| line.rsplit_once(' ').is_some()));
+    /// assert!(matches!(
+    ///     admin.cpu_profile(Duration::ZERO).await,
+    ///     Err(Error::InvalidProfileDuration { .. })
+    /// ));
+    /// # running.shutdown().await }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn cpu_profile(&self, duration: Duration) -> Result<String> {
+        crate::profile::cpu_profile(duration).await
     }
 
     /// Whether this peer may call the mutating methods.

@@ -172,6 +172,24 @@ pub enum Error {
     #[error("queue task `{0}` stopped before the item was done")]
     QueueStopped(String),
 
+    // Admin::cpu_profile
+    /// A CPU profile was asked for no time or for longer than allowed.
+    #[error("a CPU profile lasts more than 0 s and at most {} s, not {requested:?}", .max.as_secs())]
+    InvalidProfileDuration {
+        /// The duration asked for.
+        requested: std::time::Duration,
+        /// The longest profile allowed.
+        max: std::time::Duration,
+    },
+
+    /// A CPU profile is already running: the process has one profiler.
+    #[error("a CPU profile is already running: try again when it ends")]
+    ProfileRunning,
+
+    /// The profiler could not start or report; the message is its reason.
+    #[error("CPU profiling is unavailable: {0}")]
+    ProfilingUnavailable(String),
+
     /// Any other I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -278,6 +278,16 @@ impl ServiceHandle {
         self.find::<T>(Some(name))
     }
 
+    /// Every running task of type `T`, in start order: for tasks that find
+    /// their peers by type, such as a server looking for its handlers.
+    pub fn get_all<T: VTask>(&self) -> Vec<Arc<T>> {
+        self.read_tasks()
+            .iter()
+            .filter(|t| t.type_id == TypeId::of::<T>())
+            .filter_map(|t| Arc::clone(&t.instance).downcast::<T>().ok())
+            .collect()
+    }
+
     /// Like [`get`](Self::get), with an error naming the task when absent.
     pub fn require<T: VTask>(&self) -> Result<Arc<T>> {
         self.get::<T>()

@@ -70,6 +70,7 @@ mod handle;
 mod logging;
 mod notify;
 mod options;
+mod profile;
 mod runner;
 mod service;
 mod signals;

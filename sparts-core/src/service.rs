@@ -173,7 +173,16 @@ impl VService {
                 }
             }
         }
-        let defs: Vec<_> = specs.iter().map(|(s, _)| s.factory.options_def()).collect();
+        let defs: Vec<_> = specs
+            .iter()
+            .map(|(s, _)| {
+                let mut def = s.factory.options_def();
+                let own = s.defaults.iter();
+                def.defaults
+                    .extend(own.map(|(id, value)| (id.clone().into(), value.clone())));
+                def
+            })
+            .collect();
         let decls: Vec<_> = specs
             .iter()
             .zip(&defs)

@@ -31,6 +31,8 @@ pub struct TaskSpec {
     /// Whether [`with_prefix`](TaskSpec::with_prefix) chose the prefix, so a
     /// later [`with_name`](TaskSpec::with_name) keeps it.
     prefix_set: bool,
+    /// Option defaults of this registration, by argument id.
+    pub(crate) defaults: Vec<(String, String)>,
     pub(crate) type_id: TypeId,
     pub(crate) factory: Arc<dyn Factory>,
 }
@@ -59,6 +61,7 @@ impl TaskSpec {
         Self {
             prefix: T::default_prefix().into_owned(),
             prefix_set: false,
+            defaults: Vec::new(),
             name: name.into_owned(),
             type_id: TypeId::of::<T>(),
             factory: Arc::new(FnFactory(build, PhantomData)),
@@ -84,6 +87,47 @@ impl TaskSpec {
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self.prefix_set = true;
+        self
+    }
+
+    /// Sets the default of one of the task's options for this registration,
+    /// by its argument id (`port` for `--http-port`): the command line, the
+    /// environment and run-time changes still override it. An id the task's
+    /// options do not have stops the service with a usage error.
+    ///
+    /// ```
+    /// use sparts_core::{BoxError, TaskContext, TaskSpec, VService, VTask, clap};
+    ///
+    /// #[derive(Clone, clap::Args)]
+    /// struct ListenOptions {
+    ///     #[arg(long, default_value_t = 0)]
+    ///     port: u16,
+    /// }
+    ///
+    /// #[derive(Clone)]
+    /// struct Listener;
+    ///
+    /// impl VTask for Listener {
+    ///     type Options = ListenOptions;
+    ///     async fn run(&self, ctx: TaskContext<ListenOptions>) -> Result<(), BoxError> {
+    ///         ctx.stopped().await;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> sparts_core::Result<()> {
+    /// let running = VService::new("Demo")
+    ///     .with_task(TaskSpec::new(Listener).with_default("port", "8080"))
+    ///     .start_with_args(["demo"])
+    ///     .await?;
+    /// assert_eq!(running.handle().option("listener_port")?.as_deref(), Some("8080"));
+    /// running.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_default(mut self, id: impl Into<String>, value: impl Into<String>) -> Self {
+        self.defaults.push((id.into(), value.into()));
         self
     }
 

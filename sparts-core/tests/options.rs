@@ -73,6 +73,39 @@ async fn the_same_type_twice_under_two_prefixes() -> Result<(), Error> {
 }
 
 #[tokio::test]
+async fn a_registration_sets_its_own_defaults_below_the_command_line() -> Result<(), Error> {
+    let running = VService::new("Defaults")
+        .with_task(
+            TaskSpec::new(Tick::<250>)
+                .with_name("Tick")
+                .with_default("interval", "0.5")
+                .with_default("label", "from-spec"),
+        )
+        .start_with_args(["defaults", "--tick-label", "typed"])
+        .await?;
+    let h = running.handle();
+    assert_eq!(
+        h.option("tick_interval")?.as_deref(),
+        Some("0.5"),
+        "over the type's"
+    );
+    assert_eq!(
+        h.option("tick_label")?.as_deref(),
+        Some("typed"),
+        "command line wins"
+    );
+    running.shutdown().await?;
+
+    let unknown = VService::new("Defaults")
+        .with_task(TaskSpec::new(Tick::<250>).with_default("nope", "1"))
+        .start_with_args(["defaults"])
+        .await
+        .expect_err("unknown id");
+    assert!(unknown.to_string().contains("nope"), "{unknown}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn runtime_set_goes_through_the_parser_and_tasks_see_it() -> Result<(), Error> {
     let running = VService::new("Live")
         .with_task(TaskSpec::new(Tick::<1000>).with_name("Tick"))

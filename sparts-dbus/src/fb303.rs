@@ -2,6 +2,7 @@
 //! additions in `org.sparts.FB303Service`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use sparts_core::Admin;
 use zbus::fdo;
@@ -83,15 +84,29 @@ impl Fb303Service {
             .collect()
     }
 
-    /// Profiling is not offered: the answer is empty, as from an fb303
-    /// server built without a profiler.
-    /// No CPU profiler is built into sparts-rs yet: say so rather than
-    /// answer with an empty profile.
+    /// Profiles the whole process's CPU use for `seconds` (1 to 300) and
+    /// answers with folded stacks, one `thread;outer;...;inner COUNT` line
+    /// per stack (see `Admin::cpu_profile`). The answer comes after
+    /// `seconds`: callers need a reply timeout longer than that (busctl's
+    /// default is 25 s, `--timeout` sets it). Other calls are served
+    /// meanwhile.
     #[zbus(name = "getCpuProfile")]
-    fn get_cpu_profile(&self, _duration_secs: i32) -> fdo::Result<String> {
-        Err(fdo::Error::NotSupported(
-            "CPU profiling is not available in this service".to_owned(),
-        ))
+    async fn get_cpu_profile(&self, seconds: i32) -> fdo::Result<String> {
+        let Ok(seconds) = u64::try_from(seconds) else {
+            return Err(fdo::Error::InvalidArgs(format!(
+                "a CPU profile lasts more than 0 s and at most {} s, not {seconds} s",
+                Admin::MAX_CPU_PROFILE.as_secs()
+            )));
+        };
+        self.admin
+            .cpu_profile(Duration::from_secs(seconds))
+            .await
+            .map_err(|err| match err {
+                sparts_core::Error::InvalidProfileDuration { .. } => {
+                    fdo::Error::InvalidArgs(err.to_string())
+                }
+                other => fdo::Error::Failed(other.to_string()),
+            })
     }
 
     #[zbus(name = "aliveSince")]

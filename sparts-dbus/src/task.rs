@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sparts_core::{BoxError, Status, TaskContext, VTask, WarningId};
+use sparts_core::{BoxError, SkipTask, Status, TaskContext, VTask, WarningId};
 use zbus::Connection;
 use zbus::connection::Builder;
 use zbus::fdo::{DBusProxy, NameAcquiredStream, NameLostStream};
@@ -77,6 +77,7 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct DBusServiceTask {
     interfaces: Vec<Arc<ServeFn>>,
+    optional: bool,
     running: Option<Running>,
     streams: Mutex<Option<NameStreams>>,
 }
@@ -100,6 +101,7 @@ impl Clone for DBusServiceTask {
     fn clone(&self) -> Self {
         Self {
             interfaces: self.interfaces.clone(),
+            optional: self.optional,
             running: None,
             streams: Mutex::new(None),
         }
@@ -120,6 +122,16 @@ impl DBusServiceTask {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Leaves the task out of the run, with one info line, when the bus
+    /// cannot be reached (no session bus, as on a server or in a
+    /// container), instead of stopping the service from starting. Other
+    /// errors (a bad or taken name) still stop it. Default: required.
+    #[must_use]
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
     }
 
     /// Also serves `iface` at `path` on the task's connection, exported
@@ -224,7 +236,12 @@ impl VTask for DBusServiceTask {
     }
 
     async fn init(&mut self, ctx: &TaskContext<DBusOptions>) -> Result<(), BoxError> {
-        Ok(self.start(ctx).await?)
+        match self.start(ctx).await {
+            Err(e @ (Error::Connect { .. } | Error::ConnectTimeout { .. })) if self.optional => {
+                Err(SkipTask::new(format!("serving without D-Bus: {e}")).into())
+            }
+            started => Ok(started?),
+        }
     }
 
     async fn run(&self, ctx: TaskContext<DBusOptions>) -> Result<(), BoxError> {

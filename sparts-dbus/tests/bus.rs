@@ -3,11 +3,14 @@
 
 mod common;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{session_bus, start, unique_name, wait_status};
 use futures_util::StreamExt;
-use sparts_core::Status;
+use sparts_core::{Status, VService};
+use sparts_dbus::DBusServiceTask;
 use zbus::Connection;
 
 #[zbus::proxy(interface = "org.sparts.Service")]
@@ -158,19 +161,19 @@ async fn every_method_answers_busctl() {
         .expect("busctl runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No.such"));
-    // No profiler is built in: an explicit error, not an empty profile.
-    let out = tokio::process::Command::new("busctl")
-        .args(["--user", "call", name.as_str(), "/Ctl/fb303"])
-        .args(["com.facebook.fb303.Service", "getCpuProfile", "i", "1"])
-        .output()
-        .await
-        .expect("busctl runs");
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not available"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // A profile needs 1 to 300 s: anything else is refused with the reason.
+    for seconds in ["0", "-3", "301"] {
+        let out = tokio::process::Command::new("busctl")
+            // `--` so that `-3` is an argument, not an option.
+            .args(["--user", "call", "--", name.as_str(), "/Ctl/fb303"])
+            .args(["com.facebook.fb303.Service", "getCpuProfile", "i", seconds])
+            .output()
+            .await
+            .expect("busctl runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{seconds}");
+        assert!(stderr.contains("300"), "{seconds}: {stderr}");
+    }
     run(&f, &["reinitialize"]).await;
     wait_status(&running, Status::Alive).await;
     run(&f, &["shutdown"]).await;
@@ -178,6 +181,82 @@ async fn every_method_answers_busctl() {
         .await
         .expect("stops in time")
         .expect("clean exit");
+}
+
+#[zbus::proxy(interface = "com.facebook.fb303.Service")]
+trait Fb303 {
+    #[zbus(name = "getName")]
+    fn get_name(&self) -> zbus::Result<String>;
+    #[zbus(name = "getCpuProfile")]
+    fn get_cpu_profile(&self, seconds: i32) -> zbus::Result<String>;
+}
+
+/// Spins until `stop`: a function the profile must name.
+#[inline(never)]
+fn burn_cpu_for_dbus_profile(stop: &AtomicBool) -> u64 {
+    let mut x = 0_u64;
+    while !stop.load(Ordering::Relaxed) {
+        for i in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    }
+    x
+}
+
+#[tokio::test]
+async fn cpu_profile_is_folded_stacks_and_other_calls_go_on() {
+    if !session_bus("cpu_profile_is_folded_stacks_and_other_calls_go_on") {
+        return;
+    }
+    let name = unique_name("Profile");
+    let running = start("Prof", &name, &[]).await.expect("starts");
+    let conn = Connection::session().await.expect("client");
+    let fb303 = Fb303Proxy::builder(&conn)
+        .destination(name.as_str())
+        .expect("destination")
+        .path("/Prof/fb303")
+        .expect("path")
+        .build()
+        .await
+        .expect("proxy");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let burner = std::thread::Builder::new()
+        .name("dbus-burner".to_owned())
+        .spawn(move || burn_cpu_for_dbus_profile(&flag))
+        .expect("thread starts");
+    let ((profile, profile_done), (svc_name, name_done)) = tokio::join!(
+        async { (fb303.get_cpu_profile(1).await, Instant::now()) },
+        async { (fb303.get_name().await, Instant::now()) },
+    );
+    stop.store(true, Ordering::Relaxed);
+    burner.join().expect("burner ends");
+    assert_eq!(svc_name.expect("getName"), "Prof");
+    assert!(name_done < profile_done, "getName waited for the profile");
+    let folded = profile.expect("getCpuProfile");
+    assert!(!folded.is_empty());
+    for line in folded.lines() {
+        let (stack, count) = line.rsplit_once(' ').expect("`stack count`");
+        assert!(
+            !stack.is_empty() && count.parse::<u64>().expect("count") > 0,
+            "{line}"
+        );
+    }
+    assert!(
+        folded
+            .lines()
+            .any(|line| line.starts_with("dbus-burner;")
+                && line.contains("burn_cpu_for_dbus_profile")),
+        "{folded}"
+    );
+    let err = fb303.get_cpu_profile(0).await.expect_err("0 s is refused");
+    assert!(
+        matches!(&err, zbus::Error::MethodError(name, Some(reason), _)
+            if name.as_str() == "org.freedesktop.DBus.Error.InvalidArgs"
+                && reason.contains("at most 300 s")),
+        "{err:?}"
+    );
+    running.shutdown().await.expect("stops");
 }
 
 #[tokio::test]
@@ -196,11 +275,20 @@ async fn status_change_is_signalled_on_shutdown() {
     );
     let mut changes = sparts.receive_status_changed().await;
     sparts.shutdown().await.expect("shutdown");
-    let change = tokio::time::timeout(Duration::from_secs(5), changes.next())
-        .await
-        .expect("a PropertiesChanged signal in time")
-        .expect("a change");
-    assert_eq!(change.get().await.expect("value"), "STOPPING");
+    // The stream may first yield the value the proxy cached (ALIVE) when
+    // its cache fills after the subscription: skip it, boundedly.
+    let stopping = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let change = changes.next().await.expect("a change");
+            let value = change.get().await.expect("value");
+            if value != "ALIVE" {
+                return value;
+            }
+        }
+    })
+    .await
+    .expect("a PropertiesChanged signal in time");
+    assert_eq!(stopping, "STOPPING");
     running.wait().await.expect("clean exit");
 }
 
@@ -318,4 +406,26 @@ async fn no_bus_is_a_clear_error_not_a_hang() {
         let err = started.expect_err("no bus");
         assert!(format!("{err:#}").contains(says), "{err:#}");
     }
+}
+
+#[tokio::test]
+async fn an_optional_task_without_a_bus_skips_itself() {
+    let running = tokio::time::timeout(
+        Duration::from_secs(15),
+        VService::new("Optional")
+            .with_task(DBusServiceTask::new().optional())
+            .start_with_args([
+                "optional",
+                "--dbus-bus-name",
+                "org.sparts.Test.Optional",
+                "--dbus-address",
+                "unix:path=/nonexistent/sparts-test-bus",
+            ]),
+    )
+    .await
+    .expect("fails fast, no hang")
+    .expect("starts without D-Bus");
+    assert!(running.handle().get::<DBusServiceTask>().is_none());
+    assert_eq!(running.handle().status(), Status::Alive);
+    running.shutdown().await.expect("clean stop");
 }

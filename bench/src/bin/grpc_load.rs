@@ -12,6 +12,11 @@
 //! connections, for SECONDS after a 1 s warm-up. The table shows the median
 //! of the rounds, and as ratios the median of each round's sparts/bare
 //! ratio (the two runs of a round see the same machine load).
+//!
+//! The last line is for scripts: `RATIO grpc_rps=<sparts> grpc_rps_bare=<tonic>
+//! grpc_rps_ratio=<x> grpc_p99_ms=<sparts> grpc_p99_bare_ms=<tonic>
+//! grpc_p99_ratio=<y> grpc_idle_rss_mb=<sparts>` (medians; MB = 2^20 bytes,
+//! as the table).
 
 // A report printed for people: stdout is its output.
 #![allow(clippy::print_stdout)]
@@ -207,24 +212,23 @@ fn main() -> Result<(), BoxError> {
         "gRPC SayHello, {IN_FLIGHT} in flight over {CONNECTIONS} connections, {rounds} rounds of {} s",
         secs.as_secs()
     );
+    let (s_rps, b_rps, s_p99, b_p99) = (median(s_rps), median(b_rps), median(s_p99), median(b_p99));
+    let (rps_ratio, p99_ratio) = (median(rps_ratio), median(p99_ratio));
+    let idle_sparts_mb = idle_sparts as f64 / 1024.0;
     println!("| server | req/s | p99 ms | idle RSS MB |");
     println!("|---|---|---|---|");
+    println!("| sparts GrpcTask | {s_rps:.0} | {s_p99:.2} | {idle_sparts_mb:.1} |");
     println!(
-        "| sparts GrpcTask | {:.0} | {:.2} | {:.1} |",
-        median(s_rps),
-        median(s_p99),
-        idle_sparts as f64 / 1024.0
-    );
-    println!(
-        "| bare tonic | {:.0} | {:.2} | {:.1} |",
-        median(b_rps),
-        median(b_p99),
+        "| bare tonic | {b_rps:.0} | {b_p99:.2} | {:.1} |",
         idle_bare as f64 / 1024.0
     );
     println!(
-        "ratios sparts/bare (median of rounds): req/s {:.3} (target >= 0.97), p99 {:.3} (target <= 1.1)",
-        median(rps_ratio),
-        median(p99_ratio)
+        "ratios sparts/bare (median of rounds): req/s {rps_ratio:.3} (target >= 0.97), p99 {p99_ratio:.3} (target <= 1.1)"
+    );
+    println!(
+        "RATIO grpc_rps={s_rps:.0} grpc_rps_bare={b_rps:.0} grpc_rps_ratio={rps_ratio:.3} \
+         grpc_p99_ms={s_p99:.2} grpc_p99_bare_ms={b_p99:.2} grpc_p99_ratio={p99_ratio:.3} \
+         grpc_idle_rss_mb={idle_sparts_mb:.1}"
     );
     Ok(())
 }

@@ -12,6 +12,10 @@
 //! ```sh
 //! cargo build --release -p sparts-bench && target/release/lifecycle --runs 200
 //! ```
+//!
+//! The last line is for scripts (times in ms, memory in MB):
+//! `RATIO empty_exit_ms=<median> noop_exit_ms=<median> empty_peak_rss_mb=<max>
+//! noop_peak_rss_mb=<max> sigterm_exit_ms=<median> sigterm_exit_max_ms=<max>`.
 #![allow(clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader};
@@ -346,6 +350,12 @@ fn main() -> Result<(), BoxError> {
         "| idle service SIGTERM→exit (max) | {:.2} ms | ≤ 20 ms | — | {} |",
         stop.max,
         met(stop.max <= 20.0)
+    );
+    println!();
+    println!(
+        "RATIO empty_exit_ms={:.2} noop_exit_ms={:.2} empty_peak_rss_mb={:.2} noop_peak_rss_mb={:.2} \
+         sigterm_exit_ms={:.2} sigterm_exit_max_ms={:.2}",
+        empty_wall.median, noop_wall.median, empty_rss.max, noop_rss.max, stop.median, stop.max
     );
     Ok(())
 }

@@ -11,6 +11,10 @@
 //! ```sh
 //! cargo run --release -p sparts-bench --bin queue
 //! ```
+//!
+//! The last line is for scripts: `RATIO queue_items_per_s=<x>
+//! queue_bare_items_per_s=<y> queue_ratio=<x/y>` (QueueTask with 1 worker
+//! against the bare loop).
 #![allow(clippy::print_stdout)]
 
 use std::future::Future;
@@ -128,11 +132,9 @@ fn thousands(n: f64) -> String {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let baseline = median_rate(bare_mpsc_oneshot).await?;
+    let one_worker = median_rate(|| queue_task(QueueTask::new(Noop), 1)).await?;
     let rows = [
-        (
-            "QueueTask, 1 worker",
-            median_rate(|| queue_task(QueueTask::new(Noop), 1)).await?,
-        ),
+        ("QueueTask, 1 worker", one_worker),
         (
             "QueueTask, 4 workers",
             median_rate(|| queue_task(QueueTask::new(Noop), 4)).await?,
@@ -171,6 +173,11 @@ async fn main() -> Result<(), BoxError> {
         "| Python sparts QueueTask, 4 workers (100,000 items) | {} | {:.3} |",
         thousands(PYTHON_4_WORKERS),
         PYTHON_4_WORKERS / baseline
+    );
+    println!();
+    println!(
+        "RATIO queue_items_per_s={one_worker:.0} queue_bare_items_per_s={baseline:.0} queue_ratio={:.3}",
+        one_worker / baseline
     );
     Ok(())
 }

@@ -63,12 +63,12 @@ pub(crate) fn line_with(rx: &Receiver<String>, want: &str) -> Result<String, Str
     }
 }
 
-/// The port of the `<task> Server Started on 0.0.0.0 (port N)` line.
+/// The port of the first `<task> Server Started on <address> (port N)` line.
 pub(crate) fn logged_port(
     rx: &Receiver<String>,
     task: &str,
 ) -> Result<u16, Box<dyn std::error::Error>> {
-    let line = line_with(rx, &format!("{task} Server Started on 0.0.0.0 (port "))?;
+    let line = line_with(rx, &format!("{task} Server Started on "))?;
     let port = line
         .rsplit("(port ")
         .next()

@@ -1,6 +1,7 @@
 //! One task's options: its clap arguments under the task's prefix.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,8 +24,9 @@ pub(crate) struct OptionsDef {
     pub(crate) augment: fn(Command) -> Command,
     /// `T::from_arg_matches`, boxed.
     pub(crate) parse: ParseFn,
-    /// Defaults the task type sets from its constants, by argument id.
-    pub(crate) defaults: Vec<(&'static str, String)>,
+    /// Defaults by argument id: the task type's (from its constants), then
+    /// the registration's ([`TaskSpec::with_default`](crate::TaskSpec::with_default)).
+    pub(crate) defaults: Vec<(Cow<'static, str>, String)>,
 }
 
 impl std::fmt::Debug for OptionsDef {
@@ -43,7 +45,10 @@ impl OptionsDef {
         Self {
             augment: O::augment_args,
             parse: |m| Ok(Arc::new(O::from_arg_matches(m)?) as AnyOptions),
-            defaults,
+            defaults: defaults
+                .into_iter()
+                .map(|(id, value)| (Cow::Borrowed(id), value))
+                .collect(),
         }
     }
 }
@@ -122,8 +127,15 @@ impl GroupBuilder<'_> {
                 .disable_version_flag(true),
         );
         for (id, value) in &self.def.defaults {
+            // clap panics on an unknown id; a registration's id is the user's.
+            if !own.get_arguments().any(|a| a.get_id() == id.as_ref()) {
+                return Err(Error::UnknownOption(format!(
+                    "{id} (a default for task {})",
+                    self.heading
+                )));
+            }
             let value = value.clone();
-            own = own.mut_arg(*id, move |a| a.default_value(value));
+            own = own.mut_arg(id.as_ref(), move |a| a.default_value(value));
         }
         // Building fills in what actions imply (a flag's "false" default).
         own.build();

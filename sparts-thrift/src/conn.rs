@@ -1,0 +1,222 @@
+//! One client connection: read requests (framed or buffered), run each on
+//! the worker threads, write the replies, in order.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use sparts_core::Peer;
+use thrift::TConfiguration;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Dispatcher, Outcome};
+use crate::pool::Pool;
+use crate::wire::{Protocol, Scan, Transport, scan};
+
+/// What every connection of a server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) pool: Pool,
+    pub(crate) transport: Transport,
+    pub(crate) protocol: Protocol,
+    pub(crate) max_bytes: usize,
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Cancelled when the server stops taking requests: idle connections
+    /// close, those with a request in flight close after its reply.
+    pub(crate) closing: CancellationToken,
+}
+
+/// Why a connection was closed by the server.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    #[error("request of {0} bytes is over the max-frame-bytes limit")]
+    TooLarge(usize),
+    #[error("connection ended inside a request ({0} bytes of it read)")]
+    Truncated(usize),
+    #[error("no request for {0:?} (idle-timeout)")]
+    Idle(Duration),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Serves one connection until the client closes it, it breaks the
+/// protocol, it stays idle too long, or the server closes.
+pub(crate) async fn serve<S>(mut stream: S, peer: Peer, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = Arc::clone(shared.dispatcher.metrics());
+    let _open = metrics.open_connection();
+    let mut reader = Reader::new(&shared);
+    let reserve = match shared.transport {
+        Transport::Framed => 4,
+        Transport::Buffered => 0,
+    };
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shared.closing.cancelled() => return,
+            next = reader.next_within(&mut stream, shared.idle_timeout) => next,
+        };
+        let request = match next {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(Closed::Io(e)) => {
+                tracing::debug!("Thrift connection from {peer} failed: {e}");
+                return;
+            }
+            Err(e) => {
+                metrics.bad_input.increment();
+                tracing::info!("closing Thrift connection from {peer}: {e}");
+                return;
+            }
+        };
+        let outcome = if shared.dispatcher.runs_inline(&request) {
+            Some(shared.dispatcher.call(&request, peer, reserve))
+        } else {
+            let dispatcher = Arc::clone(&shared.dispatcher);
+            shared
+                .pool
+                .run(move || dispatcher.call(&request, peer, reserve))
+                .await
+        };
+        let mut reply = match outcome {
+            Some(Outcome::Reply(reply)) => reply,
+            Some(Outcome::Malformed(reason)) => {
+                metrics.bad_input.increment();
+                tracing::info!("closing Thrift connection from {peer}: {reason}");
+                return;
+            }
+            None => return,
+        };
+        if reply.len() == reserve {
+            continue; // oneway
+        }
+        if reserve == 4 {
+            let Ok(len) = u32::try_from(reply.len() - 4) else {
+                tracing::error!("Thrift reply to {peer} is too large to frame");
+                return;
+            };
+            reply[..4].copy_from_slice(&len.to_be_bytes());
+        }
+        if let Err(e) = stream.write_all(&reply).await {
+            tracing::debug!("cannot reply to Thrift client {peer}: {e}");
+            return;
+        }
+    }
+}
+
+/// Splits a connection's bytes into request messages.
+struct Reader {
+    buf: BytesMut,
+    transport: Transport,
+    protocol: Protocol,
+    limits: TConfiguration,
+    max_bytes: usize,
+    /// Buffered transport: the scan cannot succeed before this many bytes.
+    need: usize,
+}
+
+/// Read this much at a time; a frame's claimed length is not trusted for
+/// allocation, only bytes that really arrive are.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What an idle connection's buffer holds room for.
+const IDLE_CHUNK: usize = 4 * 1024;
+
+impl Reader {
+    fn new(shared: &Shared) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            transport: shared.transport,
+            protocol: shared.protocol,
+            limits: Protocol::limits(shared.max_bytes),
+            max_bytes: shared.max_bytes,
+            need: 0,
+        }
+    }
+
+    async fn next_within<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        idle: Option<Duration>,
+    ) -> Result<Option<Bytes>, Closed> {
+        match idle {
+            Some(limit) => tokio::time::timeout(limit, self.next(stream))
+                .await
+                .map_err(|_| Closed::Idle(limit))?,
+            None => self.next(stream).await,
+        }
+    }
+
+    async fn next<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> Result<Option<Bytes>, Closed> {
+        loop {
+            if let Some(request) = self.take()? {
+                return Ok(Some(request));
+            }
+            if self.buf.is_empty() && self.buf.capacity() > READ_CHUNK {
+                // A big request is done with: idle connections stay small.
+                self.buf = BytesMut::new();
+            }
+            // Small while idle (thousands of idle connections are the
+            // normal case), doubling while a large request arrives.
+            let room = self.buf.len().clamp(IDLE_CHUNK, READ_CHUNK);
+            self.buf.reserve(room);
+            if stream.read_buf(&mut self.buf).await? == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(Closed::Truncated(self.buf.len()))
+                };
+            }
+        }
+    }
+
+    /// The next whole request in the buffer, if there is one.
+    fn take(&mut self) -> Result<Option<Bytes>, Closed> {
+        match self.transport {
+            Transport::Framed => {
+                let Some(header) = self.buf.get(..4) else {
+                    return Ok(None);
+                };
+                let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > self.max_bytes {
+                    return Err(Closed::TooLarge(len));
+                }
+                if self.buf.len() - 4 < len {
+                    return Ok(None);
+                }
+                self.buf.advance(4);
+                Ok(Some(self.buf.split_to(len).freeze()))
+            }
+            Transport::Buffered => {
+                if self.buf.is_empty() || self.buf.len() < self.need {
+                    return Ok(None);
+                }
+                match scan(self.protocol, &self.buf, &self.limits) {
+                    Scan::Complete(len) => {
+                        self.need = 0;
+                        Ok(Some(self.buf.split_to(len).freeze()))
+                    }
+                    Scan::Incomplete { need } if need > self.max_bytes => {
+                        Err(Closed::TooLarge(need))
+                    }
+                    Scan::Incomplete { need } => {
+                        self.need = need;
+                        Ok(None)
+                    }
+                    Scan::Invalid(reason) => Err(Closed::Invalid(reason)),
+                }
+            }
+        }
+    }
+}

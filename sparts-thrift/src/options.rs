@@ -1,0 +1,56 @@
+//! The options of a [`ThriftServerTask`](crate::ThriftServerTask).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sparts_core::parse_seconds;
+
+use crate::wire::{Protocol, Transport};
+
+/// Options of a [`ThriftServerTask`](crate::ThriftServerTask), under its
+/// prefix (`thrift` by default: `--thrift-port`; a second server registered
+/// with `TaskSpec::with_prefix("admin")` reads `--admin-port`).
+///
+/// Read when the task starts (and again at each restart).
+#[derive(clap::Args, Debug, Clone)]
+#[non_exhaustive]
+pub struct ThriftOptions {
+    /// Address or host name to listen on (default: every interface, IPv4 and IPv6).
+    #[arg(long, value_name = "HOST", conflicts_with = "sock")]
+    pub host: Option<String>,
+
+    /// TCP port to listen on; 0 picks a free port (logged at start).
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 0,
+        conflicts_with = "sock"
+    )]
+    pub port: u16,
+
+    /// Listen on this unix socket instead of TCP (mode 0600; a stale socket file is replaced; removed at exit).
+    #[arg(long, value_name = "PATH")]
+    pub sock: Option<PathBuf>,
+
+    /// Worker threads that run handler code.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub threads: u16,
+
+    /// How messages are delimited on the connection.
+    #[arg(long, value_name = "TRANSPORT", value_enum, default_value_t = Transport::Framed)]
+    pub transport: Transport,
+
+    /// How messages are encoded.
+    #[arg(long, value_name = "PROTOCOL", value_enum, default_value_t = Protocol::Binary)]
+    pub protocol: Protocol,
+
+    /// Largest request accepted, in bytes; a larger one closes its connection.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(16..=1 << 30))]
+    pub max_frame_bytes: u32,
+
+    /// Seconds a connection may wait for its next request before it is closed (0: no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    pub idle_timeout: Duration,
+}

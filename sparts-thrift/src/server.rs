@@ -1,0 +1,432 @@
+//! The server task: binds in `init`, serves its handlers in `run`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sparts_core::{BoxError, Peer, TaskContext, VTask};
+use sparts_http::listen::{BoundAddr, UnixSocket, bind_tcp};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+
+use crate::conn::{self, Shared};
+use crate::dispatch::{Dispatcher, Route, Routes};
+use crate::error::Error;
+use crate::handler::ThriftHandlerTask;
+use crate::metrics::Metrics;
+use crate::options::ThriftOptions;
+use crate::pool::Pool;
+
+/// The most the cut may be brought forward from the end of the shutdown
+/// budget: the time to close what is left before the service gives up.
+const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
+
+/// A Thrift server on tokio: serves the service's [`ThriftHandlerTask`]
+/// (or, [`multiplexed`](Self::multiplexed), every handler under its service
+/// name) on one TCP port.
+///
+/// Connections and their reads are async, so thousands of open connections
+/// cost no thread each; handler code runs on `--thrift-threads` worker
+/// threads, so a slow handler does not stall other connections (methods a
+/// handler declares non-blocking with
+/// [`ThriftHandlerTask::with_inline_methods`] run where the request was
+/// read, as fb303's getters do).
+///
+/// Options, under the prefix `thrift` (see [`ThriftOptions`]):
+/// `--thrift-host` (default: every interface, IPv4 and IPv6),
+/// `--thrift-port` (0: any free port) or `--thrift-sock PATH` (a unix
+/// socket, mode 0600, whose peers are trusted like any local admin), `--thrift-threads` (default 8),
+/// `--thrift-transport framed|buffered` (default framed),
+/// `--thrift-protocol binary|compact` (default binary),
+/// `--thrift-max-frame-bytes` (default 16 MiB), `--thrift-idle-timeout`
+/// (seconds, default 300, 0: none). A second server registered with
+/// `TaskSpec::new(ThriftServerTask::new()).with_name("Internal").with_prefix("internal")`
+/// reads `--internal-port`.
+///
+/// The port is bound in `init` (a port in use stops the service from
+/// starting) and logged as `ThriftServerTask Server Started on 0.0.0.0
+/// (port 9090)`; [`port`](Self::port) reads it. Handler tasks must be
+/// registered before the server task. No handler, or several without
+/// multiplexing, stops the service from starting with an error listing the
+/// handlers found.
+///
+/// A request larger than `--thrift-max-frame-bytes`, bytes that are not
+/// Thrift, a connection that ends inside a request or stays silent past the
+/// idle timeout: each closes only that connection, logged with the peer.
+///
+/// # Counters
+///
+/// Under the task's name (`ThriftServerTask.requests`): `requests`,
+/// `errors` (exception replies and malformed requests), `latency_ms` and
+/// `<service>.<method>.latency_ms` (count, avg, max over 60 and 600 s),
+/// `connections`, `open_connections`, `bad_input` (connections closed for
+/// bad input).
+///
+/// # Shutdown
+///
+/// The server stops accepting, closes idle connections at once, lets
+/// requests in flight finish and be answered, and cuts what is left
+/// shortly before `--shutdown-timeout` runs out, logging how many.
+///
+/// ```
+/// use sparts_core::VService;
+/// use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
+///
+/// let service = VService::new("Admin")
+///     .with_task(ThriftHandlerTask::fb303())
+///     .with_task(ThriftServerTask::new());
+/// ```
+#[derive(Default)]
+pub struct ThriftServerTask {
+    multiplexed: bool,
+    handlers: Option<Vec<String>>,
+    bound: Vec<BoundAddr>,
+    prepared: Mutex<Option<Prepared>>,
+}
+
+impl Clone for ThriftServerTask {
+    /// A fresh template: the configuration, not the sockets.
+    fn clone(&self) -> Self {
+        Self {
+            multiplexed: self.multiplexed,
+            handlers: self.handlers.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+impl fmt::Debug for ThriftServerTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThriftServerTask")
+            .field("multiplexed", &self.multiplexed)
+            .field("handlers", &self.handlers)
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `init` prepared for `run`.
+struct Prepared {
+    listeners: Vec<Listener>,
+    shared: Arc<Shared>,
+}
+
+/// A bound listener.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixSocket),
+}
+
+impl Listener {
+    fn address(&self) -> Option<BoundAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok().map(BoundAddr::Tcp),
+            Listener::Unix(u) => Some(BoundAddr::Unix(u.path().to_owned())),
+        }
+    }
+
+    /// The next connection and who is on the other end.
+    async fn accept(&self) -> std::io::Result<(Connection, Peer)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (stream, addr) = l.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok((Connection::Tcp(stream), Peer::Ip(addr.ip())))
+            }
+            Listener::Unix(u) => {
+                let (stream, _) = u.listener().accept().await?;
+                Ok((Connection::Unix(stream), Peer::Unix))
+            }
+        }
+    }
+}
+
+/// An accepted connection.
+enum Connection {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl ThriftServerTask {
+    /// A server for the service's one handler task.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves every handler (or those named by
+    /// [`with_handlers`](Self::with_handlers)) under its service name:
+    /// clients call `service:method`, as `TMultiplexedProtocol` does.
+    #[must_use]
+    pub fn multiplexed(mut self) -> Self {
+        self.multiplexed = true;
+        self
+    }
+
+    /// Serves only the handlers with these task or service names.
+    #[must_use]
+    pub fn with_handlers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.handlers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The addresses the server listens on, once started.
+    #[must_use]
+    pub fn bound_addresses(&self) -> &[BoundAddr] {
+        &self.bound
+    }
+
+    /// The TCP port, once started.
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.tcp_addresses().next().map(|a| a.port())
+    }
+
+    /// The TCP addresses with their real ports, once started.
+    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.bound.iter().filter_map(BoundAddr::tcp)
+    }
+
+    /// The unix socket's path, once started on one.
+    #[must_use]
+    pub fn unix_path(&self) -> Option<&std::path::Path> {
+        self.bound.iter().find_map(BoundAddr::unix)
+    }
+
+    /// The routes to the handlers this server serves.
+    fn routes(&self, ctx: &TaskContext<ThriftOptions>) -> Result<Routes, Error> {
+        let all = ctx.service().get_all::<ThriftHandlerTask>();
+        let found = if all.is_empty() {
+            "none; register them before the server".to_owned()
+        } else {
+            all.iter()
+                .map(|h| format!("{} (service {})", h.task_name(), h.service_name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let problem = |problem: String| Error::Handlers {
+            task: ctx.name().to_owned(),
+            problem,
+            found: found.clone(),
+        };
+        let mut chosen = Vec::new();
+        match &self.handlers {
+            None => chosen.extend(all.iter()),
+            Some(names) => {
+                for name in names {
+                    let handler = all
+                        .iter()
+                        .find(|h| h.task_name() == name || h.service_name() == name)
+                        .ok_or_else(|| problem(format!("no handler named {name}")))?;
+                    chosen.push(handler);
+                }
+            }
+        }
+        let mut routes = chosen.into_iter().filter_map(|h| {
+            let route = Route {
+                service: h.service_name().to_owned(),
+                processor: h.processor()?,
+                inline: h.inline_methods(),
+            };
+            Some(route)
+        });
+        if self.multiplexed {
+            let mut by_name = HashMap::new();
+            for route in routes {
+                if by_name.contains_key(&route.service) {
+                    return Err(problem(format!(
+                        "two handlers have the service name {}",
+                        route.service
+                    )));
+                }
+                by_name.insert(route.service.clone(), route);
+            }
+            if by_name.is_empty() {
+                return Err(problem("no handler to serve".to_owned()));
+            }
+            return Ok(Routes::Multiplexed(by_name));
+        }
+        match (routes.next(), routes.next()) {
+            (Some(route), None) => Ok(Routes::Single(route)),
+            (None, _) => Err(problem("no handler to serve".to_owned())),
+            (Some(_), Some(_)) => Err(problem(
+                "several handlers and no multiplexing: call .multiplexed() or .with_handlers(..)"
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+impl VTask for ThriftServerTask {
+    type Options = ThriftOptions;
+
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ThriftServerTask")
+    }
+
+    fn default_prefix() -> Cow<'static, str> {
+        Cow::Borrowed("thrift")
+    }
+
+    async fn init(&mut self, ctx: &TaskContext<ThriftOptions>) -> Result<(), BoxError> {
+        let options = ctx.options();
+        let routes = self.routes(ctx)?;
+        let listeners = match &options.sock {
+            Some(path) => vec![Listener::Unix(
+                UnixSocket::bind(path, None).map_err(Error::from)?,
+            )],
+            None => bind_tcp(options.host.as_deref(), options.port)
+                .await
+                .map_err(Error::from)?
+                .into_iter()
+                .map(Listener::Tcp)
+                .collect(),
+        };
+        let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
+        let metrics = Arc::new(Metrics::register(ctx.counters()));
+        let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
+        let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
+        self.bound = listeners.iter().filter_map(Listener::address).collect();
+        for addr in &self.bound {
+            tracing::info!("{} Server Started on {addr}", ctx.name());
+        }
+        let shared = Shared {
+            dispatcher: Arc::new(dispatcher),
+            pool,
+            transport: options.transport,
+            protocol: options.protocol,
+            max_bytes,
+            idle_timeout: (!options.idle_timeout.is_zero()).then_some(options.idle_timeout),
+            closing: CancellationToken::new(),
+        };
+        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
+            listeners,
+            shared: Arc::new(shared),
+        });
+        Ok(())
+    }
+
+    async fn run(&self, ctx: TaskContext<ThriftOptions>) -> Result<(), BoxError> {
+        let prepared = self
+            .prepared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| Error::NotPrepared(ctx.name().to_owned()))?;
+        prepared.serve(&ctx).await;
+        Ok(())
+    }
+}
+
+/// Thread names are cut at 15 bytes on Linux: keep the index visible.
+fn worker_prefix(task: &str) -> String {
+    let short: String = task.chars().take(10).collect();
+    format!("{short}-w")
+}
+
+impl Prepared {
+    async fn serve(self, ctx: &TaskContext<ThriftOptions>) {
+        let connections = TaskTracker::new();
+        let cut = CancellationToken::new();
+        let accepting: Vec<_> = self
+            .listeners
+            .into_iter()
+            .map(|listener| {
+                let shared = Arc::clone(&self.shared);
+                let connections = connections.clone();
+                let cut = cut.clone();
+                let stop = ctx.token().clone();
+                AbortOnDropHandle::new(tokio::spawn(accept(
+                    listener,
+                    shared,
+                    connections,
+                    cut,
+                    stop,
+                )))
+            })
+            .collect();
+        ctx.stopped().await;
+        // Wait for the listeners to be gone: a unix socket's file goes with
+        // its listener, before the service reports it has stopped.
+        for task in &accepting {
+            task.abort();
+        }
+        for task in accepting {
+            let _ = task.await;
+        }
+        self.shared.closing.cancel();
+        connections.close();
+        let budget = ctx.service().service_options().shutdown_timeout;
+        let drain = budget.saturating_sub((budget / 10).min(MAX_CUT_MARGIN));
+        if tokio::time::timeout(drain, connections.wait())
+            .await
+            .is_err()
+        {
+            let left = self.shared.dispatcher.metrics().open_connections();
+            tracing::warn!(
+                "{}: cutting {left} connection(s) whose requests did not finish within the shutdown timeout",
+                ctx.name()
+            );
+            cut.cancel();
+            connections.wait().await;
+        }
+    }
+}
+
+/// Accepts connections until aborted.
+async fn accept(
+    listener: Listener,
+    shared: Arc<Shared>,
+    connections: TaskTracker,
+    cut: CancellationToken,
+    stop: CancellationToken,
+) {
+    loop {
+        let (connection, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                // Out of descriptors, most likely: give connections time to close.
+                tracing::warn!("Thrift server cannot accept a connection: {e}");
+                if tokio::time::timeout(Duration::from_secs(1), stop.cancelled())
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        let cut = cut.clone();
+        connections.spawn(async move {
+            let serve = async {
+                match connection {
+                    Connection::Tcp(stream) => conn::serve(stream, peer, shared).await,
+                    Connection::Unix(stream) => conn::serve(stream, peer, shared).await,
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                () = cut.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Errors about one connection, not the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
+    )
+}
