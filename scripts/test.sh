@@ -20,7 +20,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --lock
 # binaries are built all the same: their process tests run them.
 session=()
 command -v dbus-run-session >/dev/null && session=(dbus-run-session --)
-"${session[@]}" cargo test --workspace --all-features --locked --lib --tests
+"${session[@]}" cargo test --workspace --all-features --locked --lib --test '*'
 cargo test --workspace --all-features --locked --doc
 bin="${CARGO_TARGET_DIR:-target}/debug"
 # Across languages: Python's grpcio calls health and reflection on the

@@ -10,6 +10,7 @@
 //! written in place could be reported created empty, then changed).
 
 use std::fs::Metadata;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,6 +146,15 @@ impl Harness {
     }
 }
 
+/// Changes a file in one write: `fs::write` truncates first, and the
+/// truncation alone can be seen (and rightly reported) as a change.
+fn append(path: &Path, more: &str) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)?
+        .write_all(more.as_bytes())
+}
+
 #[tokio::test]
 async fn creations_changes_deletions_and_renames_are_reported() -> TestResult {
     let root = tempfile::tempdir()?;
@@ -157,7 +167,7 @@ async fn creations_changes_deletions_and_renames_are_reported() -> TestResult {
     h.create(&dir, "a", "1")?;
     h.expect(&[Created("a".into())]).await?;
 
-    std::fs::write(dir.join("a"), "longer")?;
+    append(&dir.join("a"), " longer")?;
     h.expect(&[Changed("a".into())]).await?;
 
     std::fs::rename(dir.join("a"), dir.join("b"))?;
@@ -311,7 +321,7 @@ async fn polling_reports_the_same_changes() -> TestResult {
 
     h.create(&dir, "a", "1")?;
     assert_eq!(next_paused(&mut h.seen).await?, Created("a".into()));
-    std::fs::write(dir.join("a"), "longer")?;
+    append(&dir.join("a"), " longer")?;
     assert_eq!(next_paused(&mut h.seen).await?, Changed("a".into()));
     std::fs::rename(dir.join("a"), dir.join("b"))?;
     assert_eq!(next_paused(&mut h.seen).await?, Deleted("a".into()));

@@ -1,9 +1,9 @@
 //! The options of a [`GrpcTask`](crate::GrpcTask).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sparts_core::{clap, parse_seconds};
+use sparts_http::listen::ListenOptions;
 
 /// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
 /// default: `--grpc-port`; a second task registered with
@@ -14,22 +14,9 @@ use sparts_core::{clap, parse_seconds};
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct GrpcOptions {
-    /// Address or host name to listen on (default: every interface, IPv4 and IPv6).
-    #[arg(long, value_name = "HOST", conflicts_with = "sock")]
-    pub host: Option<String>,
-
-    /// TCP port to listen on; 0 picks a free port (logged at start).
-    #[arg(
-        long,
-        value_name = "PORT",
-        default_value_t = 0,
-        conflicts_with = "sock"
-    )]
-    pub port: u16,
-
-    /// Listen on this unix socket instead of TCP (a stale socket file is replaced).
-    #[arg(long, value_name = "PATH")]
-    pub sock: Option<PathBuf>,
+    /// Where to listen: `host` and `port`, or `sock`.
+    #[command(flatten)]
+    pub listen: ListenOptions,
 
     /// Seconds to keep serving once shutdown begins (health answers NOT_SERVING meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]

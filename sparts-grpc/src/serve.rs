@@ -2,6 +2,7 @@
 //! lame duck, stop accepting, drain, cut.
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -17,23 +18,16 @@ use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
-use sparts_http::listen::UnixSocket;
+use sparts_http::listen::Listener;
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
 const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 
-/// A bound listener.
-#[derive(Debug)]
-pub(crate) enum Listeners {
-    Tcp(Vec<tokio::net::TcpListener>),
-    Unix(UnixSocket),
-}
-
 /// What `init` prepared for `run`.
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    pub(crate) listeners: Listeners,
+    pub(crate) listeners: Vec<Listener>,
     pub(crate) routes: Routes,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
@@ -110,31 +104,9 @@ impl Prepared {
 
     /// The connections of every listener.
     fn incoming(&self) -> impl futures_util::Stream<Item = std::io::Result<Conn>> + Send + '_ {
-        match &self.listeners {
-            Listeners::Tcp(listeners) => {
-                futures_util::stream::select_all(listeners.iter().map(|l| {
-                    futures_util::stream::poll_fn(move |cx| {
-                        l.poll_accept(cx).map(|accepted| {
-                            Some(accepted.map(|(stream, _)| {
-                                // Small replies go out at once rather than
-                                // after Nagle's delay.
-                                let _ = stream.set_nodelay(true);
-                                Conn::Tcp(stream)
-                            }))
-                        })
-                    })
-                    .boxed()
-                }))
-                .left_stream()
-            }
-            Listeners::Unix(socket) => futures_util::stream::poll_fn(|cx| {
-                socket
-                    .listener()
-                    .poll_accept(cx)
-                    .map(|accepted| Some(accepted.map(|(stream, _)| Conn::Unix(stream))))
-            })
-            .right_stream(),
-        }
+        futures_util::stream::select_all(self.listeners.iter().map(|listener| {
+            futures_util::stream::poll_fn(move |cx| poll_accept(listener, cx).map(Some))
+        }))
     }
 
     /// Waits for shutdown, serves the lame duck period, stops accepting,
@@ -223,4 +195,19 @@ async fn shutdown_began(ctx: &TaskContext<GrpcOptions>) -> Instant {
         Ok(_) = status.wait_for(|s| *s == Status::Stopping) => {}
     }
     Instant::now()
+}
+
+/// The next connection on `listener`.
+fn poll_accept(listener: &Listener, cx: &mut Context<'_>) -> Poll<std::io::Result<Conn>> {
+    match listener {
+        Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(stream, _)| {
+            // Small replies go out at once rather than after Nagle's delay.
+            let _ = stream.set_nodelay(true);
+            Conn::Tcp(stream)
+        }),
+        Listener::Unix(socket) => socket
+            .listener()
+            .poll_accept(cx)
+            .map_ok(|(stream, _)| Conn::Unix(stream)),
+    }
 }

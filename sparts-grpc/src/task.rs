@@ -19,9 +19,8 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::options::GrpcOptions;
 use crate::pb;
-use crate::serve::{Listeners, Prepared};
-use sparts_http::listen::UnixSocket;
-use sparts_http::listen::{BoundAddr, bind_tcp};
+use crate::serve::Prepared;
+use sparts_http::listen::{BoundAddr, Listener};
 
 /// A gRPC server task built on [tonic]: the user's services plus health,
 /// reflection and the admin service, with counters and a drain on shutdown.
@@ -265,28 +264,6 @@ impl GrpcTask {
         self.bound.iter().find_map(BoundAddr::unix)
     }
 
-    async fn bind(opts: &GrpcOptions) -> Result<(Listeners, Vec<BoundAddr>), Error> {
-        Ok(match &opts.sock {
-            Some(path) => {
-                let socket = UnixSocket::bind(path, None)?;
-                let bound = vec![BoundAddr::Unix(socket.path().to_owned())];
-                (Listeners::Unix(socket), bound)
-            }
-            None => {
-                let listeners = bind_tcp(opts.host.as_deref(), opts.port).await?;
-                let bound = listeners
-                    .iter()
-                    .map(|l| l.local_addr().map(BoundAddr::Tcp))
-                    .collect::<std::io::Result<_>>()
-                    .map_err(|source| sparts_http::Error::Bind {
-                        addr: opts.host.clone().unwrap_or_default(),
-                        source,
-                    })?;
-                (Listeners::Tcp(listeners), bound)
-            }
-        })
-    }
-
     /// The user's routes plus the built-in services; records their names.
     async fn routes(&mut self, ctx: &TaskContext<GrpcOptions>) -> (Routes, Option<Health>) {
         let limit = ctx.options().max_message_size;
@@ -367,8 +344,11 @@ impl VTask for GrpcTask {
 
     async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
-        let (listeners, bound) = Self::bind(&opts).await?;
-        self.bound = bound;
+        let listeners = opts.listen.bind(None).await?;
+        self.bound = listeners
+            .iter()
+            .map(Listener::bound_addr)
+            .collect::<std::io::Result<_>>()?;
         for addr in &self.bound {
             tracing::info!("{} Server Started on {addr}", ctx.name());
         }

@@ -1,9 +1,10 @@
 //! The options of an [`HttpTask`](crate::HttpTask).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sparts_core::{clap, parse_seconds};
+
+use crate::listen::ListenOptions;
 
 /// Options of an [`HttpTask`](crate::HttpTask), under its prefix (`http` by
 /// default: `--http-port`; a second task registered with
@@ -15,22 +16,9 @@ use sparts_core::{clap, parse_seconds};
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
-    /// Address or host name to listen on (default: every interface, IPv4 and IPv6).
-    #[arg(long, value_name = "HOST", conflicts_with = "sock")]
-    pub host: Option<String>,
-
-    /// TCP port to listen on; 0 picks a free port (logged at start).
-    #[arg(
-        long,
-        value_name = "PORT",
-        default_value_t = 0,
-        conflicts_with = "sock"
-    )]
-    pub port: u16,
-
-    /// Listen on this unix socket instead of TCP (mode 0600; a stale socket file is replaced).
-    #[arg(long, value_name = "PATH")]
-    pub sock: Option<PathBuf>,
+    /// Where to listen: `host` and `port`, or `sock`.
+    #[command(flatten)]
+    pub listen: ListenOptions,
 
     /// Give the unix socket to this group, with mode 0660.
     #[arg(long, value_name = "GROUP", requires = "sock")]

@@ -8,38 +8,20 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use sparts_core::{BoxError, Peer, Status, TaskContext};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::app::{App, ConnectionService};
-use crate::bind::BoundAddr;
 use crate::connection::Supervised;
+use crate::listen::{Accepted, Listener};
 use crate::options::HttpOptions;
 use crate::shutdown::{Phase, Shutdown};
-use crate::unix::UnixSocket;
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
 const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
-
-/// A bound listener.
-#[derive(Debug)]
-pub(crate) enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixSocket),
-}
-
-impl Listener {
-    pub(crate) fn bound_addr(&self) -> std::io::Result<BoundAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().map(BoundAddr::Tcp),
-            Listener::Unix(s) => Ok(BoundAddr::Unix(s.path().to_owned())),
-        }
-    }
-}
 
 /// A task's bound listeners and what they serve, between `init` and `run`.
 #[derive(Debug)]
@@ -134,29 +116,11 @@ struct Acceptor {
 
 impl Acceptor {
     async fn run(self, listener: Listener) {
-        loop {
-            let accepted = tokio::select! {
-                () = self.stop.cancelled() => return,
-                accepted = accept(&listener) => accepted,
-            };
+        while let Some(accepted) = listener.accept(&self.stop).await {
+            let peer = accepted.peer();
             match accepted {
-                Ok(Accepted::Tcp(stream, remote)) => {
-                    // Small responses go out at once rather than after
-                    // Nagle's delay.
-                    let _ = stream.set_nodelay(true);
-                    self.serve(stream, Peer::Ip(remote.ip()), Some(remote));
-                }
-                Ok(Accepted::Unix(stream)) => self.serve(stream, Peer::Unix, None),
-                Err(e) if is_connection_error(&e) => {}
-                Err(e) => {
-                    // Out of file descriptors and the like: wait for some to
-                    // be freed rather than spin.
-                    tracing::warn!("accept failed: {e}; retrying in 1 s");
-                    tokio::select! {
-                        () = self.stop.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
+                Accepted::Tcp(stream, remote) => self.serve(stream, peer, Some(remote)),
+                Accepted::Unix(stream) => self.serve(stream, peer, None),
             }
         }
     }
@@ -177,25 +141,4 @@ impl Acceptor {
         let span = tracing::debug_span!("connection", %peer);
         self.connections.spawn(supervised.instrument(span));
     }
-}
-
-enum Accepted {
-    Tcp(tokio::net::TcpStream, std::net::SocketAddr),
-    Unix(tokio::net::UnixStream),
-}
-
-async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
-    match listener {
-        Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
-        Listener::Unix(s) => s.listener.accept().await.map(|(s, _)| Accepted::Unix(s)),
-    }
-}
-
-/// Errors about one connection, not the listener.
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
-    )
 }

@@ -12,13 +12,13 @@ use sparts_core::{BoxError, TaskContext, VTask};
 use tokio_util::task::TaskTracker;
 
 use crate::app::App;
-use crate::bind::{BoundAddr, bind_tcp};
+use crate::bind::BoundAddr;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
+use crate::listen::Listener;
 use crate::metrics::Metrics;
 use crate::options::HttpOptions;
-use crate::serve::{Listener, Server};
-use crate::unix::UnixSocket;
+use crate::serve::Server;
 
 type RouterFn = dyn Fn(&TaskContext<HttpOptions>) -> Router + Send + Sync;
 
@@ -244,20 +244,6 @@ impl HttpTask {
     pub fn unix_path(&self) -> Option<&Path> {
         self.bound.iter().find_map(BoundAddr::unix)
     }
-
-    async fn bind(opts: &HttpOptions) -> Result<Vec<Listener>, Error> {
-        Ok(match &opts.sock {
-            Some(path) => vec![Listener::Unix(UnixSocket::bind(
-                path,
-                opts.sock_group.as_deref(),
-            )?)],
-            None => bind_tcp(opts.host.as_deref(), opts.port)
-                .await?
-                .into_iter()
-                .map(Listener::Tcp)
-                .collect(),
-        })
-    }
 }
 
 impl VTask for HttpTask {
@@ -269,7 +255,7 @@ impl VTask for HttpTask {
 
     async fn init(&mut self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
-        let listeners = Self::bind(&opts).await?;
+        let listeners = opts.listen.bind(opts.sock_group.as_deref()).await?;
         self.bound = listeners
             .iter()
             .map(Listener::bound_addr)

@@ -1,9 +1,9 @@
 //! The options of a [`ThriftServerTask`](crate::ThriftServerTask).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sparts_core::parse_seconds;
+use sparts_http::listen::ListenOptions;
 
 use crate::wire::{Protocol, Transport};
 
@@ -15,22 +15,9 @@ use crate::wire::{Protocol, Transport};
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct ThriftOptions {
-    /// Address or host name to listen on (default: every interface, IPv4 and IPv6).
-    #[arg(long, value_name = "HOST", conflicts_with = "sock")]
-    pub host: Option<String>,
-
-    /// TCP port to listen on; 0 picks a free port (logged at start).
-    #[arg(
-        long,
-        value_name = "PORT",
-        default_value_t = 0,
-        conflicts_with = "sock"
-    )]
-    pub port: u16,
-
-    /// Listen on this unix socket instead of TCP (mode 0600; a stale socket file is replaced; removed at exit).
-    #[arg(long, value_name = "PATH")]
-    pub sock: Option<PathBuf>,
+    /// Where to listen: `host` and `port`, or `sock` (its peers are trusted).
+    #[command(flatten)]
+    pub listen: ListenOptions,
 
     /// Worker threads that run handler code.
     #[arg(long, value_name = "N", default_value_t = 8,

@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sparts_core::{BoxError, Peer, TaskContext, VTask};
-use sparts_http::listen::{BoundAddr, UnixSocket, bind_tcp};
-use tokio::net::TcpListener;
+use sparts_core::{BoxError, TaskContext, VTask};
+use sparts_http::listen::{Accepted, BoundAddr, Listener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
@@ -113,42 +112,6 @@ impl fmt::Debug for ThriftServerTask {
 struct Prepared {
     listeners: Vec<Listener>,
     shared: Arc<Shared>,
-}
-
-/// A bound listener.
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixSocket),
-}
-
-impl Listener {
-    fn address(&self) -> Option<BoundAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().ok().map(BoundAddr::Tcp),
-            Listener::Unix(u) => Some(BoundAddr::Unix(u.path().to_owned())),
-        }
-    }
-
-    /// The next connection and who is on the other end.
-    async fn accept(&self) -> std::io::Result<(Connection, Peer)> {
-        match self {
-            Listener::Tcp(l) => {
-                let (stream, addr) = l.accept().await?;
-                let _ = stream.set_nodelay(true);
-                Ok((Connection::Tcp(stream), Peer::Ip(addr.ip())))
-            }
-            Listener::Unix(u) => {
-                let (stream, _) = u.listener().accept().await?;
-                Ok((Connection::Unix(stream), Peer::Unix))
-            }
-        }
-    }
-}
-
-/// An accepted connection.
-enum Connection {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
 }
 
 impl ThriftServerTask {
@@ -279,22 +242,15 @@ impl VTask for ThriftServerTask {
     async fn init(&mut self, ctx: &TaskContext<ThriftOptions>) -> Result<(), BoxError> {
         let options = ctx.options();
         let routes = self.routes(ctx)?;
-        let listeners = match &options.sock {
-            Some(path) => vec![Listener::Unix(
-                UnixSocket::bind(path, None).map_err(Error::from)?,
-            )],
-            None => bind_tcp(options.host.as_deref(), options.port)
-                .await
-                .map_err(Error::from)?
-                .into_iter()
-                .map(Listener::Tcp)
-                .collect(),
-        };
+        let listeners = options.listen.bind(None).await.map_err(Error::from)?;
         let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
         let metrics = Arc::new(Metrics::register(ctx.counters()));
         let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
         let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
-        self.bound = listeners.iter().filter_map(Listener::address).collect();
+        self.bound = listeners
+            .iter()
+            .map(Listener::bound_addr)
+            .collect::<std::io::Result<_>>()?;
         for addr in &self.bound {
             tracing::info!("{} Server Started on {addr}", ctx.name());
         }
@@ -381,7 +337,7 @@ impl Prepared {
     }
 }
 
-/// Accepts connections until aborted.
+/// Accepts connections until aborted or stopped.
 async fn accept(
     listener: Listener,
     shared: Arc<Shared>,
@@ -389,29 +345,15 @@ async fn accept(
     cut: CancellationToken,
     stop: CancellationToken,
 ) {
-    loop {
-        let (connection, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) if is_connection_error(&e) => continue,
-            Err(e) => {
-                // Out of descriptors, most likely: give connections time to close.
-                tracing::warn!("Thrift server cannot accept a connection: {e}");
-                if tokio::time::timeout(Duration::from_secs(1), stop.cancelled())
-                    .await
-                    .is_ok()
-                {
-                    return;
-                }
-                continue;
-            }
-        };
+    while let Some(accepted) = listener.accept(&stop).await {
+        let peer = accepted.peer();
         let shared = Arc::clone(&shared);
         let cut = cut.clone();
         connections.spawn(async move {
             let serve = async {
-                match connection {
-                    Connection::Tcp(stream) => conn::serve(stream, peer, shared).await,
-                    Connection::Unix(stream) => conn::serve(stream, peer, shared).await,
+                match accepted {
+                    Accepted::Tcp(stream, _) => conn::serve(stream, peer, shared).await,
+                    Accepted::Unix(stream) => conn::serve(stream, peer, shared).await,
                 }
             };
             tokio::select! {
@@ -420,13 +362,4 @@ async fn accept(
             }
         });
     }
-}
-
-/// Errors about one connection, not the listener.
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
-    )
 }

@@ -216,7 +216,7 @@ impl GroupBuilder<'_> {
             });
         }
         let current = parse_with(&canonical, self.def.parse, &args, &BTreeMap::new())
-            .map_err(|e| Error::Usage(first_line(&e)))?;
+            .map_err(|e| Error::Usage(one_line(&e)))?;
         let group = OptionGroup {
             heading: self.heading.to_owned(),
             args,
@@ -264,11 +264,23 @@ fn parse_with(
     parse(&matches)
 }
 
-/// The first line of a clap error, without its `error: ` label.
-pub(crate) fn first_line(e: &clap::Error) -> String {
+/// A clap error on one line, without its `error: ` label: its first line,
+/// plus the options it lists below it (a missing required option's name is
+/// on the second line).
+pub(crate) fn one_line(e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let line = rendered.lines().next().unwrap_or_default();
-    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let listed: Vec<&str> = lines
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    if listed.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first} {}", listed.join(", "))
+    }
 }
 
 impl OptionGroup {
@@ -290,7 +302,7 @@ impl OptionGroup {
             explicit.insert(arg.id.clone(), values);
         }
         self.current = parse_with(&self.canonical, self.parse, &self.args, &explicit)
-            .map_err(|e| Error::Usage(first_line(&e)))?;
+            .map_err(|e| Error::Usage(one_line(&e)))?;
         self.explicit = explicit;
         Ok(())
     }
@@ -339,7 +351,7 @@ impl OptionGroup {
             parse_with(&self.canonical, self.parse, &self.args, &explicit).map_err(|e| {
                 Error::InvalidOption {
                     name: name.to_owned(),
-                    reason: first_line(&e),
+                    reason: one_line(&e),
                 }
             })?;
         self.explicit = explicit;
@@ -363,6 +375,9 @@ mod tests {
         /// Unix socket.
         #[arg(long)]
         sock: Option<String>,
+        /// Unix socket mode.
+        #[arg(long, requires = "sock")]
+        sock_mode: Option<String>,
         /// Verbose.
         #[arg(long)]
         verbose: bool,
@@ -421,6 +436,19 @@ mod tests {
             msg.contains("--http-host") && msg.contains("--http-sock"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_missing_required_option_is_named() {
+        let (mut g, cmd) = group("http");
+        let m = cmd
+            .try_get_matches_from(["svc", "--http-sock-mode", "0600"])
+            .expect("the service command leaves requirements to the group");
+        let msg = g
+            .take_matches(&m)
+            .expect_err("requires --http-sock")
+            .to_string();
+        assert!(msg.contains("--http-sock <"), "{msg}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Command;
 use tokio::sync::watch;
 
-use super::group::{AnyOptions, GroupBuilder, OptionGroup, OptionsDef, first_line};
+use super::group::{AnyOptions, GroupBuilder, OptionGroup, OptionsDef, one_line};
 use super::service::{LIVE_SERVICE_OPTIONS, ServiceOptions};
 use crate::error::{Error, Result};
 
@@ -136,7 +136,7 @@ impl OptionStore {
                     | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                         CliExit::Info(e.render().to_string())
                     }
-                    _ => CliExit::Usage(first_line(&e)),
+                    _ => CliExit::Usage(one_line(&e)),
                 });
             }
         };
