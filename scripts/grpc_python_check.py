@@ -33,15 +33,19 @@ def logged_port(child):
             lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
-    seen = []
+    # The port is logged when the task binds; health answers SERVING only
+    # once every task has started.
+    port, seen = None, []
     while True:
         line = lines.get(timeout=PATIENCE)
         match = STARTED.search(line)
         if match:
-            return int(match.group(1))
+            port = int(match.group(1))
+        if port is not None and "All tasks started" in line:
+            return port
         seen.append(line)
         if len(seen) > 100:
-            raise RuntimeError(f"no start line in {seen}")
+            raise RuntimeError(f"no start lines in {seen}")
 
 
 def main():

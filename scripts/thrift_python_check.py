@@ -40,12 +40,15 @@ def logged_ports(child, tasks):
             lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
-    ports, seen = {}, []
-    while len(ports) < len(tasks):
+    # Ports are logged when the tasks bind; the status is ALIVE only once
+    # every task has started.
+    ports, started, seen = {}, False, []
+    while len(ports) < len(tasks) or not started:
         line = lines.get(timeout=PATIENCE)
         match = STARTED.search(line)
         if match and match.group(1) in tasks:
             ports[match.group(1)] = int(match.group(2))
+        started = started or "All tasks started" in line
         seen.append(line)
         if len(seen) > 200:
             raise RuntimeError(f"no start lines in {seen}")

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PATIENCE, TestResult, logged_port, sigterm, spawn};
+use common::{PATIENCE, TestResult, line_with, logged_port, sigterm, spawn};
 use sparts::grpc::pb::admin::GetStatusRequest;
 use sparts::grpc::pb::admin::admin_client::AdminClient;
 use sparts::grpc::pb::helloworld::HelloRequest;
@@ -18,6 +18,8 @@ use sparts::grpc::tonic_health::pb::health_client::HealthClient;
 async fn grpc_hello_greets_reports_health_and_exits_0_on_sigterm() -> TestResult {
     let (child, rx) = spawn(env!("CARGO_BIN_EXE_grpc_hello"), &["--grpc-port", "0"])?;
     let port = logged_port(&rx, "GrpcTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
         .timeout(PATIENCE)
         .connect()
@@ -48,6 +50,8 @@ async fn grpc_hello_greets_reports_health_and_exits_0_on_sigterm() -> TestResult
 async fn grpc_http_serves_both_protocols_on_one_port() -> TestResult {
     let (child, rx) = spawn(env!("CARGO_BIN_EXE_grpc_http"), &["--grpc-port", "0"])?;
     let port = logged_port(&rx, "GrpcTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let body = reqwest::Client::builder()
         .no_proxy()
         .timeout(PATIENCE)

@@ -17,6 +17,8 @@ fn client() -> reqwest::Client {
 async fn http_hello_says_hello_and_exits_0_on_sigterm() -> TestResult {
     let (child, rx) = spawn(env!("CARGO_BIN_EXE_http_hello"), &["--http-port", "0"])?;
     let port = logged_port(&rx, "HttpTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let body = client()
         .get(format!("http://127.0.0.1:{port}/"))
         .send()
@@ -50,6 +52,8 @@ async fn http_hello_exits_non_zero_when_its_port_is_taken() -> TestResult {
 async fn http_app_stores_values_and_counts_writes() -> TestResult {
     let (child, rx) = spawn(env!("CARGO_BIN_EXE_http_app"), &["--http-port", "0"])?;
     let port = logged_port(&rx, "HttpTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let c = client();
     assert_eq!(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestResult, logged_port, sigterm, spawn};
+use common::{TestResult, line_with, logged_port, sigterm, spawn};
 use sparts_examples::foobar::{
     BarServiceSyncClient, FooServiceSyncClient, TBarServiceSyncClient, TFooServiceSyncClient,
 };
@@ -38,6 +38,8 @@ fn thrift_multiplexed_routes_by_service_name_and_exits_0_on_sigterm() -> TestRes
         &["--thrift-port", "0", "--thrift-idle-timeout", "30"],
     )?;
     let port = logged_port(&rx, "ThriftServerTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let (i, o) = protocols(port, "FooHandler")?;
     let mut foo = FooServiceSyncClient::new(i, o);
     assert_eq!(foo.make_foos(3)?, "foofoofoo");
@@ -74,6 +76,8 @@ async fn thrift_fb303_answers_on_its_port_and_over_http_and_shuts_down() -> Test
     )?;
     let thrift_port = logged_port(&rx, "ThriftServerTask")?;
     let http_port = logged_port(&rx, "HttpTask")?;
+    // Ready: ports are logged in init, the status is ALIVE only after.
+    line_with(&rx, "All tasks started")?;
     let tcp = ThriftClient::new(
         FacebookServiceSyncClient::new,
         format!("127.0.0.1:{thrift_port}"),
