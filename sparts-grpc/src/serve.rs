@@ -18,7 +18,7 @@ use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
-use sparts_http::listen::Listener;
+use sparts_http::listen::{Listener, is_connection_error};
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
@@ -175,15 +175,6 @@ where
             accepted
         }
     })
-}
-
-/// Errors about one connection, not the listener.
-fn is_connection_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused | K::ConnectionAborted | K::ConnectionReset
-    )
 }
 
 /// Waits until the service begins to shut down (status STOPPING) or the

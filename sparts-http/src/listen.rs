@@ -154,8 +154,11 @@ impl Listener {
     }
 }
 
-/// Errors about one connection, not the listener.
-fn is_connection_error(e: &io::Error) -> bool {
+/// Whether an accept error concerns one connection (refused, aborted or
+/// reset before it was accepted) rather than the listener: the accept loop
+/// goes on at once after those, and backs off after the others.
+#[must_use]
+pub fn is_connection_error(e: &io::Error) -> bool {
     use std::io::ErrorKind as K;
     matches!(
         e.kind(),

@@ -11,6 +11,7 @@ use sparts_core::{BoxError, TaskContext, VTask};
 use sparts_http::listen::{Accepted, BoundAddr, Listener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tracing::Instrument as _;
 
 use crate::conn::{self, Shared};
 use crate::dispatch::{Dispatcher, Route, Routes};
@@ -300,13 +301,10 @@ impl Prepared {
                 let connections = connections.clone();
                 let cut = cut.clone();
                 let stop = ctx.token().clone();
-                AbortOnDropHandle::new(tokio::spawn(accept(
-                    listener,
-                    shared,
-                    connections,
-                    cut,
-                    stop,
-                )))
+                // In the task's span, so that accept errors name the task.
+                AbortOnDropHandle::new(tokio::spawn(
+                    accept(listener, shared, connections, cut, stop).in_current_span(),
+                ))
             })
             .collect();
         ctx.stopped().await;
