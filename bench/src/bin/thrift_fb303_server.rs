@@ -13,15 +13,10 @@
 use std::process::ExitCode;
 
 use sparts::VService;
-use sparts_thrift::fb303::FacebookServiceSyncProcessor;
+use sparts_bench::serve_tserver;
 use sparts_thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask};
-use thrift::protocol::{TBinaryInputProtocolFactory, TBinaryOutputProtocolFactory};
-use thrift::server::TServer;
-use thrift::transport::{TFramedReadTransportFactory, TFramedWriteTransportFactory};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const TSERVER_THREADS: usize = 64;
 
 fn service() -> VService {
     VService::new("Fb303Server")
@@ -58,17 +53,9 @@ fn tserver(argv: &[String]) -> Result<(), BoxError> {
         let _inside = runtime.enter();
         Fb303Handler::new(running.handle())
     };
-    let mut server = TServer::new(
-        TFramedReadTransportFactory::new(),
-        TBinaryInputProtocolFactory::new(),
-        TFramedWriteTransportFactory::new(),
-        TBinaryOutputProtocolFactory::new(),
-        FacebookServiceSyncProcessor::new(handler),
-        TSERVER_THREADS,
-    );
     // Logged before binding; clients retry until it listens.
     eprintln!("TServer listening on 127.0.0.1 (port {port})");
-    server.listen(("127.0.0.1", port))?;
+    serve_tserver(handler, port)?;
     Ok(())
 }
 

@@ -50,18 +50,12 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use sparts::{TaskSpec, VService};
-use sparts_thrift::fb303::{
-    FacebookServiceSyncClient, FacebookServiceSyncProcessor, FbStatus, TFacebookServiceSyncClient,
-};
+use sparts_bench::serve_tserver;
+use sparts_thrift::fb303::{FacebookServiceSyncClient, FbStatus, TFacebookServiceSyncClient};
 use sparts_thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask};
-use thrift::protocol::{
-    TBinaryInputProtocol, TBinaryInputProtocolFactory, TBinaryOutputProtocol,
-    TBinaryOutputProtocolFactory,
-};
-use thrift::server::TServer;
+use thrift::protocol::{TBinaryInputProtocol, TBinaryOutputProtocol};
 use thrift::transport::{
-    ReadHalf, TFramedReadTransport, TFramedReadTransportFactory, TFramedWriteTransport,
-    TFramedWriteTransportFactory, TIoChannel, TTcpChannel, WriteHalf,
+    ReadHalf, TFramedReadTransport, TFramedWriteTransport, TIoChannel, TTcpChannel, WriteHalf,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,7 +67,6 @@ type Client = FacebookServiceSyncClient<
 
 const WARMUP: Duration = Duration::from_secs(1);
 const CONNECT_PATIENCE: Duration = Duration::from_secs(5);
-const TSERVER_THREADS: usize = 64;
 
 /// Thrift getStatus load against sparts' ThriftServerTask and thrift's TServer.
 #[derive(Parser, Debug)]
@@ -351,15 +344,7 @@ fn main() -> Result<(), BoxError> {
     std::thread::Builder::new()
         .name("tserver".to_owned())
         .spawn(move || {
-            let mut server = TServer::new(
-                TFramedReadTransportFactory::new(),
-                TBinaryInputProtocolFactory::new(),
-                TFramedWriteTransportFactory::new(),
-                TBinaryOutputProtocolFactory::new(),
-                FacebookServiceSyncProcessor::new(handler),
-                TSERVER_THREADS,
-            );
-            if let Err(e) = server.listen(("127.0.0.1", tserver_port)) {
+            if let Err(e) = serve_tserver(handler, tserver_port) {
                 eprintln!("TServer stopped: {e}");
             }
         })?;
