@@ -229,3 +229,19 @@ fn join_failures(failures: &[TaskFailure]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// The text of a caught panic's payload (`panic!` gives a `&str` or a
+/// `String`), for logs and error replies.
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("at {}", 3)).unwrap_err();
+/// assert_eq!(sparts_core::panic_text(caught.as_ref()), "at 3");
+/// ```
+#[must_use]
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}

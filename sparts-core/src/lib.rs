@@ -86,13 +86,13 @@ pub use counters::{
     CounterValue, CountersSnapshot, ManualClock, Max, Min, MonotonicClock, SampleType, Samples,
     SamplesConfig, SharedClock, Window,
 };
-pub use error::{BoxError, Error, Result, TaskFailure};
+pub use error::{BoxError, Error, Result, TaskFailure, panic_text};
 pub use handle::ServiceHandle;
 pub use options::{ServiceOptions, parse_seconds};
 pub use service::{RunningService, TaskFailurePolicy, VService};
 pub use spec::TaskSpec;
 pub use status::{Status, WarningId};
-pub use task::{Dependencies, NoOptions, SkipTask, VTask};
+pub use task::{Dependencies, NoOptions, SkipTask, VTask, short_type_name};
 pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};

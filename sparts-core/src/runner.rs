@@ -73,14 +73,9 @@ enum End {
     AllFinished,
 }
 
-/// The text of a panic payload.
+/// `panicked: ` and the text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text panic payload".to_owned());
-    format!("panicked: {text}")
+    format!("panicked: {}", crate::error::panic_text(payload))
 }
 
 impl Runner {

@@ -133,8 +133,16 @@ impl Dependencies {
     }
 }
 
-/// `my_crate::tasks::PeriodicTask<my_crate::Clock>` becomes `PeriodicTask`.
-pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+/// A type's name without its path or generic arguments: the name a task
+/// gets by default from its type (`my_crate::tasks::PeriodicTask<my_crate::Clock>`
+/// becomes `PeriodicTask`). Transport crates name the tasks that wrap a
+/// user's type after that type with it.
+///
+/// ```
+/// assert_eq!(sparts_core::short_type_name::<Vec<String>>(), "Vec");
+/// ```
+#[must_use]
+pub fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)

@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sparts_core::Peer;
+use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
 
@@ -153,7 +153,7 @@ impl Dispatcher {
                 return Outcome::Malformed(format!("cannot process {}: {e}", ident.name));
             }
             Err(panic) => {
-                let message = panic_message(panic.as_ref());
+                let message = panic_text(panic.as_ref());
                 tracing::error!(
                     "Thrift handler {} panicked in {method}: {message}",
                     route.service
@@ -241,12 +241,4 @@ impl Dispatcher {
 enum ReplyKind {
     Reply,
     Exception { unknown_method: bool },
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_owned())
 }

@@ -1,12 +1,11 @@
 //! Handler tasks: a user's implementation of a generated service, served by
 //! the service's [`ThriftServerTask`](crate::ThriftServerTask)s.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use sparts_core::{BoxError, NoOptions, TaskContext, TaskSpec, VTask};
+use sparts_core::{BoxError, NoOptions, TaskContext, TaskSpec, VTask, short_type_name};
 use thrift::server::TProcessor;
 
 /// A generated processor, shared by every connection and worker thread.
@@ -182,11 +181,4 @@ impl From<ThriftHandlerTask> for TaskSpec {
         let name = task.name.clone();
         TaskSpec::from_fn(move || task.fresh()).with_name(name)
     }
-}
-
-/// `my_crate::FooHandler<T>` becomes `FooHandler`.
-pub(crate) fn short_type_name<T>() -> Cow<'static, str> {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    Cow::Borrowed(base.rsplit("::").next().unwrap_or(base))
 }

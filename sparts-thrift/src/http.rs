@@ -49,12 +49,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use bytes::Bytes;
-use sparts_core::{CounterRegistry, Peer, TaskContext};
+use sparts_core::{CounterRegistry, Peer, TaskContext, short_type_name};
 use thrift::server::TProcessor;
 
 use crate::dispatch::{Dispatcher, Outcome, Route, Routes};
 use crate::error::{Error, Result};
-use crate::handler::{Processor, ThriftHandlerTask, short_type_name};
+use crate::handler::{Processor, ThriftHandlerTask};
 use crate::metrics::Metrics;
 use crate::wire::Protocol;
 
@@ -171,7 +171,7 @@ impl ThriftRoute {
         P: TProcessor + Send + Sync + 'static,
     {
         let name = short_type_name::<P>();
-        let service = name.strip_suffix("SyncProcessor").unwrap_or(&name);
+        let service = name.strip_suffix("SyncProcessor").unwrap_or(name);
         Self::with_processor(service.to_owned(), Arc::new(processor))
     }
 
