@@ -13,7 +13,7 @@ use sparts::grpc::pb::helloworld::{HelloReply, HelloRequest};
 use sparts::grpc::tonic::{self, Request, Response, Status};
 use sparts::http::HttpTask;
 use sparts::thrift::ThriftServerTask;
-use sparts::{BoxError, DirectoryHandler, ItemContext, NoOptions, ServiceHandle};
+use sparts::{BoxError, DirectoryHandler, ItemContext, ServiceHandle};
 use sparts::{Periodic, PeriodicContext, QueueTask, QueueWork};
 
 use crate::foobar::FooServiceSyncHandler;
@@ -94,10 +94,8 @@ pub struct Jobs;
 
 impl QueueWork for Jobs {
     type Item = u64;
-    type Output = ();
-    type Options = NoOptions;
 
-    async fn execute(&self, item: &u64, _ctx: &ItemContext<'_, Self>) -> Result<(), BoxError> {
+    async fn execute(&self, item: &u64, _ctx: &ItemContext) -> Result<(), BoxError> {
         tracing::debug!("job {item} done");
         Ok(())
     }
@@ -108,10 +106,7 @@ impl QueueWork for Jobs {
 pub struct Producer(Arc<AtomicU64>);
 
 impl Periodic for Producer {
-    type Options = NoOptions;
-    type Output = ();
-
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, ctx: &PeriodicContext) -> Result<(), BoxError> {
         let jobs = ctx.service().require::<QueueTask<Jobs>>()?;
         Ok(jobs.enqueue(self.0.fetch_add(1, Ordering::Relaxed)).await?)
     }

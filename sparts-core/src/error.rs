@@ -113,6 +113,21 @@ pub enum Error {
     #[error("the service ended abnormally: {0}")]
     Aborted(String),
 
+    /// The service stopped while a caller waited for its tasks to start
+    /// ([`ServiceHandle::wait_for_start`](crate::ServiceHandle::wait_for_start)).
+    #[error("the service stopped before its tasks started")]
+    ServiceStopped,
+
+    /// A task was looked up with a type it does not have (a queue of
+    /// other items, say).
+    #[error("task `{task}` is not {expected}")]
+    WrongTaskType {
+        /// The task's name.
+        task: String,
+        /// What the caller expected, e.g. `a queue of u64 giving ()`.
+        expected: String,
+    },
+
     /// Daemonizing or signalling a daemon failed.
     #[error("daemon: {0}")]
     Daemon(String),
@@ -244,4 +259,25 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+/// `panicked: ` and the text of a panic payload: how a caught panic reads
+/// in a task failure.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    format!("panicked: {}", panic_text(payload))
+}
+
+/// A type's name without its path or generic arguments: the name a task
+/// gets by default from its type (`my_crate::tasks::PeriodicTask<my_crate::Clock>`
+/// becomes `PeriodicTask`). Transport crates name the tasks that wrap a
+/// user's type after that type with it.
+///
+/// ```
+/// assert_eq!(sparts_core::short_type_name::<Vec<String>>(), "Vec");
+/// ```
+#[must_use]
+pub fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
 }

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::counters::{CounterRegistry, CountersSnapshot};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
 use crate::notify::Notifier;
 use crate::options::{OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
-use crate::task::VTask;
 
 /// What the handle asks of the service's lifecycle loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub(crate) struct TaskEntry {
     pub(crate) type_id: TypeId,
     pub(crate) instance: Arc<dyn Any + Send + Sync>,
     pub(crate) counters: CounterRegistry,
+    /// What the task offers others by name without its type, e.g. a queue
+    /// task's sender; see [`ServiceHandle::provided`].
+    pub(crate) provided: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 /// State shared by the lifecycle loop, the handle and every task.
@@ -42,6 +45,11 @@ pub(crate) struct Shared {
     pub(crate) counters: CounterRegistry,
     pub(crate) tasks: RwLock<Vec<TaskEntry>>,
     pub(crate) alive_since: SystemTime,
+    /// When the current shutdown began (status `STOPPING`), if one did.
+    shutdown_began: Mutex<Option<Instant>>,
+    /// How many times every task has started: 1 after the first start, one
+    /// more after each restart.
+    starts: watch::Sender<u64>,
     pub(crate) control: mpsc::UnboundedSender<Control>,
     /// systemd, told of every status change in order. Set by `run_from_cli`
     /// once the process is final (after detaching), unset otherwise.
@@ -74,6 +82,35 @@ impl std::fmt::Debug for ServiceHandle {
             .field("name", &self.shared.name)
             .field("status", &self.status())
             .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// The state of a service about to start, with its parsed options and
+    /// the sender of its lifecycle loop's control channel.
+    pub(crate) fn new(
+        name: String,
+        version: Option<String>,
+        options: OptionStore,
+        counters: CounterRegistry,
+        control: mpsc::UnboundedSender<Control>,
+    ) -> Self {
+        Self {
+            name,
+            version,
+            status: Mutex::new(StatusState::new()),
+            status_tx: watch::Sender::new(Status::Starting),
+            exported: ExportedValues::default(),
+            options: Mutex::new(options),
+            counters,
+            tasks: RwLock::new(Vec::new()),
+            alive_since: SystemTime::now(),
+            shutdown_began: Mutex::new(None),
+            starts: watch::Sender::new(0),
+            control,
+            notifier: OnceLock::new(),
+            log_level: OnceLock::new(),
+        }
     }
 }
 
@@ -127,6 +164,58 @@ impl ServiceHandle {
         let _ = self.shared.control.send(Control::Shutdown);
     }
 
+    /// When the shutdown began (the status turned `STOPPING`), on tokio's
+    /// clock; `None` while no shutdown has begun. The service's
+    /// `--shutdown-timeout` counts from here, for the runner and for every
+    /// server's drain alike.
+    pub fn shutdown_began(&self) -> Option<Instant> {
+        *lock(&self.shared.shutdown_began)
+    }
+
+    /// How many times every task has started: 0 before the first
+    /// `All tasks started`, 1 after it, one more after each restart.
+    pub fn start_count(&self) -> u64 {
+        *self.shared.starts.borrow()
+    }
+
+    /// Waits until every task has started more than `after` times, and
+    /// returns the new count: `wait_for_start(0)` waits for the first start;
+    /// to see a restart through, read [`start_count`](Self::start_count)
+    /// before asking for it. Fails with [`Error::ServiceStopped`] if the
+    /// service stops first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> sparts_core::Result<()> {
+    /// let running = sparts_core::VService::new("Demo").start_with_args(["demo"]).await?;
+    /// let handle = running.handle();
+    /// let before = handle.start_count();
+    /// handle.request_restart();
+    /// assert_eq!(handle.wait_for_start(before).await?, before + 1);
+    /// running.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_start(&self, after: u64) -> Result<u64> {
+        let mut starts = self.shared.starts.subscribe();
+        let mut status = self.watch_status();
+        let stopped = tokio::select! {
+            Ok(count) = starts.wait_for(|&n| n > after) => return Ok(*count),
+            _ = status.wait_for(|s| matches!(s, Status::Stopped | Status::Dead)) => true,
+        };
+        // The last start may have come just before the stop.
+        let count = *starts.borrow();
+        if stopped && count <= after {
+            return Err(Error::ServiceStopped);
+        }
+        Ok(count)
+    }
+
+    /// Counts one more start of every task (after `All tasks started`).
+    pub(crate) fn count_start(&self) -> u64 {
+        self.shared.starts.send_modify(|n| *n += 1);
+        self.start_count()
+    }
+
     /// Stops every task and starts them again, rebuilt from the current options.
     pub fn request_restart(&self) {
         let _ = self.shared.control.send(Control::Restart);
@@ -163,6 +252,9 @@ impl ServiceHandle {
         let mut state = lock(&self.shared.status);
         let r = f(&mut state);
         let status = state.status();
+        if status == Status::Stopping {
+            lock(&self.shared.shutdown_began).get_or_insert_with(Instant::now);
+        }
         let details = state.details();
         let changed = self.shared.status_tx.send_if_modified(|s| {
             let changed = *s != status;
@@ -269,18 +361,18 @@ impl ServiceHandle {
     }
 
     /// The first running task of type `T`.
-    pub fn get<T: VTask>(&self) -> Option<Arc<T>> {
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         self.find::<T>(None)
     }
 
     /// The running task of type `T` with this name.
-    pub fn get_named<T: VTask>(&self, name: &str) -> Option<Arc<T>> {
+    pub fn get_named<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
         self.find::<T>(Some(name))
     }
 
     /// Every running task of type `T`, in start order: for tasks that find
     /// their peers by type, such as a server looking for its handlers.
-    pub fn get_all<T: VTask>(&self) -> Vec<Arc<T>> {
+    pub fn get_all<T: Any + Send + Sync>(&self) -> Vec<Arc<T>> {
         self.read_tasks()
             .iter()
             .filter(|t| t.type_id == TypeId::of::<T>())
@@ -288,24 +380,40 @@ impl ServiceHandle {
             .collect()
     }
 
-    /// Like [`get`](Self::get), with an error naming the task when absent.
-    pub fn require<T: VTask>(&self) -> Result<Arc<T>> {
+    /// Like [`get`](Self::get), with an error naming the task type when absent.
+    pub fn require<T: Any + Send + Sync>(&self) -> Result<Arc<T>> {
         self.get::<T>()
-            .ok_or_else(|| Error::TaskNotFound(T::name().into_owned()))
+            .ok_or_else(|| Error::TaskNotFound(short_type_name::<T>().to_owned()))
     }
 
     /// Like [`get_named`](Self::get_named), with an error naming the task.
-    pub fn require_named<T: VTask>(&self, name: &str) -> Result<Arc<T>> {
+    pub fn require_named<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>> {
         self.get_named::<T>(name)
             .ok_or_else(|| Error::TaskNotFound(name.to_owned()))
     }
 
-    fn find<T: VTask>(&self, name: Option<&str>) -> Option<Arc<T>> {
+    fn find<T: Any + Send + Sync>(&self, name: Option<&str>) -> Option<Arc<T>> {
         self.read_tasks()
             .iter()
             .filter(|t| t.type_id == TypeId::of::<T>())
             .find(|t| name.is_none_or(|n| n == t.name))
             .and_then(|t| Arc::clone(&t.instance).downcast::<T>().ok())
+    }
+
+    /// What the running task `name` provides as a `V` (see
+    /// [`TaskContext::provide`](crate::TaskContext)): `Ok(None)` when the
+    /// task provides nothing of that type.
+    pub(crate) fn provided<V: Any + Send + Sync + Clone>(&self, name: &str) -> Result<Option<V>> {
+        let tasks = self.read_tasks();
+        let task = tasks
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::TaskNotFound(name.to_owned()))?;
+        Ok(task
+            .provided
+            .as_ref()
+            .and_then(|p| p.downcast_ref::<V>())
+            .cloned())
     }
 
     fn read_tasks(&self) -> std::sync::RwLockReadGuard<'_, Vec<TaskEntry>> {

@@ -27,9 +27,7 @@
 //! #[derive(Clone)]
 //! struct Ticker;
 //!
-//! impl VTask for Ticker {
-//!     type Options = TickerOptions;
-//!
+//! impl VTask<TickerOptions> for Ticker {
 //!     async fn run(&self, ctx: TaskContext<TickerOptions>) -> Result<(), BoxError> {
 //!         let ticks = ctx.counters().counter("ticks");
 //!         loop {
@@ -60,7 +58,6 @@
 
 mod admin;
 mod cli;
-mod context;
 mod counters;
 #[cfg(unix)]
 mod daemon;
@@ -74,31 +71,32 @@ mod profile;
 mod runner;
 mod service;
 mod signals;
-mod spec;
 mod status;
-mod task;
+pub mod task;
 mod tasks;
 
 pub use admin::{Admin, Peer};
-pub use context::{OptionsWatch, TaskContext};
 pub use counters::{
     Average, CallbackCounter, Clock, Count, Counter, CounterCallback, CounterKind, CounterRegistry,
     CounterValue, CountersSnapshot, ManualClock, Max, Min, MonotonicClock, SampleType, Samples,
     SamplesConfig, SharedClock, Window,
 };
-pub use error::{BoxError, Error, Result, TaskFailure, panic_text};
+pub use error::{BoxError, Error, Result, TaskFailure, panic_text, short_type_name};
 pub use handle::ServiceHandle;
 pub use options::{ServiceOptions, parse_seconds};
-pub use service::{RunningService, TaskFailurePolicy, VService};
-pub use spec::TaskSpec;
+pub use runner::TaskFailurePolicy;
+pub use service::{RunningService, VService};
 pub use status::{Status, WarningId};
-pub use task::{Dependencies, NoOptions, SkipTask, VTask, short_type_name};
+pub use task::{
+    Dependencies, IntoTaskSpec, NoOptions, OptionsWatch, SkipTask, TaskContext, TaskOptions,
+    TaskSpec, VTask,
+};
 pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};
 pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
 pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
-pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
+pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
 pub use tasks::{Poller, PollerContext, PollerTask};
 
 /// Re-exported so task options can derive `clap::Args` without a direct

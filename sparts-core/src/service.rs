@@ -1,42 +1,19 @@
 //! `VService`: a named set of tasks, and the ways to run it.
 
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::counters::{CounterRegistry, SharedClock};
 use crate::error::{BoxError, Error, Result};
-use crate::exported::ExportedValues;
 use crate::handle::{ServiceHandle, Shared};
 use crate::options::{CliExit, OptionStore, TaskOptionsDecl};
-use crate::runner::Runner;
-use crate::spec::{TaskSpec, resolve};
-use crate::status::{Status, StatusState};
-
-type InitHook = Box<dyn Fn(&ServiceHandle) -> Result<(), BoxError> + Send + Sync>;
-type StartedHook = Box<dyn Fn(&ServiceHandle) + Send + Sync>;
-
-/// Service-level hooks.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    pub(crate) on_init: Option<InitHook>,
-    pub(crate) on_started: Option<StartedHook>,
-}
-
-/// What the service does when a task's `run` returns an error or panics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TaskFailurePolicy {
-    /// Shut the whole service down and exit non-zero (the original's rule:
-    /// no zombies). The default.
-    #[default]
-    Shutdown,
-    /// Keep running with status `WARNING` and the death in the status details.
-    Warn,
-}
+use crate::runner::{Hooks, Runner, TaskFailurePolicy, select};
+use crate::task::IntoTaskSpec;
+use crate::task::TaskSpec;
+use crate::task::erased::resolve;
 
 /// A service: a name, a version, tasks, and the options, logging, signals,
 /// counters and status they share.
@@ -93,9 +70,11 @@ impl VService {
     }
 
     /// Adds a task; its dependencies are added before it. Accepts any
-    /// `Clone` [`VTask`](crate::VTask) or a [`TaskSpec`].
-    pub fn with_task(mut self, task: impl Into<TaskSpec>) -> Self {
-        self.specs.push(task.into());
+    /// `Clone` [`VTask`](crate::VTask), or a [`TaskSpec`]: a closure task
+    /// ([`TaskSpec::task`], [`TaskSpec::periodic`], ...) or a task renamed
+    /// or given option defaults ([`IntoTaskSpec`]).
+    pub fn with_task<M>(mut self, task: impl IntoTaskSpec<M>) -> Self {
+        self.specs.push(task.into_spec());
         self
     }
 
@@ -116,6 +95,17 @@ impl VService {
         F: Fn(&ServiceHandle) + Send + Sync + 'static,
     {
         self.hooks.on_started = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs once, after every task has started the first time (restarts do
+    /// not run it again): a greeting, a banner of addresses. Runs before
+    /// [`on_started`](Self::on_started). Default: none.
+    pub fn on_first_started<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&ServiceHandle) + Send + Sync + 'static,
+    {
+        self.hooks.on_first_started = Some(Box::new(hook));
         self
     }
 
@@ -195,42 +185,15 @@ impl VService {
         let mut store = OptionStore::new(&self.name, self.version.as_deref(), &decls)
             .map_err(|e| CliExit::Usage(e.to_string()))?;
         store.parse(argv)?;
-        if let Some(wanted) = &store.service().tasks {
-            if let Some(unknown) = wanted
-                .iter()
-                .find(|w| !specs.iter().any(|(s, _)| &s.name == *w))
-            {
-                let available = specs
-                    .iter()
-                    .map(|(s, _)| s.name.as_str())
-                    .collect::<Vec<_>>();
-                let e = Error::UnknownTask {
-                    name: unknown.clone(),
-                    available: available.join(", "),
-                };
-                return Err(CliExit::Usage(e.to_string()));
-            }
-        }
+        // Checked here too, so a wrong name is a usage error before anything starts.
+        select(&specs, store.service().tasks.as_deref())
+            .map_err(|e| CliExit::Usage(e.to_string()))?;
 
         let (control_tx, control) = mpsc::unbounded_channel();
-        let (status_tx, _) = watch::channel(Status::Starting);
         let counters = self
             .clock
             .map_or_else(CounterRegistry::new, CounterRegistry::with_clock);
-        let shared = Shared {
-            name: self.name,
-            version: self.version,
-            status: Mutex::new(StatusState::new()),
-            status_tx,
-            exported: ExportedValues::default(),
-            options: Mutex::new(store),
-            counters,
-            tasks: RwLock::new(Vec::new()),
-            alive_since: SystemTime::now(),
-            control: control_tx,
-            notifier: std::sync::OnceLock::new(),
-            log_level: std::sync::OnceLock::new(),
-        };
+        let shared = Shared::new(self.name, self.version, store, counters, control_tx);
         Ok(Runner {
             handle: ServiceHandle {
                 shared: Arc::new(shared),
@@ -273,28 +236,6 @@ impl VService {
     }
 }
 
-impl Runner {
-    /// Runs the loop on a tokio task; returns once the tasks started.
-    pub(crate) async fn spawn(self) -> Result<RunningService> {
-        let handle = self.handle.clone();
-        let (tx, rx) = oneshot::channel();
-        let join = tokio::spawn(self.run(Some(tx)));
-        match rx.await {
-            Ok(Ok(())) => Ok(RunningService { handle, join }),
-            // The loop's own result says best why it could not start.
-            _ => Err(join_result(join.await)),
-        }
-    }
-}
-
-fn join_result(r: Result<Result<()>, tokio::task::JoinError>) -> Error {
-    match r {
-        Ok(Err(e)) => e,
-        Ok(Ok(())) => Error::Aborted("it was stopped before every task started".to_owned()),
-        Err(e) => Error::Aborted(e.to_string()),
-    }
-}
-
 /// A service started with [`VService::start_with_args`].
 #[derive(Debug)]
 pub struct RunningService {
@@ -303,6 +244,20 @@ pub struct RunningService {
 }
 
 impl RunningService {
+    pub(crate) fn new(handle: ServiceHandle, join: JoinHandle<Result<()>>) -> Self {
+        Self { handle, join }
+    }
+
+    /// Why a service whose loop ended before every task started could not
+    /// start: the loop's own result says it best.
+    pub(crate) async fn start_error(self) -> Error {
+        match self.join.await {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => Error::Aborted("it was stopped before every task started".to_owned()),
+            Err(e) => Error::Aborted(e.to_string()),
+        }
+    }
+
     /// The service's handle: status, options, counters, tasks, shutdown.
     pub fn handle(&self) -> &ServiceHandle {
         &self.handle

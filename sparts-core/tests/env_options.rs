@@ -1,7 +1,7 @@
 //! Options from environment variables. Its own test binary: it changes the
 //! process environment, which no other test may read concurrently.
 
-use sparts_core::{BoxError, NoOptions, TaskContext, TaskSpec, VService, VTask, clap};
+use sparts_core::{BoxError, TaskContext, TaskSpec, VService, VTask, clap};
 
 #[derive(clap::Args, Clone, Debug)]
 struct ServerOptions {
@@ -13,9 +13,7 @@ struct ServerOptions {
 #[derive(Clone)]
 struct Server;
 
-impl VTask for Server {
-    type Options = ServerOptions;
-
+impl VTask<ServerOptions> for Server {
     async fn run(&self, ctx: TaskContext<ServerOptions>) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
@@ -26,9 +24,7 @@ impl VTask for Server {
 struct Quiet;
 
 impl VTask for Quiet {
-    type Options = NoOptions;
-
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
     }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Dependencies, Error, NoOptions, SkipTask, Status, TaskContext, TaskFailurePolicy,
-    TaskSpec, VService, VTask,
+    BoxError, Dependencies, Error, SkipTask, Status, TaskContext, TaskFailurePolicy, TaskSpec,
+    VService, VTask,
 };
 
 /// A shared record of what happened, in order.
@@ -63,13 +63,11 @@ impl Recorder {
 }
 
 impl VTask for Recorder {
-    type Options = NoOptions;
-
     fn workers(&self) -> usize {
         self.workers
     }
 
-    async fn init(&mut self, ctx: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &TaskContext) -> Result<(), BoxError> {
         self.log.push(format!(
             "init {} ({})",
             ctx.name(),
@@ -82,7 +80,7 @@ impl VTask for Recorder {
         }
     }
 
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         self.log.push(format!("run {}", ctx.worker_name()));
         match self.behaviour {
             Behaviour::FailRun => Err("the disk is gone".into()),
@@ -101,7 +99,7 @@ impl VTask for Recorder {
         }
     }
 
-    async fn stop(&self, ctx: &TaskContext<NoOptions>) {
+    async fn stop(&self, ctx: &TaskContext) {
         self.log.push(format!(
             "stop {} ({})",
             ctx.name(),
@@ -124,9 +122,7 @@ impl Drop for DropFlag {
 struct Database;
 
 impl VTask for Database {
-    type Options = NoOptions;
-
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
     }
@@ -136,19 +132,17 @@ impl VTask for Database {
 struct Cache;
 
 impl VTask for Cache {
-    type Options = NoOptions;
-
     fn dependencies(deps: &mut Dependencies) {
-        deps.add::<Database>();
+        deps.add(Database);
     }
 
-    async fn init(&mut self, ctx: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &TaskContext) -> Result<(), BoxError> {
         // Dependencies are initialized first and can be found.
         ctx.service().require::<Database>()?;
         Ok(())
     }
 
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
     }
@@ -158,13 +152,11 @@ impl VTask for Cache {
 struct Api;
 
 impl VTask for Api {
-    type Options = NoOptions;
-
     fn dependencies(deps: &mut Dependencies) {
-        deps.add::<Cache>().add::<Database>();
+        deps.add(Cache).add(Database);
     }
 
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
     }
@@ -539,9 +531,7 @@ struct Blocking {
 }
 
 impl VTask for Blocking {
-    type Options = NoOptions;
-
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         let log = self.log.clone();
         ctx.run_blocking(move |token| {
             let name = std::thread::current().name().map(str::to_owned);
@@ -583,8 +573,7 @@ async fn a_panic_in_a_blocking_thread_is_a_task_failure() {
     #[derive(Clone)]
     struct Crashy;
     impl VTask for Crashy {
-        type Options = NoOptions;
-        async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+        async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
             ctx.run_blocking(|_| -> Result<(), BoxError> { panic!("the C library crashed") })
                 .await
         }

@@ -2,20 +2,18 @@
 //! task, `--logfile` appends, and `--level` changes at run time. Its own
 //! test binary, since the logger is process-wide.
 
-use sparts_core::{BoxError, NoOptions, TaskContext, VService, VTask};
+use sparts_core::{BoxError, TaskContext, VService, VTask};
 
 #[derive(Clone)]
 struct Worker;
 
 impl VTask for Worker {
-    type Options = NoOptions;
-
-    async fn init(&mut self, _: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, _: &TaskContext) -> Result<(), BoxError> {
         tracing::info!("hello from the worker");
         Ok(())
     }
 
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         Ok(())
     }

@@ -22,9 +22,7 @@ struct TickOptions {
 #[derive(Clone)]
 struct Tick<const MS: u64>;
 
-impl<const MS: u64> VTask for Tick<MS> {
-    type Options = TickOptions;
-
+impl<const MS: u64> VTask<TickOptions> for Tick<MS> {
     fn option_defaults() -> Vec<(&'static str, String)> {
         vec![("interval", (MS as f64 / 1000.0).to_string())]
     }
@@ -189,9 +187,7 @@ struct Timed {
     latency: Option<Samples>,
 }
 
-impl VTask for Timed {
-    type Options = sparts_core::NoOptions;
-
+impl VTask<sparts_core::NoOptions> for Timed {
     async fn init(&mut self, ctx: &TaskContext<sparts_core::NoOptions>) -> Result<(), BoxError> {
         self.latency = Some(ctx.counters().samples("latency_ms"));
         Ok(())

@@ -68,12 +68,9 @@ impl Scripted {
     }
 }
 
-impl Periodic for Scripted {
-    type Options = NoOptions;
-    /// The index of the execution.
-    type Output = usize;
-
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<usize, BoxError> {
+/// Returns the index of the execution.
+impl Periodic<NoOptions, usize> for Scripted {
+    async fn execute(&self, ctx: &PeriodicContext) -> Result<usize, BoxError> {
         self.starts
             .lock()
             .expect("starts lock")
@@ -98,7 +95,10 @@ impl Periodic for Scripted {
 }
 
 /// Starts a service with this task and interval, counters on tokio's clock.
-async fn start(task: PeriodicTask<Scripted>, interval: &str) -> Result<RunningService, Error> {
+async fn start(
+    task: PeriodicTask<Scripted, NoOptions, usize>,
+    interval: &str,
+) -> Result<RunningService, Error> {
     VService::new("Svc")
         .with_clock(Arc::new(TokioClock(Instant::now())))
         .with_task(task)
@@ -188,7 +188,9 @@ async fn try_later_retries_after_its_delay_or_at_the_next_tick() -> TestResult {
         Step::Take(Duration::ZERO),
     ]);
     let running = start(PeriodicTask::new(script.clone()), "1").await?;
-    let task = running.handle().require::<PeriodicTask<Scripted>>()?;
+    let task = running
+        .handle()
+        .require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
 
     sleep(ms(100)).await;
     let waiting = task.execute_async();
@@ -233,7 +235,9 @@ async fn an_interval_change_applies_from_the_next_tick() -> TestResult {
 async fn execute_async_resolves_with_the_next_execution() -> TestResult {
     let script = Scripted::new([Step::Take(ms(300))]);
     let running = start(PeriodicTask::new(script.clone()), "1").await?;
-    let task = running.handle().require::<PeriodicTask<Scripted>>()?;
+    let task = running
+        .handle()
+        .require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
     assert!(task.is_running());
 
     sleep_until(script.origin + ms(500)).await;
@@ -266,7 +270,9 @@ async fn execute_async_fails_at_once_when_not_running() -> TestResult {
     );
 
     let running = start(template.clone(), "10").await?;
-    let task = running.handle().require::<PeriodicTask<Scripted>>()?;
+    let task = running
+        .handle()
+        .require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
     sleep(SEC).await;
     let pending = task.execute_async();
     running.shutdown().await?;
@@ -290,7 +296,9 @@ async fn an_execute_error_fails_the_service() -> TestResult {
         Step::Fail("the disk is gone"),
     ]);
     let running = start(PeriodicTask::new(script.clone()), "1").await?;
-    let task = running.handle().require::<PeriodicTask<Scripted>>()?;
+    let task = running
+        .handle()
+        .require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
     sleep(ms(500)).await;
     let waiters = [task.execute_async(), task.execute_async()];
 
@@ -314,7 +322,9 @@ async fn an_execute_error_fails_the_service() -> TestResult {
 async fn pending_waiters_get_the_execution_error() -> TestResult {
     let script = Scripted::new([Step::Take(Duration::ZERO), Step::Fail("the disk is gone")]);
     let running = start(PeriodicTask::new(script), "1").await?;
-    let task = running.handle().require::<PeriodicTask<Scripted>>()?;
+    let task = running
+        .handle()
+        .require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
     sleep(ms(500)).await;
     let waiter = task.execute_async();
     let err = timeout(SEC * 5, waiter)
@@ -362,12 +372,10 @@ struct GreeterOptions {
 #[derive(Clone)]
 struct Greeter;
 
-impl Periodic for Greeter {
+impl Periodic<GreeterOptions, String> for Greeter {
     const INTERVAL: Duration = Duration::from_millis(250);
-    type Options = GreeterOptions;
-    type Output = String;
 
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<String, BoxError> {
+    async fn execute(&self, ctx: &PeriodicContext<GreeterOptions>) -> Result<String, BoxError> {
         Ok(format!("hello {}", ctx.options().name))
     }
 }
@@ -380,7 +388,7 @@ async fn a_task_has_options_of_its_own_and_a_default_interval() -> TestResult {
         .await?;
     let handle = running.handle();
     assert_eq!(handle.option("greeter_interval")?.as_deref(), Some("0.25"));
-    let task = handle.require::<PeriodicTask<Greeter>>()?;
+    let task = handle.require::<PeriodicTask<Greeter, GreeterOptions, String>>()?;
     assert_eq!(task.execute_async().await?, "hello you");
     handle.set_option("greeter_name", "everyone")?;
     assert_eq!(task.execute_async().await?, "hello everyone");
@@ -393,12 +401,12 @@ async fn a_restart_builds_a_fresh_instance() -> TestResult {
     let script = Scripted::new([Step::Take(Duration::ZERO)]);
     let running = start(PeriodicTask::new(script), "1").await?;
     let handle = running.handle().clone();
-    let before = handle.require::<PeriodicTask<Scripted>>()?;
+    let before = handle.require::<PeriodicTask<Scripted, NoOptions, usize>>()?;
     handle.request_restart();
     let mut after = None;
     for _ in 0..100 {
         sleep(ms(10)).await;
-        if let Some(task) = handle.get::<PeriodicTask<Scripted>>() {
+        if let Some(task) = handle.get::<PeriodicTask<Scripted, NoOptions, usize>>() {
             if !Arc::ptr_eq(&task, &before) {
                 after = Some(task);
                 break;

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Error, NoOptions, Poller, PollerContext, PollerTask, RunningService, TryLater,
-    VService,
+    BoxError, Error, Poller, PollerContext, PollerTask, RunningService, TryLater, VService,
 };
 use tokio::time::{Instant, sleep, timeout};
 
@@ -50,10 +49,9 @@ impl Gauge {
 }
 
 impl Poller for Gauge {
-    type Options = NoOptions;
     type Value = u32;
 
-    async fn fetch(&self, _ctx: &PollerContext<Self>) -> Result<u32, BoxError> {
+    async fn fetch(&self, _ctx: &PollerContext) -> Result<u32, BoxError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         match self.script.get(call).or(self.script.last()).copied() {
             Some(Fetch::Value(v)) => Ok(v),
@@ -63,7 +61,7 @@ impl Poller for Gauge {
         }
     }
 
-    fn on_value_changed(&self, _ctx: &PollerContext<Self>, old: Option<&u32>, new: &u32) {
+    fn on_value_changed(&self, _ctx: &PollerContext, old: Option<&u32>, new: &u32) {
         self.changes
             .lock()
             .expect("changes lock")

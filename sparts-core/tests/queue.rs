@@ -78,12 +78,10 @@ impl Probe {
     }
 }
 
-impl QueueWork for Probe {
+impl QueueWork<NoOptions, u32> for Probe {
     type Item = u32;
-    type Output = u32;
-    type Options = NoOptions;
 
-    async fn execute(&self, item: &u32, ctx: &ItemContext<'_, Self>) -> Result<u32, BoxError> {
+    async fn execute(&self, item: &u32, ctx: &ItemContext) -> Result<u32, BoxError> {
         self.executed
             .lock()
             .expect("lock")
@@ -101,7 +99,7 @@ impl QueueWork for Probe {
     }
 }
 
-async fn start(task: QueueTask<Probe>, args: &[&str]) -> RunningService {
+async fn start(task: QueueTask<Probe, NoOptions, u32>, args: &[&str]) -> RunningService {
     VService::new("Svc")
         .with_task(task)
         .start_with_args(std::iter::once("svc").chain(args.iter().copied()))
@@ -109,10 +107,10 @@ async fn start(task: QueueTask<Probe>, args: &[&str]) -> RunningService {
         .expect("the service starts")
 }
 
-fn queue(running: &RunningService) -> Arc<QueueTask<Probe>> {
+fn queue(running: &RunningService) -> Arc<QueueTask<Probe, NoOptions, u32>> {
     running
         .handle()
-        .require::<QueueTask<Probe>>()
+        .require::<QueueTask<Probe, NoOptions, u32>>()
         .expect("the queue task runs")
 }
 
@@ -598,7 +596,7 @@ async fn a_task_that_is_not_running_refuses_items() {
         let mut after = None;
         for _ in 0..100 {
             settle().await;
-            if let Some(task) = running.handle().get::<QueueTask<Probe>>() {
+            if let Some(task) = running.handle().get::<QueueTask<Probe, NoOptions, u32>>() {
                 if !Arc::ptr_eq(&task, &before) {
                     after = Some(task);
                     break;
@@ -684,17 +682,15 @@ struct GreeterOptions {
 #[derive(Clone)]
 struct Greeter;
 
-impl QueueWork for Greeter {
+impl QueueWork<GreeterOptions, String> for Greeter {
     type Item = String;
-    type Output = String;
-    type Options = GreeterOptions;
     const WORKERS: usize = 2;
     const MAX_ITEMS: usize = 7;
 
     async fn execute(
         &self,
         item: &String,
-        ctx: &ItemContext<'_, Self>,
+        ctx: &ItemContext<GreeterOptions>,
     ) -> Result<String, BoxError> {
         Ok(format!("{} {item}", ctx.task().options().work.greeting))
     }
@@ -720,7 +716,9 @@ async fn constants_set_defaults_and_own_options_are_read_live() {
                 .as_deref(),
             Some("7")
         );
-        let greeter = handle.require::<QueueTask<Greeter>>().expect("runs");
+        let greeter = handle
+            .require::<QueueTask<Greeter, GreeterOptions, String>>()
+            .expect("runs");
         let hi = greeter.submit("ann".to_owned()).await.expect("submitted");
         assert_eq!(hi.await.expect("done"), "hi ann");
 
@@ -757,12 +755,10 @@ async fn help_lists_the_queue_options() {
 #[derive(Clone, Default)]
 struct Doubler;
 
-impl QueueWork for Doubler {
+impl QueueWork<NoOptions, u32> for Doubler {
     type Item = u32;
-    type Output = u32;
-    type Options = NoOptions;
 
-    async fn execute(&self, item: &u32, _ctx: &ItemContext<'_, Self>) -> Result<u32, BoxError> {
+    async fn execute(&self, item: &u32, _ctx: &ItemContext) -> Result<u32, BoxError> {
         Ok(item * 2)
     }
 }
@@ -770,24 +766,21 @@ impl QueueWork for Doubler {
 /// Feeds the queue from another task, which is how services use it.
 #[derive(Clone, Default)]
 struct Producer {
-    sender: Option<QueueSender<Doubler>>,
+    sender: Option<QueueSender<u32, u32>>,
     results: Arc<Mutex<Vec<u32>>>,
 }
 
 impl VTask for Producer {
-    type Options = NoOptions;
-
     fn dependencies(deps: &mut Dependencies) {
-        deps.add::<QueueTask<Doubler>>();
+        deps.add(QueueTask::new(Doubler));
     }
 
-    async fn init(&mut self, ctx: &TaskContext<NoOptions>) -> Result<(), BoxError> {
-        let queue = ctx.service().require::<QueueTask<Doubler>>()?;
-        self.sender = Some(queue.sender());
+    async fn init(&mut self, ctx: &TaskContext) -> Result<(), BoxError> {
+        self.sender = Some(ctx.service().queue::<u32, u32>("Doubler")?);
         Ok(())
     }
 
-    async fn run(&self, _ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, _ctx: TaskContext) -> Result<(), BoxError> {
         let sender = self.sender.as_ref().ok_or("init sets the sender")?;
         for result in sender.map(1..=3).await {
             self.results.lock().expect("lock").push(result?);
@@ -849,7 +842,7 @@ async fn many_items_through_the_queue_on_threads() {
                 .expect("starts");
             let queue = running
                 .handle()
-                .require::<QueueTask<Doubler>>()
+                .require::<QueueTask<Doubler, NoOptions, u32>>()
                 .expect("runs");
             let results = queue.map(0..ITEMS).await;
             for (item, result) in (0..ITEMS).zip(results) {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, raise};
-use sparts_core::{BoxError, Error, NoOptions, Status, TaskContext, VService, VTask};
+use sparts_core::{BoxError, Error, Status, TaskContext, VService, VTask};
 use tokio::sync::mpsc;
 
 /// Takes a long time to stop, and counts its inits.
@@ -17,14 +17,12 @@ struct SlowStop {
 }
 
 impl VTask for SlowStop {
-    type Options = NoOptions;
-
-    async fn init(&mut self, _: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, _: &TaskContext) -> Result<(), BoxError> {
         self.inits.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
-    async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
         ctx.stopped().await;
         // Draining something slow.
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -37,14 +35,12 @@ impl VTask for SlowStop {
 struct HangingInit;
 
 impl VTask for HangingInit {
-    type Options = NoOptions;
-
-    async fn init(&mut self, _: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, _: &TaskContext) -> Result<(), BoxError> {
         std::future::pending::<()>().await;
         Ok(())
     }
 
-    async fn run(&self, _: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, _: TaskContext) -> Result<(), BoxError> {
         Ok(())
     }
 }

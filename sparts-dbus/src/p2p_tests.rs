@@ -80,9 +80,7 @@ struct ProbeOptions {
     label: Option<String>,
 }
 
-impl VTask for Probe {
-    type Options = ProbeOptions;
-
+impl VTask<ProbeOptions> for Probe {
     async fn run(&self, ctx: TaskContext<ProbeOptions>) -> Result<(), BoxError> {
         ctx.counters().counter("hits").add(41);
         ctx.stopped().await;

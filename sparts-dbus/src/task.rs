@@ -228,9 +228,7 @@ async fn subscribe(connection: &Connection) -> Result<NameStreams, Error> {
     })
 }
 
-impl VTask for DBusServiceTask {
-    type Options = DBusOptions;
-
+impl VTask<DBusOptions> for DBusServiceTask {
     fn default_prefix() -> Cow<'static, str> {
         "dbus".into()
     }

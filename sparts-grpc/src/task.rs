@@ -335,9 +335,7 @@ impl GrpcTask {
     }
 }
 
-impl VTask for GrpcTask {
-    type Options = GrpcOptions;
-
+impl VTask<GrpcOptions> for GrpcTask {
     fn default_prefix() -> Cow<'static, str> {
         "grpc".into()
     }

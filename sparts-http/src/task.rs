@@ -246,9 +246,7 @@ impl HttpTask {
     }
 }
 
-impl VTask for HttpTask {
-    type Options = HttpOptions;
-
+impl VTask<HttpOptions> for HttpTask {
     fn default_prefix() -> Cow<'static, str> {
         "http".into()
     }

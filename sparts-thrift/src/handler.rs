@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use sparts_core::{BoxError, NoOptions, TaskContext, TaskSpec, VTask, short_type_name};
+use sparts_core::{BoxError, IntoTaskSpec, TaskContext, TaskSpec, VTask, short_type_name};
 use thrift::server::TProcessor;
 
 /// A generated processor, shared by every connection and worker thread.
 pub type Processor = Arc<dyn TProcessor + Send + Sync>;
 
-type Build = Arc<dyn Fn(&TaskContext<NoOptions>) -> Processor + Send + Sync>;
+type Build = Arc<dyn Fn(&TaskContext) -> Processor + Send + Sync>;
 
 /// A task that holds one Thrift service implementation and gives its
 /// processor to the server tasks, under a service name for multiplexing.
@@ -88,7 +88,7 @@ impl ThriftHandlerTask {
     pub fn from_fn<P, F>(name: impl Into<String>, build: F) -> Self
     where
         P: TProcessor + Send + Sync + 'static,
-        F: Fn(&TaskContext<NoOptions>) -> P + Send + Sync + 'static,
+        F: Fn(&TaskContext) -> P + Send + Sync + 'static,
     {
         Self {
             name: name.into(),
@@ -157,28 +157,26 @@ impl ThriftHandlerTask {
 }
 
 impl VTask for ThriftHandlerTask {
-    type Options = NoOptions;
-
     fn workers(&self) -> usize {
         0
     }
 
-    async fn init(&mut self, ctx: &TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &TaskContext) -> Result<(), BoxError> {
         self.name = ctx.name().to_owned();
         self.processor = Some((self.build)(ctx));
         Ok(())
     }
 
-    async fn run(&self, _ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+    async fn run(&self, _ctx: TaskContext) -> Result<(), BoxError> {
         Ok(())
     }
 }
 
 /// Registered under the handler's own name, so several handlers live side
-/// by side (`TaskSpec::with_name` renames one).
-impl From<ThriftHandlerTask> for TaskSpec {
-    fn from(task: ThriftHandlerTask) -> Self {
-        let name = task.name.clone();
-        TaskSpec::from_fn(move || task.fresh()).with_name(name)
+/// by side (`with_name` renames one).
+impl IntoTaskSpec<ThriftHandlerTask> for ThriftHandlerTask {
+    fn into_spec(self) -> TaskSpec {
+        let name = self.name.clone();
+        TaskSpec::from_fn(move || self.fresh()).with_name(name)
     }
 }

@@ -229,9 +229,7 @@ impl ThriftServerTask {
     }
 }
 
-impl VTask for ThriftServerTask {
-    type Options = ThriftOptions;
-
+impl VTask<ThriftOptions> for ThriftServerTask {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("ThriftServerTask")
     }

@@ -25,15 +25,13 @@
 //! A service with a task of its own, started inside a program:
 //!
 //! ```
-//! use sparts::{BoxError, NoOptions, TaskContext, VService, VTask};
+//! use sparts::{BoxError, TaskContext, VService, VTask};
 //!
 //! #[derive(Clone)]
 //! struct Hello;
 //!
 //! impl VTask for Hello {
-//!     type Options = NoOptions;
-//!
-//!     async fn run(&self, ctx: TaskContext<NoOptions>) -> Result<(), BoxError> {
+//!     async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
 //!         ctx.counters().counter("greetings").increment();
 //!         ctx.stopped().await;
 //!         Ok(())

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::Parser;
-use sparts::{BoxError, NoOptions, Periodic, PeriodicContext, PeriodicTask, VService};
+use sparts::{BoxError, Periodic, PeriodicContext, PeriodicTask, VService};
 use tokio::time::{Instant, sleep, sleep_until};
 
 /// Options of the periodic benchmark.
@@ -68,10 +68,7 @@ fn taken(starts: &Starts) -> Vec<Instant> {
 struct Probe(Starts);
 
 impl Periodic for Probe {
-    type Options = NoOptions;
-    type Output = ();
-
-    async fn execute(&self, _ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, _ctx: &PeriodicContext) -> Result<(), BoxError> {
         record(&self.0);
         Ok(())
     }

@@ -33,12 +33,10 @@ const PYTHON_4_WORKERS: f64 = 16_700.0;
 #[derive(Clone)]
 struct Noop;
 
-impl QueueWork for Noop {
+impl QueueWork<NoOptions, u64> for Noop {
     type Item = u64;
-    type Output = u64;
-    type Options = NoOptions;
 
-    async fn execute(&self, item: &u64, _ctx: &ItemContext<'_, Self>) -> Result<u64, BoxError> {
+    async fn execute(&self, item: &u64, _ctx: &ItemContext) -> Result<u64, BoxError> {
         Ok(*item)
     }
 }
@@ -82,12 +80,17 @@ where
 }
 
 /// The same through a `QueueTask` in a started service.
-async fn queue_task(task: QueueTask<Noop>, workers: usize) -> Result<Duration, BoxError> {
+async fn queue_task(
+    task: QueueTask<Noop, NoOptions, u64>,
+    workers: usize,
+) -> Result<Duration, BoxError> {
     let running = VService::new("Bench")
         .with_task(task)
         .start_with_args(["bench", "--noop-workers", &workers.to_string()])
         .await?;
-    let queue = running.handle().require::<QueueTask<Noop>>()?;
+    let queue = running
+        .handle()
+        .require::<QueueTask<Noop, NoOptions, u64>>()?;
     let started = Instant::now();
     let mut pending = Vec::with_capacity(ITEMS as usize);
     for item in 0..ITEMS {

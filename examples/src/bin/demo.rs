@@ -7,14 +7,13 @@
 //! ```sh
 //! cargo run --release -p sparts-examples --bin demo
 //! ```
-use std::sync::Once;
 
 use sparts::dbus::DBusServiceTask;
 use sparts::grpc::{GrpcTask, pb::helloworld::FILE_DESCRIPTOR_SET};
 use sparts::http::HttpTask;
 use sparts::http::axum::{Json, Router, extract::Path, routing::get};
 use sparts::thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask, http::post};
-use sparts::{DirectoryWatcherTask, PeriodicTask, QueueTask, TaskSpec, VService};
+use sparts::{DirectoryWatcherTask, IntoTaskSpec, PeriodicTask, QueueTask, TaskSpec, VService};
 use sparts_examples::demo::{FooHandler, Greeter, Inbox, Jobs, Producer, greeter, print_commands};
 use sparts_examples::foobar::FooServiceSyncProcessor;
 
@@ -52,16 +51,12 @@ fn main() -> std::process::ExitCode {
         .with_task(
             TaskSpec::new(DirectoryWatcherTask::new(Inbox)).with_default("path", Inbox::path()),
         )
-        .on_started(|service| {
-            static ONCE: Once = Once::new();
-            ONCE.call_once(|| print_commands(service));
-        })
+        .on_first_started(print_commands)
         .run_from_cli()
 }
 
 /// On 127.0.0.1 at `port` unless the command line says otherwise.
-fn local(task: impl Into<TaskSpec>, port: u16) -> TaskSpec {
-    task.into()
-        .with_default("host", "127.0.0.1")
+fn local<M>(task: impl IntoTaskSpec<M>, port: u16) -> TaskSpec {
+    task.with_default("host", "127.0.0.1")
         .with_default("port", port.to_string())
 }

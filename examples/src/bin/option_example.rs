@@ -7,7 +7,7 @@
 use std::net::ToSocketAddrs;
 use std::time::Duration;
 
-use sparts::{BoxError, NoOptions, Periodic, PeriodicContext, PeriodicTask, VService, clap};
+use sparts::{BoxError, Periodic, PeriodicContext, PeriodicTask, VService, clap};
 
 /// Options of `HostCheck`, under its prefix: `--host-check-name`.
 #[derive(clap::Args, Debug, Clone)]
@@ -20,12 +20,10 @@ struct HostCheckOptions {
 #[derive(Clone)]
 struct HostCheck;
 
-impl Periodic for HostCheck {
+impl Periodic<HostCheckOptions> for HostCheck {
     const INTERVAL: Duration = Duration::from_secs(5);
-    type Options = HostCheckOptions;
-    type Output = ();
 
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, ctx: &PeriodicContext<HostCheckOptions>) -> Result<(), BoxError> {
         let name = ctx.options().name.clone();
         let lookup = tokio::task::spawn_blocking(move || (name, 0).to_socket_addrs());
         let ips: Vec<_> = lookup.await??.map(|a| a.ip()).collect();
@@ -39,10 +37,8 @@ struct PrintCounters;
 
 impl Periodic for PrintCounters {
     const INTERVAL: Duration = Duration::from_secs(6);
-    type Options = NoOptions;
-    type Output = ();
 
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, ctx: &PeriodicContext) -> Result<(), BoxError> {
         let service = ctx.service();
         let runs = service.counter("HostCheck.n_iterations")?;
         // Absent until HostCheck's first lookup ends.

@@ -8,16 +8,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sparts::{BoxError, NoOptions, Periodic, PeriodicContext, PeriodicTask, VService};
+use sparts::{BoxError, Periodic, PeriodicContext, PeriodicTask, VService};
 
 #[derive(Clone)]
 struct PrintClock;
 
 impl Periodic for PrintClock {
-    type Options = NoOptions;
-    type Output = ();
-
-    async fn execute(&self, _ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, _ctx: &PeriodicContext) -> Result<(), BoxError> {
         println!(
             "{:.3}",
             SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64()

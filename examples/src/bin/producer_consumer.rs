@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sparts::{BoxError, ItemContext, NoOptions, Periodic, PeriodicContext, PeriodicTask};
+use sparts::{BoxError, ItemContext, Periodic, PeriodicContext, PeriodicTask};
 use sparts::{QueueTask, QueueWork, VService};
 
 #[derive(Clone)]
@@ -16,11 +16,9 @@ struct Consumer;
 
 impl QueueWork for Consumer {
     type Item = u64;
-    type Output = ();
-    type Options = NoOptions;
     const WORKERS: usize = 3;
 
-    async fn execute(&self, item: &u64, ctx: &ItemContext<'_, Self>) -> Result<(), BoxError> {
+    async fn execute(&self, item: &u64, ctx: &ItemContext) -> Result<(), BoxError> {
         tracing::info!("consumed item {item} (attempt {})", ctx.attempt());
         Ok(())
     }
@@ -30,10 +28,7 @@ impl QueueWork for Consumer {
 struct Producer(Arc<AtomicU64>);
 
 impl Periodic for Producer {
-    type Options = NoOptions;
-    type Output = ();
-
-    async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<(), BoxError> {
+    async fn execute(&self, ctx: &PeriodicContext) -> Result<(), BoxError> {
         let queue = ctx.service().require::<QueueTask<Consumer>>()?;
         for _ in 0..3 {
             queue

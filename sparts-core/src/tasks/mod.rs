@@ -10,7 +10,7 @@ mod watcher;
 
 #[cfg(unix)]
 pub use command::{CommandOptions, CommandTask};
-pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
+pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
 pub use poller::{Poller, PollerContext, PollerTask};
 pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use try_later::TryLater;

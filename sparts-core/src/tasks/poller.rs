@@ -3,21 +3,27 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::context::TaskContext;
-use crate::error::{BoxError, Error};
-use crate::task::{VTask, short_type_name};
-use crate::tasks::periodic::{Periodic, PeriodicOptions, PeriodicTask};
+use crate::error::{BoxError, Error, short_type_name};
+use crate::handle::ServiceHandle;
+use crate::task::{NoOptions, TaskOptions, TaskSpec, VTask};
+use crate::tasks::periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
 
-/// The context a [`Poller`]'s hooks get.
-pub type PollerContext<P> = TaskContext<PeriodicOptions<<P as Poller>::Options>>;
+/// The context a [`Poller`]'s hooks get: a periodic task's, whose options
+/// are the interval and the poller's own (`O`).
+pub type PollerContext<O = NoOptions> = PeriodicContext<O>;
 
 /// A value watched by polling: implement [`fetch`](Poller::fetch) and
-/// register the type wrapped in a [`PollerTask`].
+/// register the type wrapped in a [`PollerTask`] (or, without state or
+/// options, give a closure to [`TaskSpec::poller`](crate::TaskSpec::poller)).
+/// `O` is the poller's own options besides the interval ([`NoOptions`]
+/// when left out).
 ///
 /// The interval works as [`Periodic`]'s: [`INTERVAL`](Poller::INTERVAL),
 /// `--<prefix>-interval`, changeable at run time. A fetch that returns
@@ -28,17 +34,16 @@ pub type PollerContext<P> = TaskContext<PeriodicOptions<<P as Poller>::Options>>
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::time::Duration;
-/// use sparts_core::{BoxError, NoOptions, Poller, PollerContext, PollerTask, TaskSpec, VService};
+/// use sparts_core::{BoxError, Poller, PollerContext, PollerTask, TaskSpec, VService};
 ///
 /// #[derive(Default)]
 /// struct Generation(AtomicU32);
 ///
 /// impl Poller for Generation {
 ///     const INTERVAL: Duration = Duration::from_millis(10);
-///     type Options = NoOptions;
 ///     type Value = u32;
 ///
-///     async fn fetch(&self, _ctx: &PollerContext<Self>) -> Result<u32, BoxError> {
+///     async fn fetch(&self, _ctx: &PollerContext) -> Result<u32, BoxError> {
 ///         Ok(self.0.fetch_add(1, Ordering::Relaxed) / 3)
 ///     }
 /// }
@@ -54,13 +59,9 @@ pub type PollerContext<P> = TaskContext<PeriodicOptions<<P as Poller>::Options>>
 /// # Ok(())
 /// # }
 /// ```
-pub trait Poller: Send + Sync + Sized + 'static {
+pub trait Poller<O: TaskOptions = NoOptions>: Send + Sync + Sized + 'static {
     /// The default interval; `--<prefix>-interval` overrides it. Default: 1 s.
     const INTERVAL: Duration = Duration::from_secs(1);
-
-    /// The task's own options besides the interval, or
-    /// [`NoOptions`](crate::NoOptions).
-    type Options: clap::Args + Send + Sync + 'static;
 
     /// The value fetched.
     type Value: Clone + PartialEq + fmt::Debug + Send + Sync + 'static;
@@ -74,7 +75,7 @@ pub trait Poller: Send + Sync + Sized + 'static {
     /// Prepares the task once, before the first fetch. Default: nothing.
     fn init(
         &mut self,
-        ctx: &PollerContext<Self>,
+        ctx: &PollerContext<O>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = ctx;
         async { Ok(()) }
@@ -83,7 +84,7 @@ pub trait Poller: Send + Sync + Sized + 'static {
     /// Gets the current value.
     fn fetch(
         &self,
-        ctx: &PollerContext<Self>,
+        ctx: &PollerContext<O>,
     ) -> impl Future<Output = Result<Self::Value, BoxError>> + Send;
 
     /// Called after a fetch whose value differs from the previous one
@@ -91,7 +92,7 @@ pub trait Poller: Send + Sync + Sized + 'static {
     /// [`PollerTask::value`]. Default: logs both at info level.
     fn on_value_changed(
         &self,
-        ctx: &PollerContext<Self>,
+        ctx: &PollerContext<O>,
         old: Option<&Self::Value>,
         new: &Self::Value,
     ) {
@@ -101,12 +102,12 @@ pub trait Poller: Send + Sync + Sized + 'static {
 }
 
 /// Runs a [`Poller`] as a [`Periodic`]: fetch, compare, publish.
-struct Fetcher<P: Poller> {
+struct Fetcher<P: Poller<O>, O: TaskOptions> {
     poller: P,
     value: watch::Sender<Option<P::Value>>,
 }
 
-impl<P: Poller> Fetcher<P> {
+impl<P: Poller<O>, O: TaskOptions> Fetcher<P, O> {
     fn new(poller: P) -> Self {
         Self {
             poller,
@@ -115,20 +116,18 @@ impl<P: Poller> Fetcher<P> {
     }
 }
 
-impl<P: Poller> Periodic for Fetcher<P> {
+impl<P: Poller<O>, O: TaskOptions> Periodic<O, P::Value> for Fetcher<P, O> {
     const INTERVAL: Duration = P::INTERVAL;
-    type Options = P::Options;
-    type Output = P::Value;
 
     fn name() -> Cow<'static, str> {
         P::name()
     }
 
-    async fn init(&mut self, ctx: &PollerContext<P>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &PollerContext<O>) -> Result<(), BoxError> {
         self.poller.init(ctx).await
     }
 
-    async fn execute(&self, ctx: &PollerContext<P>) -> Result<P::Value, BoxError> {
+    async fn execute(&self, ctx: &PollerContext<O>) -> Result<P::Value, BoxError> {
         let new = self.poller.fetch(ctx).await?;
         if self.value.borrow().as_ref() != Some(&new) {
             let old = self.value.send_replace(Some(new.clone()));
@@ -143,11 +142,14 @@ impl<P: Poller> Periodic for Fetcher<P> {
 /// It is a [`PeriodicTask`] underneath, with the same schedule and counters
 /// (`n_iterations` counts successful fetches). Other tasks wait for the
 /// first value with [`value`](Self::value).
-pub struct PollerTask<P: Poller> {
-    inner: PeriodicTask<Fetcher<P>>,
+///
+/// The type parameters are the [`Poller`]'s: `PollerTask<Temperature>`, or
+/// `PollerTask<Temperature, SensorOptions>` for one with options.
+pub struct PollerTask<P: Poller<O>, O: TaskOptions = NoOptions> {
+    inner: PeriodicTask<Fetcher<P, O>, O, P::Value>,
 }
 
-impl<P: Poller> fmt::Debug for PollerTask<P> {
+impl<P: Poller<O>, O: TaskOptions> fmt::Debug for PollerTask<P, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PollerTask")
             .field("task", &self.inner)
@@ -156,20 +158,20 @@ impl<P: Poller> fmt::Debug for PollerTask<P> {
     }
 }
 
-impl<P: Poller + Clone> Clone for PollerTask<P> {
+impl<P: Poller<O> + Clone, O: TaskOptions> Clone for PollerTask<P, O> {
     /// A fresh, not yet started instance, with no value.
     fn clone(&self) -> Self {
         Self::new(self.poller().clone())
     }
 }
 
-impl<P: Poller + Default> Default for PollerTask<P> {
+impl<P: Poller<O> + Default, O: TaskOptions> Default for PollerTask<P, O> {
     fn default() -> Self {
         Self::new(P::default())
     }
 }
 
-impl<P: Poller> PollerTask<P> {
+impl<P: Poller<O>, O: TaskOptions> PollerTask<P, O> {
     /// The task that polls `poller`.
     pub fn new(poller: P) -> Self {
         Self {
@@ -217,29 +219,96 @@ impl<P: Poller> PollerTask<P> {
     }
 }
 
-impl<P: Poller> VTask for PollerTask<P> {
-    type Options = PeriodicOptions<P::Options>;
-
+impl<P: Poller<O>, O: TaskOptions> VTask<PeriodicOptions<O>> for PollerTask<P, O> {
     fn name() -> Cow<'static, str> {
         P::name()
     }
 
     fn option_defaults() -> Vec<(&'static str, String)> {
-        PeriodicTask::<Fetcher<P>>::option_defaults()
+        PeriodicTask::<Fetcher<P, O>, O, P::Value>::option_defaults()
     }
 
-    fn init(
-        &mut self,
-        ctx: &PollerContext<P>,
-    ) -> impl Future<Output = Result<(), BoxError>> + Send {
-        self.inner.init(ctx)
+    async fn init(&mut self, ctx: &PollerContext<O>) -> Result<(), BoxError> {
+        self.inner.init(ctx).await?;
+        let values = self.inner.inner().value.subscribe();
+        ctx.provide(Arc::new(values));
+        Ok(())
     }
 
-    fn run(&self, ctx: PollerContext<P>) -> impl Future<Output = Result<(), BoxError>> + Send {
+    fn run(&self, ctx: PollerContext<O>) -> impl Future<Output = Result<(), BoxError>> + Send {
         self.inner.run(ctx)
     }
 
-    fn stop(&self, ctx: &PollerContext<P>) -> impl Future<Output = ()> + Send {
+    fn stop(&self, ctx: &PollerContext<O>) -> impl Future<Output = ()> + Send {
         self.inner.stop(ctx)
+    }
+}
+
+/// The [`Poller`] behind [`TaskSpec::poller`]: the closure is shared by
+/// every start, so it need not be `Clone`.
+struct FnPoller<F, V>(Arc<F>, PhantomData<fn() -> V>);
+
+impl<F, V> Clone for FnPoller<F, V> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0), PhantomData)
+    }
+}
+
+impl<F, Fut, V> Poller for FnPoller<F, V>
+where
+    F: Fn(PollerContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<V, BoxError>> + Send,
+    V: Clone + PartialEq + fmt::Debug + Send + Sync + 'static,
+{
+    type Value = V;
+
+    fn fetch(&self, ctx: &PollerContext) -> impl Future<Output = Result<V, BoxError>> + Send {
+        (self.0)(ctx.clone())
+    }
+}
+
+impl TaskSpec {
+    /// A poller whose fetch is an async closure, given the task's context
+    /// (a cheap clone) each time: the closure form of [`Poller`] for a task
+    /// with no options of its own. Every `--<prefix>-interval` seconds
+    /// (default 1) it fetches, and logs the value when it changed; other
+    /// tasks read it with [`ServiceHandle::poller_value`]. The task is
+    /// `name` in logs, counters and lookups, its prefix `name` in kebab-case.
+    ///
+    /// ```
+    /// use sparts_core::{TaskSpec, VService};
+    ///
+    /// let service = VService::new("Watcher").with_task(
+    ///     TaskSpec::poller("Load", |_ctx| async { Ok(std::fs::read_to_string("/proc/loadavg")?) })
+    ///         .with_default("interval", "5"),
+    /// );
+    /// ```
+    pub fn poller<F, Fut, V>(name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(PollerContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<V, BoxError>> + Send + 'static,
+        V: Clone + PartialEq + fmt::Debug + Send + Sync + 'static,
+    {
+        Self::new(PollerTask::new(FnPoller(Arc::new(f), PhantomData))).with_name(name)
+    }
+}
+
+impl ServiceHandle {
+    /// The value the running poller task `name` fetched last (`None` before
+    /// its first fetch), for pollers of values of type `V`, closures
+    /// ([`TaskSpec::poller`]) included. Fails with
+    /// [`Error::TaskNotFound`] when no task has that name and
+    /// [`Error::WrongTaskType`] when it is not a poller of `V`.
+    pub fn poller_value<V>(&self, name: &str) -> Result<Option<V>, Error>
+    where
+        V: Clone + Send + Sync + 'static,
+    {
+        let values = self
+            .provided::<watch::Receiver<Option<V>>>(name)?
+            .ok_or_else(|| Error::WrongTaskType {
+                task: name.to_owned(),
+                expected: format!("a poller of {}", std::any::type_name::<V>()),
+            })?;
+        Ok(values.borrow().clone())
     }
 }

@@ -16,11 +16,11 @@ use tokio::sync::watch;
 
 use self::lines::LineCallback;
 use self::supervise::{Outputs, supervise};
-use crate::context::TaskContext;
 use crate::error::{BoxError, Error, Result};
 use crate::handle::ServiceHandle;
 use crate::options::parse_seconds;
 use crate::status::WarningId;
+use crate::task::TaskContext;
 use crate::task::VTask;
 
 /// Options of a [`CommandTask`], under its prefix (`--command-task-…` by
@@ -354,9 +354,7 @@ fn kill_timeout(ctx: &TaskContext<CommandOptions>) -> Duration {
         .unwrap_or_else(|| ctx.service().service_options().shutdown_timeout * 9 / 10)
 }
 
-impl VTask for CommandTask {
-    type Options = CommandOptions;
-
+impl VTask<CommandOptions> for CommandTask {
     async fn init(&mut self, _: &TaskContext<CommandOptions>) -> Result<(), BoxError> {
         // Each start gets its own runs: a restarted task has not run yet.
         self.runs = Arc::new(watch::channel(Runs::default()).0);

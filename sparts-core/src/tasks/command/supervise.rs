@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use super::group::Group;
 use super::lines::{LineCallback, pump};
-use crate::context::TaskContext;
 use crate::counters::Counter;
+use crate::task::TaskContext;
 
 /// How long the output may still flow once the command has exited: only a
 /// process that left the command's group can hold its pipes longer.

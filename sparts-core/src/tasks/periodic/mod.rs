@@ -1,21 +1,22 @@
 //! `PeriodicTask`: runs the user's `execute` every interval.
 
+mod closure;
 mod options;
 mod schedule;
 mod state;
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 use tracing::debug;
 
-use crate::context::{OptionsWatch, TaskContext};
 use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
-use crate::error::{BoxError, Error};
-use crate::task::{VTask, short_type_name};
+use crate::error::{BoxError, Error, short_type_name};
+use crate::task::{NoOptions, OptionsWatch, TaskContext, TaskOptions, VTask};
 use crate::tasks::TryLater;
 
 pub use options::PeriodicOptions;
@@ -24,11 +25,19 @@ pub(crate) use state::{PhaseWatch, State};
 use schedule::Schedule;
 use state::{SharedError, WorkerGuard, resolve};
 
-/// The context a [`Periodic`] task's hooks get.
-pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Options>>;
+/// The context a [`Periodic`] task's hooks get: the task's context, whose
+/// options are the interval and the task's own (`O`).
+pub type PeriodicContext<O = NoOptions> = TaskContext<PeriodicOptions<O>>;
+
+/// What a periodic task's executions return: handed to
+/// [`execute_async`](PeriodicTask::execute_async) callers.
+pub trait PeriodicOutput: Clone + Send + 'static {}
+
+impl<T: Clone + Send + 'static> PeriodicOutput for T {}
 
 /// Work done every interval: implement [`execute`](Periodic::execute) and
-/// register the type wrapped in a [`PeriodicTask`].
+/// register the type wrapped in a [`PeriodicTask`]. Without state or
+/// options a closure is shorter: [`TaskSpec::periodic`](crate::TaskSpec::periodic).
 ///
 /// The interval is [`INTERVAL`](Periodic::INTERVAL) unless the command line
 /// sets `--<prefix>-interval` (seconds, fractional); it can change at run
@@ -36,8 +45,9 @@ pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Optio
 /// to be retried; any other error fails the task, which by default shuts the
 /// service down with a non-zero exit.
 ///
-/// Associated types have no defaults in stable Rust, so a task with no
-/// options and no result says `type Options = NoOptions; type Output = ();`.
+/// `O` is the task's own options besides the interval ([`NoOptions`] when
+/// left out), read through [`PeriodicOptions`], which derefs to them; `R`
+/// is what `execute` returns (`()` when left out).
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,12 +56,10 @@ pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Optio
 /// #[derive(Clone)]
 /// struct Heartbeat;
 ///
-/// impl Periodic for Heartbeat {
+/// impl Periodic<NoOptions, u64> for Heartbeat {
 ///     const INTERVAL: Duration = Duration::from_millis(10);
-///     type Options = NoOptions;
-///     type Output = u64;
 ///
-///     async fn execute(&self, ctx: &PeriodicContext<Self>) -> Result<u64, BoxError> {
+///     async fn execute(&self, ctx: &PeriodicContext) -> Result<u64, BoxError> {
 ///         ctx.counters().counter("beats").increment();
 ///         Ok(42)
 ///     }
@@ -63,7 +71,7 @@ pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Optio
 /// let running = service.start_with_args(["svc"]).await?;
 /// let handle = running.handle();
 /// assert_eq!(handle.option("heartbeat_interval")?.as_deref(), Some("0.01"));
-/// let task = handle.require::<PeriodicTask<Heartbeat>>()?;
+/// let task = handle.require::<PeriodicTask<Heartbeat, NoOptions, u64>>()?;
 /// assert_eq!(task.execute_async().await?, 42);
 /// assert!(handle.counter("Heartbeat.n_iterations")? >= 1.0);
 /// running.shutdown().await?;
@@ -71,18 +79,11 @@ pub type PeriodicContext<P> = TaskContext<PeriodicOptions<<P as Periodic>::Optio
 /// # Ok(())
 /// # }
 /// ```
-pub trait Periodic: Send + Sync + Sized + 'static {
+pub trait Periodic<O: TaskOptions = NoOptions, R: PeriodicOutput = ()>:
+    Send + Sync + Sized + 'static
+{
     /// The default interval; `--<prefix>-interval` overrides it. Default: 1 s.
     const INTERVAL: Duration = Duration::from_secs(1);
-
-    /// The task's own options besides the interval (a clap `Args` struct),
-    /// or [`NoOptions`](crate::NoOptions); read them through
-    /// [`PeriodicOptions`], which derefs to them.
-    type Options: clap::Args + Send + Sync + 'static;
-
-    /// What `execute` returns, handed to
-    /// [`execute_async`](PeriodicTask::execute_async) callers.
-    type Output: Clone + Send + 'static;
 
     /// The task's name (logs, counters, option prefix). Default: the type's
     /// name without module path or generics.
@@ -93,7 +94,7 @@ pub trait Periodic: Send + Sync + Sized + 'static {
     /// Prepares the task once, before the first execution. Default: nothing.
     fn init(
         &mut self,
-        ctx: &PeriodicContext<Self>,
+        ctx: &PeriodicContext<O>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = ctx;
         async { Ok(()) }
@@ -101,10 +102,8 @@ pub trait Periodic: Send + Sync + Sized + 'static {
 
     /// The periodic work. Return [`TryLater`] to be retried; any other
     /// error fails the task.
-    fn execute(
-        &self,
-        ctx: &PeriodicContext<Self>,
-    ) -> impl Future<Output = Result<Self::Output, BoxError>> + Send;
+    fn execute(&self, ctx: &PeriodicContext<O>)
+    -> impl Future<Output = Result<R, BoxError>> + Send;
 }
 
 /// The [`VTask`] that runs a [`Periodic`] every interval.
@@ -121,14 +120,18 @@ pub trait Periodic: Send + Sync + Sized + 'static {
 /// - Counters: `n_iterations` (successful executions), `n_slow_iterations`,
 ///   `n_try_later`, and `execute_duration_ms.{avg,max,min}.{60,240}`.
 ///
-/// Each (re)start of the service builds a fresh instance from a clone.
-pub struct PeriodicTask<P: Periodic> {
+/// Each (re)start of the service builds a fresh instance from a clone. The
+/// type parameters are the [`Periodic`]'s: `PeriodicTask<Clock>` for a task
+/// with neither options nor output, `PeriodicTask<Check, CheckOptions>` for
+/// one with options.
+pub struct PeriodicTask<P, O = NoOptions, R = ()> {
     inner: P,
     workers: usize,
-    state: State<P::Output>,
+    state: State<R>,
+    _options: PhantomData<fn() -> O>,
 }
 
-impl<P: Periodic> std::fmt::Debug for PeriodicTask<P> {
+impl<P, O, R: Clone> std::fmt::Debug for PeriodicTask<P, O, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeriodicTask")
             .field("name", &self.state.name())
@@ -138,26 +141,29 @@ impl<P: Periodic> std::fmt::Debug for PeriodicTask<P> {
     }
 }
 
-impl<P: Periodic + Clone> Clone for PeriodicTask<P> {
+impl<P: Periodic<O, R> + Clone, O: TaskOptions, R: PeriodicOutput> Clone for PeriodicTask<P, O, R> {
     /// A fresh, not yet started instance with a clone of the work.
     fn clone(&self) -> Self {
         Self::new(self.inner.clone()).with_workers(self.workers)
     }
 }
 
-impl<P: Periodic + Default> Default for PeriodicTask<P> {
+impl<P: Periodic<O, R> + Default, O: TaskOptions, R: PeriodicOutput> Default
+    for PeriodicTask<P, O, R>
+{
     fn default() -> Self {
         Self::new(P::default())
     }
 }
 
-impl<P: Periodic> PeriodicTask<P> {
+impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R> {
     /// The task that runs `inner` every interval, with one worker.
     pub fn new(inner: P) -> Self {
         Self {
             inner,
             workers: 1,
             state: State::new(P::name().into_owned()),
+            _options: PhantomData,
         }
     }
 
@@ -190,7 +196,7 @@ impl<P: Periodic> PeriodicTask<P> {
     /// future is first polled.
     pub fn execute_async(
         &self,
-    ) -> impl Future<Output = Result<P::Output, Error>> + Send + 'static + use<P> {
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'static + use<P, O, R> {
         let registered = self.state.register();
         let name = self.state.name();
         async move {
@@ -203,7 +209,7 @@ impl<P: Periodic> PeriodicTask<P> {
     }
 
     /// Sees the task stop; for tasks built on this one.
-    pub(crate) fn phase(&self) -> PhaseWatch<P::Output> {
+    pub(crate) fn phase(&self) -> PhaseWatch<R> {
         self.state.subscribe()
     }
 
@@ -219,8 +225,8 @@ impl<P: Periodic> PeriodicTask<P> {
     /// its next millisecond tick: every run then starts on the same tick
     /// phase, evenly spaced, and "at once" means within a millisecond.
     async fn wait(
-        ctx: &PeriodicContext<P>,
-        options: &mut OptionsWatch<PeriodicOptions<P::Options>>,
+        ctx: &PeriodicContext<O>,
+        options: &mut OptionsWatch<PeriodicOptions<O>>,
         schedule: &mut Schedule,
     ) -> bool {
         loop {
@@ -264,9 +270,9 @@ impl Metrics {
 #[error(transparent)]
 struct Failed(SharedError);
 
-impl<P: Periodic> VTask for PeriodicTask<P> {
-    type Options = PeriodicOptions<P::Options>;
-
+impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions<O>>
+    for PeriodicTask<P, O, R>
+{
     fn name() -> Cow<'static, str> {
         P::name()
     }
@@ -279,7 +285,7 @@ impl<P: Periodic> VTask for PeriodicTask<P> {
         self.workers
     }
 
-    async fn init(&mut self, ctx: &PeriodicContext<P>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &PeriodicContext<O>) -> Result<(), BoxError> {
         self.inner.init(ctx).await?;
         // Registered now so that they read 0 before the first execution.
         Metrics::new(ctx.counters());
@@ -288,7 +294,7 @@ impl<P: Periodic> VTask for PeriodicTask<P> {
         Ok(())
     }
 
-    async fn run(&self, ctx: PeriodicContext<P>) -> Result<(), BoxError> {
+    async fn run(&self, ctx: PeriodicContext<O>) -> Result<(), BoxError> {
         let _worker = WorkerGuard(&self.state);
         let metrics = Metrics::new(ctx.counters());
         let mut options = ctx.watch_options();
@@ -328,7 +334,7 @@ impl<P: Periodic> VTask for PeriodicTask<P> {
         Ok(())
     }
 
-    async fn stop(&self, _ctx: &PeriodicContext<P>) {
+    async fn stop(&self, _ctx: &PeriodicContext<O>) {
         self.state.stop();
     }
 }

@@ -6,7 +6,7 @@ use crate::options::parse_seconds;
 
 /// Options of a [`PeriodicTask`](super::PeriodicTask) (and a
 /// [`PollerTask`](crate::PollerTask)): `--<prefix>-interval` and the task's
-/// own [`Options`](super::Periodic::Options), which this struct derefs to.
+/// own options (the `O` of [`Periodic`](super::Periodic)), which this struct derefs to.
 ///
 /// ```
 /// use sparts_core::{PeriodicOptions, clap::Parser};

@@ -1,40 +1,51 @@
 //! What `execute` learns about the item it works on.
 
+use std::ops::Deref;
+
 use tokio::time::Instant;
 
-use super::{QueueOptions, QueueWork};
-use crate::context::TaskContext;
+use super::QueueOptions;
+use crate::task::{NoOptions, TaskContext, TaskOptions};
 
-/// Passed to [`QueueWork::execute`] with each item: which attempt this is,
-/// when the item was submitted, and the task's context (options, counters,
-/// the service).
+/// Passed to [`QueueWork::execute`](super::QueueWork::execute) with each
+/// item: which attempt this is, when the item was submitted, and the task's
+/// context (options, counters, the service), which it derefs to.
 ///
 /// ```
 /// use sparts_core::{BoxError, ItemContext, NoOptions, QueueWork, TryLater};
 ///
 /// struct Flaky;
 ///
-/// impl QueueWork for Flaky {
+/// impl QueueWork<NoOptions, usize> for Flaky {
 ///     type Item = String;
-///     type Output = usize;
-///     type Options = NoOptions;
 ///
-///     async fn execute(&self, item: &String, ctx: &ItemContext<'_, Self>) -> Result<usize, BoxError> {
+///     async fn execute(&self, item: &String, ctx: &ItemContext) -> Result<usize, BoxError> {
 ///         if ctx.attempt() < 3 {
 ///             return Err(TryLater::new().into());
 ///         }
-///         ctx.task().counters().counter("lucky_third").increment();
+///         ctx.counters().counter("lucky_third").increment();
 ///         Ok(item.len())
 ///     }
 /// }
 /// ```
-pub struct ItemContext<'a, W: QueueWork> {
+#[derive(Debug)]
+pub struct ItemContext<O: TaskOptions = NoOptions> {
     pub(super) attempt: u32,
     pub(super) enqueued_at: Instant,
-    pub(super) task: &'a TaskContext<QueueOptions<W::Options>>,
+    pub(super) task: TaskContext<QueueOptions<O>>,
 }
 
-impl<W: QueueWork> ItemContext<'_, W> {
+impl<O: TaskOptions> Clone for ItemContext<O> {
+    fn clone(&self) -> Self {
+        Self {
+            attempt: self.attempt,
+            enqueued_at: self.enqueued_at,
+            task: self.task.clone(),
+        }
+    }
+}
+
+impl<O: TaskOptions> ItemContext<O> {
     /// Which try this is: 1 the first time, one more after each
     /// [`TryLater`](crate::TryLater).
     pub fn attempt(&self) -> u32 {
@@ -47,17 +58,15 @@ impl<W: QueueWork> ItemContext<'_, W> {
     }
 
     /// The worker's task context: options, counters, the service.
-    pub fn task(&self) -> &TaskContext<QueueOptions<W::Options>> {
-        self.task
+    pub fn task(&self) -> &TaskContext<QueueOptions<O>> {
+        &self.task
     }
 }
 
-impl<W: QueueWork> std::fmt::Debug for ItemContext<'_, W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ItemContext")
-            .field("task", &self.task.worker_name())
-            .field("attempt", &self.attempt)
-            .field("enqueued_at", &self.enqueued_at)
-            .finish()
+impl<O: TaskOptions> Deref for ItemContext<O> {
+    type Target = TaskContext<QueueOptions<O>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.task
     }
 }

@@ -1,5 +1,6 @@
 //! `QueueTask`: workers executing items from a queue, with results as futures.
 
+mod closure;
 mod context;
 mod delays;
 mod ready;
@@ -12,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt::Debug;
 use std::future::Future;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
 
 pub use context::ItemContext;
@@ -19,27 +21,26 @@ pub use sender::{ItemFuture, QueueSender};
 
 use self::ready::{MakeReady, Ready};
 use self::shared::Shared;
-use crate::context::TaskContext;
-use crate::error::{BoxError, Result};
-use crate::task::{Dependencies, VTask, short_type_name};
+use crate::error::{BoxError, Result, short_type_name};
+use crate::task::{Dependencies, NoOptions, TaskContext, TaskOptions, VTask};
 
 /// The work of a [`QueueTask`]: what to do with each item.
 ///
-/// Only [`execute`](QueueWork::execute) is required. It takes the item by
-/// reference because an item whose `execute` returns
-/// [`TryLater`](crate::TryLater) goes back on the queue for another attempt
-/// (so items are `Sync`: the future holding the reference must be `Send`).
-/// What it returns goes to the submitter's [`ItemFuture`]. See [`QueueTask`]
-/// for a complete service.
-pub trait QueueWork: Send + Sync + Sized + 'static {
+/// Only [`Item`](QueueWork::Item) and [`execute`](QueueWork::execute) are
+/// required. `execute` takes the item by reference because an item whose
+/// `execute` returns [`TryLater`](crate::TryLater) goes back on the queue
+/// for another attempt (so items are `Sync`: the future holding the
+/// reference must be `Send`). What it returns (`R`, `()` when left out)
+/// goes to the submitter's [`ItemFuture`]. `O` is the work's own options
+/// (`--<prefix>-<option>`, next to `workers` and `max-items`, whose names
+/// they must not take; [`NoOptions`] when left out). See [`QueueTask`] for a
+/// complete service; without state or options a closure is shorter:
+/// [`TaskSpec::queue`](crate::TaskSpec::queue).
+pub trait QueueWork<O: TaskOptions = NoOptions, R: Send + 'static = ()>:
+    Send + Sync + Sized + 'static
+{
     /// What is queued. Its `{:?}` names it in logs.
     type Item: Send + Sync + Debug + 'static;
-    /// What `execute` returns for an item.
-    type Output: Send + 'static;
-    /// The work's own options (`--<prefix>-<option>`), next to `workers`
-    /// and `max-items`; [`NoOptions`](crate::NoOptions) for none. Their
-    /// names must not clash with those two.
-    type Options: clap::Args + Send + Sync + 'static;
 
     /// Default of `--<prefix>-workers`: how many items execute at once.
     const WORKERS: usize = 1;
@@ -62,7 +63,7 @@ pub trait QueueWork: Send + Sync + Sized + 'static {
     /// [`VTask::init`]. Default: nothing.
     fn init(
         &mut self,
-        ctx: &TaskContext<QueueOptions<Self::Options>>,
+        ctx: &TaskContext<QueueOptions<O>>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = ctx;
         async { Ok(()) }
@@ -75,8 +76,8 @@ pub trait QueueWork: Send + Sync + Sized + 'static {
     fn execute(
         &self,
         item: &Self::Item,
-        ctx: &ItemContext<'_, Self>,
-    ) -> impl Future<Output = Result<Self::Output, BoxError>> + Send;
+        ctx: &ItemContext<O>,
+    ) -> impl Future<Output = Result<R, BoxError>> + Send;
 }
 
 /// The options of a [`QueueTask`]: `--<prefix>-workers`,
@@ -113,7 +114,8 @@ fn parse_workers(value: &str) -> Result<usize, String> {
 /// - Items come from [`submit`](Self::submit) (returns an [`ItemFuture`] of
 ///   the result), [`map`](Self::map) (a batch), or
 ///   [`enqueue`](Self::enqueue) (nobody waits for the result); from other
-///   tasks through `handle.require::<QueueTask<W>>()` or a [`QueueSender`].
+///   tasks through a [`QueueSender`] found by the task's name
+///   (`handle.queue::<Item, Output>("Resize")`).
 /// - Options `--<prefix>-workers` (default [`QueueWork::WORKERS`]) and
 ///   `--<prefix>-max-items` (default [`QueueWork::MAX_ITEMS`], 0 for no
 ///   limit). A bounded queue counts an item from its submission until it is
@@ -154,13 +156,11 @@ fn parse_workers(value: &str) -> Result<usize, String> {
 /// #[derive(Clone)]
 /// struct Resize;
 ///
-/// impl QueueWork for Resize {
+/// impl QueueWork<NoOptions, u32> for Resize {
 ///     type Item = u32;
-///     type Output = u32;
-///     type Options = NoOptions;
 ///     const WORKERS: usize = 2;
 ///
-///     async fn execute(&self, item: &u32, ctx: &ItemContext<'_, Self>) -> Result<u32, BoxError> {
+///     async fn execute(&self, item: &u32, ctx: &ItemContext) -> Result<u32, BoxError> {
 ///         if *item == 7 && ctx.attempt() == 1 {
 ///             return Err(TryLater::after(Duration::from_millis(5)).into());
 ///         }
@@ -175,7 +175,7 @@ fn parse_workers(value: &str) -> Result<usize, String> {
 /// # async fn main() -> Result<(), BoxError> {
 /// let service = VService::new("Images").with_task(QueueTask::new(Resize));
 /// let running = service.start_with_args(["images", "--resize-max-items", "100"]).await?;
-/// let queue = running.handle().require::<QueueTask<Resize>>()?;
+/// let queue = running.handle().queue::<u32, u32>("Resize")?;
 ///
 /// let half = queue.submit(10).await?;
 /// assert_eq!(half.await?, 5);
@@ -197,30 +197,31 @@ fn parse_workers(value: &str) -> Result<usize, String> {
 ///
 /// A program's whole `main` is then
 /// `VService::new("Images").with_task(QueueTask::new(Resize)).run_from_cli()`.
-/// Another task that feeds the queue declares it as a dependency
-/// (`deps.add::<QueueTask<Resize>>()`, for a `W: Default`) and takes a
-/// [`sender`](Self::sender) from `ctx.service().require::<QueueTask<Resize>>()`
-/// in its `init`.
-pub struct QueueTask<W: QueueWork> {
+/// Another task that feeds the queue finds its [`QueueSender`] by the
+/// queue's name, `ctx.service().queue::<u32, u32>("Resize")`, with no need
+/// to know the work's type; a task that needs the queue to start first
+/// declares it as a dependency (`deps.add(QueueTask::new(Resize))`).
+///
+/// The type parameters are the [`QueueWork`]'s: `QueueTask<Resize,
+/// NoOptions, u32>` here.
+pub struct QueueTask<W: QueueWork<O, R>, O: TaskOptions = NoOptions, R: Send + 'static = ()> {
     work: W,
     discipline: &'static str,
-    make_ready: MakeReady<W::Item, W::Output>,
-    shared: Arc<Shared<W::Item, W::Output>>,
+    make_ready: MakeReady<W::Item, R>,
+    shared: Arc<Shared<W::Item, R>>,
     workers: usize,
+    _options: PhantomData<fn() -> O>,
 }
 
-impl<W: QueueWork> QueueTask<W> {
-    fn with_ready(
-        work: W,
-        discipline: &'static str,
-        make_ready: MakeReady<W::Item, W::Output>,
-    ) -> Self {
+impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> QueueTask<W, O, R> {
+    fn with_ready(work: W, discipline: &'static str, make_ready: MakeReady<W::Item, R>) -> Self {
         Self {
             work,
             discipline,
             make_ready,
             shared: Arc::new(Shared::closed(&W::name(), make_ready(1))),
             workers: W::WORKERS,
+            _options: PhantomData,
         }
     }
 
@@ -254,17 +255,17 @@ impl<W: QueueWork> QueueTask<W> {
     }
 
     /// A handle that submits to this start of the task.
-    pub fn sender(&self) -> QueueSender<W> {
+    pub fn sender(&self) -> QueueSender<W::Item, R> {
         QueueSender::new(Arc::clone(&self.shared))
     }
 
     /// See [`QueueSender::submit`].
-    pub async fn submit(&self, item: W::Item) -> Result<ItemFuture<W::Output>> {
+    pub async fn submit(&self, item: W::Item) -> Result<ItemFuture<R>> {
         sender::submit(&self.shared, item).await
     }
 
     /// See [`QueueSender::try_submit`].
-    pub fn try_submit(&self, item: W::Item) -> Result<ItemFuture<W::Output>> {
+    pub fn try_submit(&self, item: W::Item) -> Result<ItemFuture<R>> {
         sender::try_submit(&self.shared, item)
     }
 
@@ -279,10 +280,7 @@ impl<W: QueueWork> QueueTask<W> {
     }
 
     /// See [`QueueSender::map`].
-    pub async fn map(
-        &self,
-        items: impl IntoIterator<Item = W::Item>,
-    ) -> Vec<Result<W::Output, BoxError>> {
+    pub async fn map(&self, items: impl IntoIterator<Item = W::Item>) -> Vec<Result<R, BoxError>> {
         sender::map(&self.shared, items).await
     }
 
@@ -297,20 +295,22 @@ impl<W: QueueWork> QueueTask<W> {
     }
 }
 
-impl<W: QueueWork + Clone> Clone for QueueTask<W> {
+impl<W: QueueWork<O, R> + Clone, O: TaskOptions, R: Send + 'static> Clone for QueueTask<W, O, R> {
     fn clone(&self) -> Self {
         Self::with_ready(self.work.clone(), self.discipline, self.make_ready)
     }
 }
 
 /// A first in, first out queue of the default work.
-impl<W: QueueWork + Default> Default for QueueTask<W> {
+impl<W: QueueWork<O, R> + Default, O: TaskOptions, R: Send + 'static> Default
+    for QueueTask<W, O, R>
+{
     fn default() -> Self {
         Self::new(W::default())
     }
 }
 
-impl<W: QueueWork> Debug for QueueTask<W> {
+impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> Debug for QueueTask<W, O, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueueTask")
             .field("discipline", &self.discipline)
@@ -320,9 +320,9 @@ impl<W: QueueWork> Debug for QueueTask<W> {
     }
 }
 
-impl<W: QueueWork> VTask for QueueTask<W> {
-    type Options = QueueOptions<W::Options>;
-
+impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> VTask<QueueOptions<O>>
+    for QueueTask<W, O, R>
+{
     fn name() -> Cow<'static, str> {
         W::name()
     }
@@ -342,7 +342,7 @@ impl<W: QueueWork> VTask for QueueTask<W> {
         self.workers
     }
 
-    async fn init(&mut self, ctx: &TaskContext<Self::Options>) -> Result<(), BoxError> {
+    async fn init(&mut self, ctx: &TaskContext<QueueOptions<O>>) -> Result<(), BoxError> {
         self.work.init(ctx).await?;
         let options = ctx.options();
         self.workers = options.workers;
@@ -353,19 +353,20 @@ impl<W: QueueWork> VTask for QueueTask<W> {
             options.workers,
         ));
         worker::Counters::register(ctx.counters());
-        let weak: Weak<Shared<W::Item, W::Output>> = Arc::downgrade(&shared);
+        let weak: Weak<Shared<W::Item, R>> = Arc::downgrade(&shared);
         ctx.counters().callback("queue_depth", move || {
             weak.upgrade().map(|shared| shared.depth() as f64)
         });
+        ctx.provide(Arc::new(QueueSender::new(Arc::clone(&shared))));
         self.shared = shared;
         Ok(())
     }
 
-    async fn run(&self, ctx: TaskContext<Self::Options>) -> Result<(), BoxError> {
-        worker::run(&self.work, &self.shared, &ctx).await
+    async fn run(&self, ctx: TaskContext<QueueOptions<O>>) -> Result<(), BoxError> {
+        worker::run(&self.work, &self.shared, ctx).await
     }
 
-    async fn stop(&self, _ctx: &TaskContext<Self::Options>) {
+    async fn stop(&self, _ctx: &TaskContext<QueueOptions<O>>) {
         self.shared.close();
     }
 }

@@ -7,12 +7,11 @@ use std::task::{Context, Poll};
 
 use tokio::sync::oneshot;
 
-use super::QueueWork;
 use super::shared::Shared;
 use crate::error::{BoxError, Error, Result};
 
 /// The result of one submitted item: resolves to what
-/// [`execute`](QueueWork::execute) returned, once it did so without
+/// [`execute`](super::QueueWork::execute) returned, once it did so without
 /// [`TryLater`](crate::TryLater).
 ///
 /// It fails with [`Error::QueueStopped`] when the task stopped before the
@@ -43,29 +42,23 @@ impl<O> Future for ItemFuture<O> {
     }
 }
 
-/// A cheap, clonable handle that puts items on a running queue task, from
-/// any task or thread; from [`QueueTask::sender`](super::QueueTask::sender).
+/// A cheap, clonable handle that puts items of type `T` on a running queue
+/// task whose executions return `R`, from any task or thread: from
+/// [`ServiceHandle::queue`](crate::ServiceHandle::queue) by the task's name,
+/// or [`QueueTask::sender`](super::QueueTask::sender). It names no work
+/// type, so a producer need not know the consumer's.
 ///
 /// It belongs to one start of the task: after a restart, or once shutdown
 /// starts, every call fails with [`Error::TaskNotRunning`] (look the task up
 /// again after a restart).
 ///
 /// ```
-/// # use sparts_core::{BoxError, ItemContext, NoOptions, QueueTask, QueueWork, VService};
-/// # #[derive(Clone)]
-/// # struct Double;
-/// # impl QueueWork for Double {
-/// #     type Item = u32;
-/// #     type Output = u32;
-/// #     type Options = NoOptions;
-/// #     async fn execute(&self, item: &u32, _: &ItemContext<'_, Self>) -> Result<u32, BoxError> {
-/// #         Ok(item * 2)
-/// #     }
-/// # }
+/// # use sparts_core::{BoxError, TaskSpec, VService};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), BoxError> {
-/// let running = VService::new("Svc").with_task(QueueTask::new(Double)).start_with_args(["svc"]).await?;
-/// let sender = running.handle().require::<QueueTask<Double>>()?.sender();
+/// let double = TaskSpec::queue("Double", |item: u32, _ctx| async move { Ok(item * 2) });
+/// let running = VService::new("Svc").with_task(double).start_with_args(["svc"]).await?;
+/// let sender = running.handle().queue::<u32, u32>("Double")?;
 /// let results = sender.map([1, 2, 3]).await;
 /// assert_eq!(results.into_iter().collect::<Result<Vec<_>, _>>()?, [2, 4, 6]);
 /// running.shutdown().await?;
@@ -73,11 +66,11 @@ impl<O> Future for ItemFuture<O> {
 /// # Ok(())
 /// # }
 /// ```
-pub struct QueueSender<W: QueueWork> {
-    shared: Arc<Shared<W::Item, W::Output>>,
+pub struct QueueSender<T, R = ()> {
+    shared: Arc<Shared<T, R>>,
 }
 
-impl<W: QueueWork> Clone for QueueSender<W> {
+impl<T, R> Clone for QueueSender<T, R> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
@@ -85,7 +78,7 @@ impl<W: QueueWork> Clone for QueueSender<W> {
     }
 }
 
-impl<W: QueueWork> std::fmt::Debug for QueueSender<W> {
+impl<T, R> std::fmt::Debug for QueueSender<T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueueSender")
             .field("queue", &self.shared)
@@ -93,8 +86,12 @@ impl<W: QueueWork> std::fmt::Debug for QueueSender<W> {
     }
 }
 
-impl<W: QueueWork> QueueSender<W> {
-    pub(super) fn new(shared: Arc<Shared<W::Item, W::Output>>) -> Self {
+impl<T, R> QueueSender<T, R>
+where
+    T: Send + std::fmt::Debug + 'static,
+    R: Send + 'static,
+{
+    pub(super) fn new(shared: Arc<Shared<T, R>>) -> Self {
         Self { shared }
     }
 
@@ -104,25 +101,25 @@ impl<W: QueueWork> QueueSender<W> {
     /// Fails with [`Error::TaskNotRunning`] when the task is not running or
     /// is stopping, and [`Error::DuplicateItem`] when a unique queue already
     /// has the item.
-    pub async fn submit(&self, item: W::Item) -> Result<ItemFuture<W::Output>> {
+    pub async fn submit(&self, item: T) -> Result<ItemFuture<R>> {
         submit(&self.shared, item).await
     }
 
     /// Like [`submit`](Self::submit), but a full bounded queue fails at once
     /// with [`Error::QueueFull`] (the item is dropped).
-    pub fn try_submit(&self, item: W::Item) -> Result<ItemFuture<W::Output>> {
+    pub fn try_submit(&self, item: T) -> Result<ItemFuture<R>> {
         try_submit(&self.shared, item)
     }
 
     /// Queues an item whose result nobody waits for; an error it ends with
     /// is logged with the item's `{:?}`. Waits for room like `submit`.
-    pub async fn enqueue(&self, item: W::Item) -> Result<()> {
+    pub async fn enqueue(&self, item: T) -> Result<()> {
         self.shared.submit(item, None).await
     }
 
     /// Like [`enqueue`](Self::enqueue), but a full bounded queue fails at
     /// once with [`Error::QueueFull`].
-    pub fn try_enqueue(&self, item: W::Item) -> Result<()> {
+    pub fn try_enqueue(&self, item: T) -> Result<()> {
         self.shared.try_submit(item, None)
     }
 
@@ -130,10 +127,7 @@ impl<W: QueueWork> QueueSender<W> {
     /// order. An item that was refused (see [`submit`](Self::submit)) has
     /// the refusal as its result; after a [`Error::TaskNotRunning`] the
     /// remaining items are not submitted and get that error too.
-    pub async fn map(
-        &self,
-        items: impl IntoIterator<Item = W::Item>,
-    ) -> Vec<Result<W::Output, BoxError>> {
+    pub async fn map(&self, items: impl IntoIterator<Item = T>) -> Vec<Result<R, BoxError>> {
         map(&self.shared, items).await
     }
 

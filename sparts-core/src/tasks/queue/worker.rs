@@ -9,9 +9,9 @@ use super::context::ItemContext;
 use super::shared::{Intake, Shared};
 use super::store::Entry;
 use super::{QueueOptions, QueueWork};
-use crate::context::TaskContext;
 use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
-use crate::error::BoxError;
+use crate::error::{BoxError, panic_message};
+use crate::task::{TaskContext, TaskOptions};
 use crate::tasks::TryLater;
 
 /// The task's counters, as Python sparts names them.
@@ -61,13 +61,26 @@ impl<T: Send + std::fmt::Debug + 'static, O: Send + 'static> Drop for InFlight<'
 }
 
 /// Works items off the queue until it is closed and drained.
-pub(super) async fn run<W: QueueWork>(
+pub(super) async fn run<W, O, R>(
     work: &W,
-    shared: &Shared<W::Item, W::Output>,
-    ctx: &TaskContext<QueueOptions<W::Options>>,
-) -> Result<(), BoxError> {
+    shared: &Shared<W::Item, R>,
+    ctx: TaskContext<QueueOptions<O>>,
+) -> Result<(), BoxError>
+where
+    W: QueueWork<O, R>,
+    O: TaskOptions,
+    R: Send + 'static,
+{
     let counters = Counters::register(ctx.counters());
-    let mut intake = Intake::new(shared, ctx.token());
+    let token = ctx.token().clone();
+    let mut intake = Intake::new(shared, &token);
+    // One context per worker, updated for each item, so an item costs no
+    // clone of the task's context.
+    let mut item_ctx = ItemContext {
+        attempt: 0,
+        enqueued_at: Instant::now(),
+        task: ctx,
+    };
     // One clock read per item: an item that follows another without a wait
     // starts when that one ended. A clock read costs a fifth of this loop
     // for a no-op item; the queue's own work between two items (well under
@@ -81,11 +94,8 @@ pub(super) async fn run<W: QueueWork>(
         let Some(entry) = in_flight.entry.as_ref() else {
             continue;
         };
-        let item_ctx = ItemContext {
-            attempt: entry.attempt,
-            enqueued_at: entry.enqueued_at,
-            task: ctx,
-        };
+        item_ctx.attempt = entry.attempt;
+        item_ctx.enqueued_at = entry.enqueued_at;
         let started = match last_end.take() {
             Some(end) if !intake.waited() => end,
             _ => Instant::now(),
@@ -96,7 +106,7 @@ pub(super) async fn run<W: QueueWork>(
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| {
-                Err(format!("execute {}", crate::runner::panic_message(panic.as_ref())).into())
+                Err(format!("execute {}", panic_message(panic.as_ref())).into())
             });
         let ended = Instant::now();
         last_end = Some(ended);

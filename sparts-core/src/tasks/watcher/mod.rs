@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use tokio::sync::watch as state;
 
-use crate::context::TaskContext;
 use crate::error::BoxError;
+use crate::error::short_type_name;
 use crate::options::parse_seconds;
-use crate::task::{VTask, short_type_name};
+use crate::task::{TaskContext, VTask};
 
 /// What to do when a watched directory changes; the user's half of a
 /// [`DirectoryWatcherTask`].
@@ -237,9 +237,7 @@ impl<H> DirectoryWatcherTask<H> {
     }
 }
 
-impl<H: DirectoryHandler> VTask for DirectoryWatcherTask<H> {
-    type Options = DirectoryWatcherOptions;
-
+impl<H: DirectoryHandler> VTask<DirectoryWatcherOptions> for DirectoryWatcherTask<H> {
     fn name() -> Cow<'static, str> {
         short_type_name::<H>().into()
     }

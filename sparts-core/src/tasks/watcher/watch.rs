@@ -11,9 +11,9 @@ use tokio::sync::watch as state;
 use super::snapshot::{self, Change, Entries, RootId};
 use super::source::Notifications;
 use super::{DirectoryHandler, DirectoryWatcherOptions, WatchMode};
-use crate::context::{OptionsWatch, TaskContext};
 use crate::counters::Counter;
 use crate::status::WarningId;
+use crate::task::{OptionsWatch, TaskContext};
 
 type Ctx = TaskContext<DirectoryWatcherOptions>;
 

@@ -1,17 +1,19 @@
 //! What a task gets from its service: its options, counters, cancellation
 //! token and a handle on the service.
 
+use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::Instrument;
 
+use super::NoOptions;
 use crate::counters::CounterRegistry;
-use crate::error::BoxError;
+use crate::error::{BoxError, panic_message};
 use crate::handle::ServiceHandle;
 use crate::options::AnyOptions;
 
@@ -23,15 +25,45 @@ pub(crate) struct ContextShared {
     pub(crate) token: CancellationToken,
     pub(crate) counters: CounterRegistry,
     pub(crate) service: ServiceHandle,
+    /// What the task offers other tasks by its name (set in `init`).
+    pub(crate) provided: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
+}
+
+impl ContextShared {
+    pub(crate) fn new(
+        name: String,
+        prefix: String,
+        token: CancellationToken,
+        counters: CounterRegistry,
+        service: ServiceHandle,
+    ) -> Self {
+        Self {
+            name,
+            prefix,
+            token,
+            counters,
+            service,
+            provided: Mutex::new(None),
+        }
+    }
+
+    /// Takes what the task provided, for the service's task list.
+    pub(crate) fn take_provided(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.provided
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// A task's view of its service, passed to [`VTask`](crate::VTask) hooks.
 ///
-/// `O` is the task's options type. Each worker gets its own clone.
+/// `O` is the task's options type ([`NoOptions`] when left out). Each
+/// worker gets its own clone; a clone is cheap (a few reference counts).
 #[derive(Debug)]
-pub struct TaskContext<O> {
+pub struct TaskContext<O = NoOptions> {
     shared: Arc<ContextShared>,
-    worker_name: String,
+    worker_name: Arc<str>,
     worker: Option<usize>,
     options: watch::Receiver<AnyOptions>,
     _options: PhantomData<fn() -> O>,
@@ -41,7 +73,7 @@ impl<O> Clone for TaskContext<O> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
-            worker_name: self.worker_name.clone(),
+            worker_name: Arc::clone(&self.worker_name),
             worker: self.worker,
             options: self.options.clone(),
             _options: PhantomData,
@@ -51,7 +83,7 @@ impl<O> Clone for TaskContext<O> {
 
 /// Sees changes to a task's options; from [`TaskContext::watch_options`].
 #[derive(Debug)]
-pub struct OptionsWatch<O> {
+pub struct OptionsWatch<O = NoOptions> {
     rx: watch::Receiver<AnyOptions>,
     _options: PhantomData<fn() -> O>,
 }
@@ -81,7 +113,7 @@ fn downcast<O: Send + Sync + 'static>(rx: &watch::Receiver<AnyOptions>) -> Arc<O
 impl<O: Send + Sync + 'static> TaskContext<O> {
     pub(crate) fn new(shared: Arc<ContextShared>, options: watch::Receiver<AnyOptions>) -> Self {
         Self {
-            worker_name: shared.name.clone(),
+            worker_name: shared.name.as_str().into(),
             shared,
             worker: None,
             options,
@@ -94,7 +126,7 @@ impl<O: Send + Sync + 'static> TaskContext<O> {
         let mut ctx = self.clone();
         ctx.worker = Some(index);
         if count > 1 {
-            ctx.worker_name = format!("{}-{index}", self.shared.name);
+            ctx.worker_name = format!("{}-{index}", self.shared.name).into();
         }
         ctx
     }
@@ -144,6 +176,17 @@ impl<O: Send + Sync + 'static> TaskContext<O> {
         &self.shared.service
     }
 
+    /// Offers `value` to other tasks, which find it by this task's name
+    /// without knowing its type (a queue's sender, say). Replaces what was
+    /// offered before; read when `init` returns.
+    pub(crate) fn provide(&self, value: Arc<dyn Any + Send + Sync>) {
+        *self
+            .shared
+            .provided
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(value);
+    }
+
     /// The token cancelled when the task must stop.
     pub fn token(&self) -> &CancellationToken {
         &self.shared.token
@@ -181,7 +224,7 @@ impl<O: Send + Sync + 'static> TaskContext<O> {
         let token = self.shared.token.clone();
         let span = tracing::Span::current();
         std::thread::Builder::new()
-            .name(self.worker_name.clone())
+            .name(self.worker_name.to_string())
             .spawn(move || {
                 let _entered = span.enter();
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(token)));
@@ -189,7 +232,7 @@ impl<O: Send + Sync + 'static> TaskContext<O> {
             })?;
         match rx.in_current_span().await {
             Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(crate::runner::panic_message(panic.as_ref()).into()),
+            Ok(Err(panic)) => Err(panic_message(panic.as_ref()).into()),
             Err(_) => Err("the blocking thread ended without a result".into()),
         }
     }
