@@ -128,6 +128,11 @@ pub enum Error {
         expected: String,
     },
 
+    /// A task's `run` found nothing its `init` should have prepared (a
+    /// server without its bound listeners).
+    #[error("task {0} runs without what its init prepares")]
+    NotPrepared(String),
+
     /// Daemonizing or signalling a daemon failed.
     #[error("daemon: {0}")]
     Daemon(String),

@@ -69,6 +69,7 @@ mod notify;
 mod options;
 mod profile;
 mod runner;
+pub mod server;
 mod service;
 mod signals;
 mod status;

@@ -1,0 +1,268 @@
+//! The open connections of a server and the phase of its shutdown:
+//! serving, draining (finish what is in flight, then close), cut (close
+//! now). A connection reads the phase with one atomic load per poll.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+
+use crate::counters::{Counter, CounterRegistry};
+
+/// Counter names, the same on every transport (`<Task>.connections`).
+pub(crate) const CONNECTIONS: &str = "connections";
+pub(crate) const OPEN_CONNECTIONS: &str = "open_connections";
+pub(crate) const CUT_CONNECTIONS: &str = "cut_connections";
+
+/// Where a server's connections are in its shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Serving as usual.
+    Serving,
+    /// Finish the request in flight, then close; an idle connection closes
+    /// at once.
+    Draining,
+    /// Close now: the shutdown budget is spent.
+    Cut,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Phase::Serving,
+            1 => Phase::Draining,
+            _ => Phase::Cut,
+        }
+    }
+}
+
+/// The open connections of one start of a server task, counted as
+/// `connections` (accepted), `open_connections` and `cut_connections`
+/// under the task's name. Cheap to clone.
+///
+/// Each accepted connection holds a [`ConnectionGuard`] for as long as it
+/// is open; [`ShutdownPlan::drain`](super::ShutdownPlan::drain) moves them
+/// all to [`Phase::Draining`] and, at the end of the budget, to
+/// [`Phase::Cut`].
+///
+/// A shared `Notify` or `CancellationToken` would take a lock shared by all
+/// connections at every poll; here a poll registers its waker with the
+/// connection's own [`AtomicWaker`] and reads one atomic.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    phase: AtomicU8,
+    open: AtomicUsize,
+    next_id: AtomicU64,
+    wakers: Mutex<HashMap<u64, Arc<AtomicWaker>>>,
+    /// Woken when the last connection closes.
+    closed: Notify,
+    accepted: Counter,
+    cut: Counter,
+}
+
+impl Connections {
+    /// Connections counted in `counters`: `connections`, `open_connections`
+    /// and `cut_connections`.
+    pub fn register(counters: &CounterRegistry) -> Self {
+        let inner = Arc::new(Inner {
+            phase: AtomicU8::new(Phase::Serving as u8),
+            open: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+            wakers: Mutex::new(HashMap::new()),
+            closed: Notify::new(),
+            accepted: counters.counter(CONNECTIONS),
+            cut: counters.counter(CUT_CONNECTIONS),
+        });
+        let weak = Arc::downgrade(&inner);
+        // usize to f64 is exact for any number of connections a process holds.
+        counters.callback(OPEN_CONNECTIONS, move || {
+            weak.upgrade()
+                .map(|inner| inner.open.load(Ordering::Relaxed) as f64)
+        });
+        Self { inner }
+    }
+
+    /// Counts a new connection, open until the guard drops.
+    pub fn open_connection(&self) -> ConnectionGuard {
+        let inner = &self.inner;
+        inner.accepted.increment();
+        inner.open.fetch_add(1, Ordering::AcqRel);
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let waker = Arc::new(AtomicWaker::new());
+        inner.lock().insert(id, Arc::clone(&waker));
+        ConnectionGuard {
+            inner: Arc::clone(inner),
+            id,
+            waker,
+        }
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.inner.open.load(Ordering::Acquire)
+    }
+
+    /// The phase every connection is in.
+    pub fn phase(&self) -> Phase {
+        self.inner.phase()
+    }
+
+    /// Moves every connection to `phase` (never back) and wakes them.
+    pub fn enter(&self, phase: Phase) {
+        self.inner.phase.fetch_max(phase as u8, Ordering::AcqRel);
+        for waker in self.inner.lock().values() {
+            waker.wake();
+        }
+    }
+
+    /// Cuts every open connection, counting them in `cut_connections`;
+    /// returns how many were open.
+    pub fn cut(&self) -> usize {
+        let open = self.open();
+        self.inner.cut.add(open as u64);
+        self.enter(Phase::Cut);
+        open
+    }
+
+    /// Completes once no connection is open.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.inner.closed.notified();
+            tokio::pin!(notified);
+            // Registered before the count is read, so a last close in
+            // between still wakes this waiter.
+            notified.as_mut().enable();
+            if self.open() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Inner {
+    fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<AtomicWaker>>> {
+        // Each critical section is one map operation: never half done.
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open connection of a [`Connections`]: it sees the shutdown's phase
+/// and counts as open until dropped.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    inner: Arc<Inner>,
+    id: u64,
+    waker: Arc<AtomicWaker>,
+}
+
+impl ConnectionGuard {
+    /// The phase now.
+    pub fn phase(&self) -> Phase {
+        self.inner.phase()
+    }
+
+    /// The phase now, and a wake-up of this task when it changes.
+    pub fn poll_phase(&self, cx: &mut Context<'_>) -> Phase {
+        // Registered before the phase is read, so a change in between
+        // still wakes this task.
+        self.waker.register(cx.waker());
+        self.inner.phase()
+    }
+
+    /// Completes once the shutdown has reached `phase` (at once if it has).
+    pub fn reached(&self, phase: Phase) -> impl Future<Output = ()> + Send + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.poll_phase(cx) >= phase {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.inner.lock().remove(&self.id);
+        if self.inner.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inner.closed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn guards_count_open_connections_and_the_last_close_is_seen() {
+        let counters = CounterRegistry::new();
+        let connections = Connections::register(&counters);
+        let first = connections.open_connection();
+        let second = connections.open_connection();
+        assert_eq!(connections.open(), 2);
+        assert_eq!(counters.snapshot().get(OPEN_CONNECTIONS), Some(2.0));
+        let waiter = tokio::spawn({
+            let connections = connections.clone();
+            async move { connections.closed().await }
+        });
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(!waiter.is_finished(), "one connection is still open");
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("the last close wakes the waiter")
+            .expect("no panic");
+        assert_eq!(counters.snapshot().get(CONNECTIONS), Some(2.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_phase_change_wakes_the_connections_waiting_for_it() {
+        let connections = Connections::register(&CounterRegistry::new());
+        let guard = connections.open_connection();
+        let draining = tokio::spawn(async move {
+            guard.reached(Phase::Draining).await;
+            guard.phase()
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(!draining.is_finished());
+        connections.enter(Phase::Draining);
+        let seen = tokio::time::timeout(Duration::from_secs(1), draining)
+            .await
+            .expect("woken")
+            .expect("no panic");
+        assert_eq!(seen, Phase::Draining);
+        // The phase never goes back.
+        connections.enter(Phase::Serving);
+        assert_eq!(connections.phase(), Phase::Draining);
+    }
+
+    #[tokio::test]
+    async fn a_cut_counts_the_connections_it_closes() {
+        let counters = CounterRegistry::new();
+        let connections = Connections::register(&counters);
+        let _a = connections.open_connection();
+        let _b = connections.open_connection();
+        assert_eq!(connections.cut(), 2);
+        assert_eq!(connections.phase(), Phase::Cut);
+        assert_eq!(counters.snapshot().get(CUT_CONNECTIONS), Some(2.0));
+    }
+}

@@ -1,0 +1,20 @@
+//! What every server task shares, whatever its protocol: the hand-off of
+//! bound listeners from `init` to `run`, the open connections and the phase
+//! of their shutdown, one shutdown plan (lame duck, stop accepting, drain,
+//! cut, counted and logged in the same words everywhere), and the request
+//! counters under the same names.
+//!
+//! A transport owns only how it speaks on a connection; HTTP, gRPC and
+//! Thrift build on these pieces.
+
+mod connections;
+mod handoff;
+mod io;
+mod metrics;
+mod plan;
+
+pub use connections::{ConnectionGuard, Connections, Phase};
+pub use handoff::Handoff;
+pub use io::Cuttable;
+pub use metrics::{RequestMetrics, latency_samples};
+pub use plan::ShutdownPlan;
