@@ -86,7 +86,7 @@ pub use counters::{
     CounterValue, CountersSnapshot, ManualClock, Max, Min, MonotonicClock, SampleType, Samples,
     SamplesConfig, SharedClock, Window,
 };
-pub use error::{BoxError, Error, Result, TaskFailure, panic_text};
+pub use error::{AdminErrorKind, BoxError, Error, Result, TaskFailure, panic_text};
 pub use handle::ServiceHandle;
 pub use options::{ServiceOptions, parse_seconds};
 pub use service::{RunningService, TaskFailurePolicy, VService};
