@@ -59,8 +59,8 @@ impl Fb303Service {
     #[zbus(name = "getCounter")]
     fn get_counter(&self, name: &str) -> admin_error::Result<i64> {
         let value = self.admin.counter(name).map_err(AdminError::from)?;
-        // A counter that is not a number (an average of no samples) gets
-        // one later.
+        // Not a number (a callback's ratio of nothing to nothing): fb303's
+        // integers cannot carry it, and the counter may have one later.
         as_i64(value).ok_or_else(|| {
             AdminError::new(
                 AdminErrorKind::Unavailable,

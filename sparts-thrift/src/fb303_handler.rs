@@ -164,8 +164,8 @@ impl FacebookServiceSyncHandler for Fb303Handler {
 
     fn handle_get_counter(&self, key: String) -> thrift::Result<i64> {
         let value = self.admin.counter(&key).map_err(failed)?;
-        // A counter that is not a number (an average of no samples) gets
-        // one later.
+        // Not a number (a callback's ratio of nothing to nothing): fb303's
+        // integers cannot carry it, and the counter may have one later.
         as_i64(value).ok_or_else(|| {
             refused(
                 AdminErrorKind::Unavailable,
