@@ -215,6 +215,129 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// What kind of failure an [`Error`] is to a caller of the admin model, so
+/// that every transport answers the same mistake with the same kind of
+/// wire code (HTTP status, gRPC code, Thrift exception, D-Bus error name).
+///
+/// The kinds are gRPC's codes that admin calls need, with the same meaning.
+/// [`Error::admin_kind`] picks one for every error.
+///
+/// ```
+/// use sparts_core::{AdminErrorKind, Error};
+///
+/// let unknown = Error::UnknownCounter("No.such".into());
+/// assert_eq!(unknown.admin_kind(), AdminErrorKind::NotFound);
+/// assert_eq!(AdminErrorKind::NotFound.as_str(), "NOT_FOUND");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AdminErrorKind {
+    /// The call named something the service does not have: a counter, an
+    /// option, a task. Asking again gives the same answer.
+    NotFound,
+    /// A value the caller gave is malformed or out of range: an option
+    /// value its parser refuses, a filter pattern that does not compile, a
+    /// profile duration outside its bounds. Asking again with the same
+    /// value gives the same answer.
+    InvalidArgument,
+    /// The request is well formed but the service's state refuses it until
+    /// something else changes: an option that cannot change while the
+    /// service runs, an item a unique queue already holds. Retrying the
+    /// same call does not help.
+    FailedPrecondition,
+    /// The caller may not make this call: a mutating admin call from a peer
+    /// outside `--admin-trusted`.
+    PermissionDenied,
+    /// The call is fine but cannot be served now; the same call may succeed
+    /// later, so a client may retry with back-off. A CPU profile is already
+    /// running (the process has one profiler), a task is not running
+    /// (starting, stopping, stopped), a queue is full, a poller has no value
+    /// yet.
+    Unavailable,
+    /// The service failed at something it should have been able to do: an
+    /// I/O error, a task that failed, the profiler breaking down. Not the
+    /// caller's fault.
+    Internal,
+}
+
+impl AdminErrorKind {
+    /// The kind's name on the wire where a transport has no code of its own
+    /// for it (Thrift's message prefix): gRPC's spelling, `NOT_FOUND`,
+    /// `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `PERMISSION_DENIED`,
+    /// `UNAVAILABLE`, `INTERNAL`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminErrorKind::NotFound => "NOT_FOUND",
+            AdminErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+            AdminErrorKind::FailedPrecondition => "FAILED_PRECONDITION",
+            AdminErrorKind::PermissionDenied => "PERMISSION_DENIED",
+            AdminErrorKind::Unavailable => "UNAVAILABLE",
+            AdminErrorKind::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl std::fmt::Display for AdminErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The kind of failure this is to an admin caller; each transport turns
+    /// it into its own wire code.
+    ///
+    /// The match names every variant, so a new variant does not compile
+    /// until someone decides its kind.
+    #[must_use]
+    pub fn admin_kind(&self) -> AdminErrorKind {
+        use AdminErrorKind as K;
+        match self {
+            Error::UnknownOption(_)
+            | Error::UnknownCounter(_)
+            | Error::TaskNotFound(_)
+            | Error::UnknownTask { .. } => K::NotFound,
+            // The task is there, but it is not what the caller asked for.
+            Error::WrongTaskType { .. } => K::InvalidArgument,
+            Error::Usage(_)
+            | Error::InvalidOption { .. }
+            | Error::InvalidPattern { .. }
+            | Error::InvalidProfileDuration { .. } => K::InvalidArgument,
+            // The request is fine; the option's nature, the queue's content
+            // or the instance holding the pidfile is in the way, and stays so
+            // until someone changes it.
+            Error::ReadOnlyOption(_) | Error::DuplicateItem(_) | Error::AlreadyRunning { .. } => {
+                K::FailedPrecondition
+            }
+            Error::NotTrusted { .. } => K::PermissionDenied,
+            // Each passes by itself: the profile ends, the task (re)starts,
+            // the queue drains, the poller fetches. A stopping task is
+            // gRPC's UNAVAILABLE too: the service is shutting down.
+            Error::ProfileRunning
+            | Error::TaskNotRunning(_)
+            | Error::QueueFull { .. }
+            | Error::QueueStopped(_)
+            | Error::NoValue { .. }
+            | Error::ServiceStopped => K::Unavailable,
+            // A profiler that cannot start (or is left out of the build) is
+            // not something a retry fixes, nor the caller's doing.
+            Error::DuplicateTask { .. }
+            | Error::StartFailed(_)
+            | Error::TaskFailed(_)
+            | Error::Interrupted(_)
+            | Error::File { .. }
+            | Error::Aborted(_)
+            | Error::Daemon(_)
+            | Error::Spawn { .. }
+            | Error::ExecutionFailed { .. }
+            | Error::ProfilingUnavailable(_)
+            | Error::NotPrepared(_)
+            | Error::Io(_) => K::Internal,
+        }
+    }
+}
+
 /// A task's failure, carrying the task's name.
 #[derive(Debug)]
 pub struct TaskFailure {
@@ -285,4 +408,218 @@ pub fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     base.rsplit("::").next().unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{AdminErrorKind as K, Error, TaskFailure};
+
+    /// The number of `Error` variants: the length of [`index`]'s match.
+    const VARIANTS: usize = 31;
+
+    /// A number per variant. The match has no wildcard, so a new variant
+    /// does not compile until it has a row in the table below too.
+    fn index(error: &Error) -> usize {
+        match error {
+            Error::Usage(_) => 0,
+            Error::UnknownOption(_) => 1,
+            Error::InvalidOption { .. } => 2,
+            Error::ReadOnlyOption(_) => 3,
+            Error::UnknownCounter(_) => 4,
+            Error::InvalidPattern { .. } => 5,
+            Error::TaskNotFound(_) => 6,
+            Error::DuplicateTask { .. } => 7,
+            Error::UnknownTask { .. } => 8,
+            Error::StartFailed(_) => 9,
+            Error::TaskFailed(_) => 10,
+            Error::NotTrusted { .. } => 11,
+            Error::Interrupted(_) => 12,
+            Error::AlreadyRunning { .. } => 13,
+            Error::File { .. } => 14,
+            Error::Aborted(_) => 15,
+            Error::Daemon(_) => 16,
+            Error::Spawn { .. } => 17,
+            Error::TaskNotRunning(_) => 18,
+            Error::ExecutionFailed { .. } => 19,
+            Error::NoValue { .. } => 20,
+            Error::QueueFull { .. } => 21,
+            Error::DuplicateItem(_) => 22,
+            Error::QueueStopped(_) => 23,
+            Error::InvalidProfileDuration { .. } => 24,
+            Error::ProfileRunning => 25,
+            Error::ProfilingUnavailable(_) => 26,
+            Error::Io(_) => 27,
+            Error::ServiceStopped => 28,
+            Error::WrongTaskType { .. } => 29,
+            Error::NotPrepared(_) => 30,
+        }
+    }
+
+    fn failure() -> TaskFailure {
+        TaskFailure {
+            task: "T".into(),
+            stage: "run",
+            error: "boom".into(),
+        }
+    }
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("disk gone")
+    }
+
+    #[test]
+    fn every_variant_has_its_admin_kind() {
+        // An invalid pattern is the point here.
+        #[allow(clippy::invalid_regex)]
+        let pattern = regex::Regex::new("(").expect_err("an unclosed group");
+        let table = [
+            (Error::Usage("bad flag".into()), K::InvalidArgument),
+            (Error::UnknownOption("nope".into()), K::NotFound),
+            (
+                Error::InvalidOption {
+                    name: "http_port".into(),
+                    reason: "not a number".into(),
+                },
+                K::InvalidArgument,
+            ),
+            (
+                Error::ReadOnlyOption("pidfile".into()),
+                K::FailedPrecondition,
+            ),
+            (Error::UnknownCounter("No.such".into()), K::NotFound),
+            (
+                Error::InvalidPattern {
+                    pattern: "(".into(),
+                    source: pattern,
+                },
+                K::InvalidArgument,
+            ),
+            (Error::TaskNotFound("Nope".into()), K::NotFound),
+            (
+                Error::DuplicateTask {
+                    what: "name",
+                    value: "T".into(),
+                },
+                K::Internal,
+            ),
+            (
+                Error::UnknownTask {
+                    name: "Nope".into(),
+                    available: "T".into(),
+                },
+                K::NotFound,
+            ),
+            (Error::StartFailed(vec![failure()]), K::Internal),
+            (Error::TaskFailed(failure()), K::Internal),
+            (
+                Error::NotTrusted {
+                    action: "shutdown".into(),
+                    peer: "192.0.2.7".into(),
+                },
+                K::PermissionDenied,
+            ),
+            (Error::Interrupted(15), K::Internal),
+            (
+                Error::AlreadyRunning {
+                    path: "/run/svc.pid".into(),
+                    pid: Some(42),
+                },
+                K::FailedPrecondition,
+            ),
+            (
+                Error::File {
+                    path: "/var/log/svc.log".into(),
+                    source: io(),
+                },
+                K::Internal,
+            ),
+            (Error::Aborted("cancelled".into()), K::Internal),
+            (Error::Daemon("fork failed".into()), K::Internal),
+            (
+                Error::Spawn {
+                    program: "nope".into(),
+                    source: io(),
+                },
+                K::Internal,
+            ),
+            (Error::TaskNotRunning("T".into()), K::Unavailable),
+            (
+                Error::ExecutionFailed {
+                    task: "T".into(),
+                    error: Arc::new(io()),
+                },
+                K::Internal,
+            ),
+            (
+                Error::NoValue {
+                    task: "T".into(),
+                    waited: Duration::from_secs(1),
+                },
+                K::Unavailable,
+            ),
+            (
+                Error::QueueFull {
+                    task: "Q".into(),
+                    capacity: 8,
+                },
+                K::Unavailable,
+            ),
+            (Error::DuplicateItem("Q".into()), K::FailedPrecondition),
+            (Error::QueueStopped("Q".into()), K::Unavailable),
+            (
+                Error::InvalidProfileDuration {
+                    requested: Duration::ZERO,
+                    max: Duration::from_secs(300),
+                },
+                K::InvalidArgument,
+            ),
+            (Error::ProfileRunning, K::Unavailable),
+            (Error::ProfilingUnavailable("no perf".into()), K::Internal),
+            (Error::Io(io()), K::Internal),
+            (Error::ServiceStopped, K::Unavailable),
+            (
+                Error::WrongTaskType {
+                    task: "Jobs".into(),
+                    expected: "a queue of u64 giving ()".into(),
+                },
+                K::InvalidArgument,
+            ),
+            (Error::NotPrepared("HttpTask".into()), K::Internal),
+        ];
+        let mut seen = [false; VARIANTS];
+        for (error, kind) in &table {
+            assert_eq!(error.admin_kind(), *kind, "{error:?}");
+            let i = index(error);
+            assert!(!seen[i], "two rows for {error:?}");
+            seen[i] = true;
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no row: {seen:?}");
+    }
+
+    #[test]
+    fn kinds_have_grpc_style_names() {
+        let names = [
+            K::NotFound,
+            K::InvalidArgument,
+            K::FailedPrecondition,
+            K::PermissionDenied,
+            K::Unavailable,
+            K::Internal,
+        ]
+        .map(|k| k.to_string());
+        assert_eq!(
+            names,
+            [
+                "NOT_FOUND",
+                "INVALID_ARGUMENT",
+                "FAILED_PRECONDITION",
+                "PERMISSION_DENIED",
+                "UNAVAILABLE",
+                "INTERNAL"
+            ]
+        );
+    }
 }

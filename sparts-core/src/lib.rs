@@ -82,7 +82,9 @@ pub use counters::{
     CounterValue, CountersSnapshot, ManualClock, Max, Min, MonotonicClock, SampleType, Samples,
     SamplesConfig, SharedClock, Window,
 };
-pub use error::{BoxError, Error, Result, TaskFailure, panic_text, short_type_name};
+pub use error::{
+    AdminErrorKind, BoxError, Error, Result, TaskFailure, panic_text, short_type_name,
+};
 pub use handle::ServiceHandle;
 pub use options::{ServiceOptions, parse_seconds};
 pub use runner::TaskFailurePolicy;

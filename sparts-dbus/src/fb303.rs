@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sparts_core::Admin;
-use zbus::fdo;
+use sparts_core::{Admin, AdminErrorKind};
 use zbus::zvariant::Value;
 
-use crate::value::{PEER, failed, or_none, text};
+use crate::admin_error::{self, AdminError};
+use crate::value::{PEER, or_none, text};
 
 /// The object behind `com.facebook.fb303.Service`.
 #[derive(Debug)]
@@ -57,22 +57,33 @@ impl Fb303Service {
     }
 
     #[zbus(name = "getCounter")]
-    fn get_counter(&self, name: &str) -> fdo::Result<i64> {
-        let value = self.admin.counter(name).map_err(failed)?;
-        as_i64(value)
-            .ok_or_else(|| fdo::Error::InvalidArgs(format!("counter {name} has no value yet")))
+    fn get_counter(&self, name: &str) -> admin_error::Result<i64> {
+        let value = self.admin.counter(name).map_err(AdminError::from)?;
+        // Not a number (a callback's ratio of nothing to nothing): fb303's
+        // integers cannot carry it, and the counter may have one later.
+        as_i64(value).ok_or_else(|| {
+            AdminError::new(
+                AdminErrorKind::Unavailable,
+                format!("counter {name} has no value yet"),
+            )
+        })
     }
 
     #[zbus(name = "setOption")]
-    fn set_option(&self, name: &str, value: &str) -> fdo::Result<()> {
+    fn set_option(&self, name: &str, value: &str) -> admin_error::Result<()> {
         text(&Value::from(value))?;
-        self.admin.set_option(&PEER, name, value).map_err(failed)
+        self.admin
+            .set_option(&PEER, name, value)
+            .map_err(AdminError::from)
     }
 
     /// The option's value, `__None__` when unset.
     #[zbus(name = "getOption")]
-    fn get_option(&self, name: &str) -> fdo::Result<String> {
-        self.admin.option(name).map(or_none).map_err(failed)
+    fn get_option(&self, name: &str) -> admin_error::Result<String> {
+        self.admin
+            .option(name)
+            .map(or_none)
+            .map_err(AdminError::from)
     }
 
     #[zbus(name = "getOptions")]
@@ -91,22 +102,20 @@ impl Fb303Service {
     /// default is 25 s, `--timeout` sets it). Other calls are served
     /// meanwhile.
     #[zbus(name = "getCpuProfile")]
-    async fn get_cpu_profile(&self, seconds: i32) -> fdo::Result<String> {
+    async fn get_cpu_profile(&self, seconds: i32) -> admin_error::Result<String> {
         let Ok(seconds) = u64::try_from(seconds) else {
-            return Err(fdo::Error::InvalidArgs(format!(
-                "a CPU profile lasts more than 0 s and at most {} s, not {seconds} s",
-                Admin::MAX_CPU_PROFILE.as_secs()
-            )));
+            return Err(AdminError::new(
+                AdminErrorKind::InvalidArgument,
+                format!(
+                    "a CPU profile lasts more than 0 s and at most {} s, not {seconds} s",
+                    Admin::MAX_CPU_PROFILE.as_secs()
+                ),
+            ));
         };
         self.admin
             .cpu_profile(Duration::from_secs(seconds))
             .await
-            .map_err(|err| match err {
-                sparts_core::Error::InvalidProfileDuration { .. } => {
-                    fdo::Error::InvalidArgs(err.to_string())
-                }
-                other => fdo::Error::Failed(other.to_string()),
-            })
+            .map_err(AdminError::from)
     }
 
     #[zbus(name = "aliveSince")]
@@ -115,13 +124,13 @@ impl Fb303Service {
     }
 
     #[zbus(name = "reinitialize")]
-    fn reinitialize(&self) -> fdo::Result<()> {
-        self.admin.reinitialize(&PEER).map_err(failed)
+    fn reinitialize(&self) -> admin_error::Result<()> {
+        self.admin.reinitialize(&PEER).map_err(AdminError::from)
     }
 
     #[zbus(name = "shutdown")]
-    fn shutdown(&self) -> fdo::Result<()> {
-        self.admin.shutdown(&PEER).map_err(failed)
+    fn shutdown(&self) -> admin_error::Result<()> {
+        self.admin.shutdown(&PEER).map_err(AdminError::from)
     }
 }
 
@@ -135,9 +144,11 @@ pub(crate) struct SpartsFb303 {
 impl SpartsFb303 {
     /// Sets an option from a variant (string, number or boolean).
     #[zbus(name = "setOptionV")]
-    fn set_option_v(&self, name: &str, value: Value<'_>) -> fdo::Result<()> {
+    fn set_option_v(&self, name: &str, value: Value<'_>) -> admin_error::Result<()> {
         let value = text(&value)?;
-        self.admin.set_option(&PEER, name, &value).map_err(failed)
+        self.admin
+            .set_option(&PEER, name, &value)
+            .map_err(AdminError::from)
     }
 
     /// `aliveSince` as a decimal string (for clients without 64-bit integers).

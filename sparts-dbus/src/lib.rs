@@ -6,7 +6,12 @@
 //! (`getOption`, `setOption`, `getOptions`, `listOptions`, `shutdown`,
 //! `restart`, `listTasks`, `uptime`, and a `Status` property that signals
 //! its changes) and `/<Service>/fb303` with `com.facebook.fb303.Service`
-//! and `org.sparts.FB303Service`. The user's own
+//! and `org.sparts.FB303Service`. A refused call is a D-Bus error named
+//! after its [`AdminErrorKind`](sparts_core::AdminErrorKind):
+//! `org.sparts.Error.NotFound`, `org.freedesktop.DBus.Error.InvalidArgs`,
+//! `org.sparts.Error.FailedPrecondition`,
+//! `org.freedesktop.DBus.Error.AccessDenied`, `org.sparts.Error.Unavailable`
+//! or `org.freedesktop.DBus.Error.Failed`. The user's own
 //! [`#[zbus::interface]`](zbus::interface) objects go on the same
 //! connection with [`DBusServiceTask::with_interface`].
 //!
@@ -43,6 +48,7 @@
 //! # }
 //! ```
 
+mod admin_error;
 mod builtins;
 mod connect;
 mod error;

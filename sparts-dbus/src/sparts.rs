@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use sparts_core::Admin;
-use zbus::fdo;
 use zbus::zvariant::{OwnedValue, Value};
 
-use crate::value::{PEER, failed, text, variant};
+use crate::admin_error::{self, AdminError};
+use crate::value::{PEER, text, variant};
 
 /// The object behind `org.sparts.Service`.
 #[derive(Debug)]
@@ -19,15 +19,20 @@ pub(crate) struct SpartsService {
 impl SpartsService {
     /// One option's value as a string variant, `__None__` when unset.
     #[zbus(name = "getOption")]
-    fn get_option(&self, name: &str) -> fdo::Result<OwnedValue> {
-        self.admin.option(name).map(variant).map_err(failed)
+    fn get_option(&self, name: &str) -> admin_error::Result<OwnedValue> {
+        self.admin
+            .option(name)
+            .map(variant)
+            .map_err(AdminError::from)
     }
 
     /// Sets an option from a string, number or boolean.
     #[zbus(name = "setOption")]
-    fn set_option(&self, name: &str, value: Value<'_>) -> fdo::Result<()> {
+    fn set_option(&self, name: &str, value: Value<'_>) -> admin_error::Result<()> {
         let value = text(&value)?;
-        self.admin.set_option(&PEER, name, &value).map_err(failed)
+        self.admin
+            .set_option(&PEER, name, &value)
+            .map_err(AdminError::from)
     }
 
     /// Every option with its value.
@@ -48,14 +53,14 @@ impl SpartsService {
 
     /// Shuts the service down.
     #[zbus(name = "shutdown")]
-    fn shutdown(&self) -> fdo::Result<()> {
-        self.admin.shutdown(&PEER).map_err(failed)
+    fn shutdown(&self) -> admin_error::Result<()> {
+        self.admin.shutdown(&PEER).map_err(AdminError::from)
     }
 
     /// Restarts the service in process.
     #[zbus(name = "restart")]
-    fn restart(&self) -> fdo::Result<()> {
-        self.admin.reinitialize(&PEER).map_err(failed)
+    fn restart(&self) -> admin_error::Result<()> {
+        self.admin.reinitialize(&PEER).map_err(AdminError::from)
     }
 
     /// The names of the running tasks.

@@ -1,9 +1,10 @@
 //! Option values on the wire: strings, with a missing value as `__None__`
 //! (the original's convention, which its clients rely on).
 
-use sparts_core::Peer;
-use zbus::fdo;
+use sparts_core::{AdminErrorKind, Peer};
 use zbus::zvariant::{OwnedValue, Str, Value};
+
+use crate::admin_error::{self, AdminError};
 
 /// How the original spelled a missing value on D-Bus.
 pub(crate) const NONE: &str = "__None__";
@@ -23,7 +24,7 @@ pub(crate) fn variant(value: Option<String>) -> OwnedValue {
 
 /// The text an option is set to from a variant: strings as they are,
 /// numbers and booleans written out, since options parse from text.
-pub(crate) fn text(value: &Value<'_>) -> fdo::Result<String> {
+pub(crate) fn text(value: &Value<'_>) -> admin_error::Result<String> {
     let text = match value {
         Value::Str(s) => s.as_str().to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -37,26 +38,22 @@ pub(crate) fn text(value: &Value<'_>) -> fdo::Result<String> {
         Value::F64(n) => n.to_string(),
         Value::Value(inner) => return text(inner),
         other => {
-            return Err(fdo::Error::InvalidArgs(format!(
-                "an option value must be a string, number or boolean, not `{}`",
-                other.value_signature()
-            )));
+            return Err(AdminError::new(
+                AdminErrorKind::InvalidArgument,
+                format!(
+                    "an option value must be a string, number or boolean, not `{}`",
+                    other.value_signature()
+                ),
+            ));
         }
     };
     if text == NONE {
-        return Err(fdo::Error::InvalidArgs(format!(
-            "an option cannot be unset ({NONE}); give it a value"
-        )));
+        return Err(AdminError::new(
+            AdminErrorKind::InvalidArgument,
+            format!("an option cannot be unset ({NONE}); give it a value"),
+        ));
     }
     Ok(text)
-}
-
-/// A sparts-core error as a D-Bus error with its readable message.
-pub(crate) fn failed(err: sparts_core::Error) -> fdo::Error {
-    match err {
-        sparts_core::Error::NotTrusted { .. } => fdo::Error::AccessDenied(err.to_string()),
-        other => fdo::Error::InvalidArgs(other.to_string()),
-    }
 }
 
 #[cfg(test)]

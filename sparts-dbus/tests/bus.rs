@@ -17,6 +17,8 @@ use zbus::Connection;
 trait Sparts {
     #[zbus(name = "getOption")]
     fn get_option(&self, name: &str) -> zbus::Result<zbus::zvariant::OwnedValue>;
+    #[zbus(name = "setOption")]
+    fn set_option(&self, name: &str, value: &zbus::zvariant::Value<'_>) -> zbus::Result<()>;
     #[zbus(name = "listTasks")]
     fn list_tasks(&self) -> zbus::Result<Vec<String>>;
     #[zbus(name = "shutdown")]
@@ -187,6 +189,12 @@ async fn every_method_answers_busctl() {
 trait Fb303 {
     #[zbus(name = "getName")]
     fn get_name(&self) -> zbus::Result<String>;
+    #[zbus(name = "getCounter")]
+    fn get_counter(&self, name: &str) -> zbus::Result<i64>;
+    #[zbus(name = "getOption")]
+    fn get_option(&self, name: &str) -> zbus::Result<String>;
+    #[zbus(name = "setOption")]
+    fn set_option(&self, name: &str, value: &str) -> zbus::Result<()>;
     #[zbus(name = "getCpuProfile")]
     fn get_cpu_profile(&self, seconds: i32) -> zbus::Result<String>;
 }
@@ -256,6 +264,96 @@ async fn cpu_profile_is_folded_stacks_and_other_calls_go_on() {
                 && reason.contains("at most 300 s")),
         "{err:?}"
     );
+    running.shutdown().await.expect("stops");
+}
+
+/// The same mistakes as in the HTTP, gRPC and Thrift tests, each answered
+/// with the error name of its kind. (Every D-Bus caller is local, so
+/// trusted: no untrusted peer reaches the bus.)
+#[tokio::test]
+async fn admin_errors_have_the_name_of_their_kind() {
+    if !session_bus("admin_errors_have_the_name_of_their_kind") {
+        return;
+    }
+    const NOT_FOUND: &str = "org.sparts.Error.NotFound";
+    const INVALID_ARGS: &str = "org.freedesktop.DBus.Error.InvalidArgs";
+    const FAILED_PRECONDITION: &str = "org.sparts.Error.FailedPrecondition";
+    const UNAVAILABLE: &str = "org.sparts.Error.Unavailable";
+    let name = unique_name("Errors");
+    let running = start("Err", &name, &[]).await.expect("starts");
+    // A ratio of nothing to nothing: a counter fb303's integers cannot carry.
+    running
+        .handle()
+        .counters()
+        .callback("Test.ratio", || Some(f64::NAN));
+    let conn = Connection::session().await.expect("client");
+    let fb303 = Fb303Proxy::builder(&conn)
+        .destination(name.as_str())
+        .expect("destination")
+        .path("/Err/fb303")
+        .expect("path")
+        .build()
+        .await
+        .expect("proxy");
+    let sparts = proxy(&conn, &name, "Err").await;
+    let never = zbus::zvariant::Value::from("never");
+    let elsewhere = zbus::zvariant::Value::from("/tmp/other.pid");
+    let cases = [
+        (
+            fb303.get_counter("No.such").await.map(drop),
+            NOT_FOUND,
+            "No.such",
+        ),
+        (
+            fb303.get_option("no_such").await.map(drop),
+            NOT_FOUND,
+            "no_such",
+        ),
+        (
+            sparts.get_option("no_such").await.map(drop),
+            NOT_FOUND,
+            "no_such",
+        ),
+        (fb303.set_option("no_such", "1").await, NOT_FOUND, "no_such"),
+        (
+            fb303.set_option("shutdown_timeout", "never").await,
+            INVALID_ARGS,
+            "shutdown_timeout",
+        ),
+        (
+            sparts.set_option("shutdown_timeout", &never).await,
+            INVALID_ARGS,
+            "shutdown_timeout",
+        ),
+        (
+            fb303.set_option("pidfile", "/tmp/other.pid").await,
+            FAILED_PRECONDITION,
+            "cannot be changed at run time",
+        ),
+        (
+            sparts.set_option("pidfile", &elsewhere).await,
+            FAILED_PRECONDITION,
+            "cannot be changed at run time",
+        ),
+        (
+            fb303.get_counter("Test.ratio").await.map(drop),
+            UNAVAILABLE,
+            "no value yet",
+        ),
+        (
+            fb303.get_cpu_profile(-1).await.map(drop),
+            INVALID_ARGS,
+            "at most 300 s",
+        ),
+    ];
+    for (result, want, says) in cases {
+        assert!(
+            matches!(&result, Err(zbus::Error::MethodError(name, Some(reason), _))
+                if name.as_str() == want && reason.contains(says)),
+            "want {want} saying {says:?}, got {result:?}"
+        );
+    }
+    assert_eq!(running.handle().option("pidfile").expect("pidfile"), None);
     running.shutdown().await.expect("stops");
 }
 

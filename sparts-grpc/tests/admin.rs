@@ -75,6 +75,8 @@ async fn reads_answer_from_the_admin_model() -> TestResult {
     Ok(())
 }
 
+/// The same mistakes as in the HTTP, Thrift and D-Bus tests, each answered
+/// with the code of its `AdminErrorKind`.
 #[tokio::test]
 async fn bad_input_gets_the_right_status_code() -> TestResult {
     let started = start_greeter(&[]).await?;
@@ -123,6 +125,21 @@ async fn bad_input_gets_the_right_status_code() -> TestResult {
         .await
         .expect_err("a bad pattern");
     assert_eq!(err.code(), Code::InvalidArgument);
+
+    let err = admin
+        .set_option(SetOptionRequest {
+            name: "pidfile".into(),
+            value: "/tmp/other.pid".into(),
+        })
+        .await
+        .expect_err("a read-only option");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("cannot be changed at run time"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(started.running.handle().option("pidfile")?, None);
     started.running.shutdown().await?;
     Ok(())
 }

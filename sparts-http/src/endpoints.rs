@@ -101,6 +101,7 @@ mod tests {
             "/metrics",
             "/admin/status",
             "/admin/options/http_port",
+            "/admin/counters/HttpTask.requests",
         ] {
             assert!(all.serves(path), "{path}");
         }
@@ -110,6 +111,8 @@ mod tests {
             "/admin",
             "/admin/",
             "/admin/users",
+            "/admin/counters/",
+            "/admin/options/a/b",
             "/metrics/x",
         ] {
             assert!(!all.serves(path), "{path}");

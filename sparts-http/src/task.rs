@@ -59,10 +59,13 @@ enum Routes {
 ///   the moment shutdown begins.
 /// - `GET /metrics`: every counter of the service, Prometheus text format.
 /// - `GET /admin/status`, `/admin/counters[?filter=REGEX]`,
-///   `/admin/options`, `/admin/options/{name}`, `/admin/exported` (JSON);
-///   `PUT /admin/options/{name}` (body: the value), `POST
-///   /admin/reinitialize`, `POST /admin/shutdown`: these three only from a
-///   unix socket peer or an address in `--admin-trusted`, others get 403.
+///   `/admin/counters/{name}`, `/admin/options`, `/admin/options/{name}`,
+///   `/admin/exported` (JSON); `PUT /admin/options/{name}` (body: the
+///   value), `POST /admin/reinitialize`, `POST /admin/shutdown`: these
+///   three only from a unix socket peer or an address in `--admin-trusted`,
+///   others get 403. Errors are `{"error": "..."}` with the status of their
+///   [`AdminErrorKind`](sparts_core::AdminErrorKind) (404, 400, 409, 403,
+///   503, 500).
 ///
 /// # Counters
 ///

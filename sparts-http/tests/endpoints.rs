@@ -228,6 +228,85 @@ async fn admin_sets_options_from_a_trusted_peer() -> TestResult {
     Ok(())
 }
 
+/// The same mistakes as in the gRPC, Thrift and D-Bus tests, each answered
+/// with the status of its `AdminErrorKind` and the reason in the body.
+#[tokio::test]
+async fn admin_errors_have_the_status_of_their_kind() -> TestResult {
+    let s = hello(&[]).await?;
+    let c = client();
+    let one: Value = c
+        .get(s.url("/admin/counters/HttpTask.requests"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        one,
+        serde_json::json!({"name": "HttpTask.requests", "value": 1.0})
+    );
+    let cases = [
+        (
+            "GET",
+            "/admin/counters/No.such",
+            "",
+            StatusCode::NOT_FOUND,
+            "No.such",
+        ),
+        (
+            "GET",
+            "/admin/options/no_such",
+            "",
+            StatusCode::NOT_FOUND,
+            "no_such",
+        ),
+        (
+            "PUT",
+            "/admin/options/no_such",
+            "1",
+            StatusCode::NOT_FOUND,
+            "no_such",
+        ),
+        (
+            "PUT",
+            "/admin/options/http_lameduck",
+            "soon",
+            StatusCode::BAD_REQUEST,
+            "http_lameduck",
+        ),
+        (
+            "GET",
+            "/admin/counters?filter=(",
+            "",
+            StatusCode::BAD_REQUEST,
+            "invalid pattern",
+        ),
+        (
+            "PUT",
+            "/admin/options/pidfile",
+            "/tmp/other.pid",
+            StatusCode::CONFLICT,
+            "cannot be changed at run time",
+        ),
+    ];
+    for (method, path, body, status, says) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let response = c
+            .request(method.clone(), s.url(path))
+            .body(body)
+            .send()
+            .await?;
+        assert_eq!(response.status(), status, "{method} {path}");
+        let reason: Value = response.json().await?;
+        assert!(
+            reason["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{method} {path}: {reason}"
+        );
+    }
+    assert_eq!(s.running.handle().option("pidfile")?, None, "unchanged");
+    s.running.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn admin_writes_from_an_untrusted_peer_are_forbidden() -> TestResult {
     // Listen everywhere but trust only IPv6 loopback: 127.0.0.1 is a stranger.

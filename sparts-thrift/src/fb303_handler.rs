@@ -1,9 +1,10 @@
-//! fb303's `FacebookService`, answered by sparts-core's admin model.
+//! fb303's `FacebookService`, answered by sparts-core's admin model; its
+//! errors are application exceptions named by their kind (see [`refused`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sparts_core::{Admin, ServiceHandle};
+use sparts_core::{Admin, AdminErrorKind, ServiceHandle};
 use thrift::{ApplicationError, ApplicationErrorKind};
 
 use crate::current_peer;
@@ -13,6 +14,12 @@ use crate::handler::ThriftHandlerTask;
 /// The fb303 handler: every call goes to the service's [`Admin`]; the
 /// mutating ones carry the caller from [`current_peer`] for the
 /// `--admin-trusted` check.
+///
+/// fb303 declares no exceptions, so an error is an application exception
+/// whose message starts with the name of its
+/// [`AdminErrorKind`] and a colon
+/// (``NOT_FOUND: unknown counter `x` ``), of kind `InternalError` for
+/// `INTERNAL` and `Unknown` for the others.
 #[derive(Debug, Clone)]
 pub struct Fb303Handler {
     admin: Admin,
@@ -80,13 +87,46 @@ const FB303_INLINE: [&str; 12] = [
     "shutdown",
 ];
 
-/// An application exception carrying `reason`: what a client sees for a bad
-/// argument, without losing its connection.
-fn refused(reason: impl ToString) -> thrift::Error {
+/// An admin error as the exception a client sees, without losing its
+/// connection: the exception kind of its [`AdminErrorKind`], and a message
+/// that starts with the kind's name and a colon:
+/// ``NOT_FOUND: unknown counter `x` ``.
+///
+/// fb303's IDL declares no exceptions, so an admin error can only travel
+/// as a `TApplicationException`, whose kinds describe failures of the
+/// Thrift layer (unknown method, bad sequence id, protocol error, ...);
+/// clients act on those (ours drops the connection after some), so an
+/// admin error must not wear one. Only `InternalError` means what
+/// [`AdminErrorKind::Internal`] means; every caller-side kind is `Unknown`,
+/// Thrift's catch-all, and the message's prefix (`NOT_FOUND`,
+/// `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `PERMISSION_DENIED`,
+/// `UNAVAILABLE`, `INTERNAL`: [`AdminErrorKind::as_str`]) tells them apart.
+fn refused(kind: AdminErrorKind, reason: impl std::fmt::Display) -> thrift::Error {
     thrift::Error::Application(ApplicationError::new(
-        ApplicationErrorKind::Unknown,
-        reason.to_string(),
+        exception_kind(kind),
+        format!("{kind}: {reason}"),
     ))
+}
+
+/// An error of the admin model as an exception (see [`refused`]).
+fn failed(error: sparts_core::Error) -> thrift::Error {
+    refused(error.admin_kind(), error)
+}
+
+/// The exception kind of each kind of admin error; the README's table of
+/// admin errors lists it beside the other transports' codes.
+fn exception_kind(kind: AdminErrorKind) -> ApplicationErrorKind {
+    match kind {
+        AdminErrorKind::NotFound
+        | AdminErrorKind::InvalidArgument
+        | AdminErrorKind::FailedPrecondition
+        | AdminErrorKind::PermissionDenied
+        | AdminErrorKind::Unavailable => ApplicationErrorKind::Unknown,
+        AdminErrorKind::Internal => ApplicationErrorKind::InternalError,
+        // The enum is non-exhaustive: a kind core adds later is an internal
+        // error until it has its own line here.
+        _ => ApplicationErrorKind::InternalError,
+    }
 }
 
 /// A counter as fb303 sends it: an integer, or nothing when it is not a number.
@@ -123,22 +163,25 @@ impl FacebookServiceSyncHandler for Fb303Handler {
     }
 
     fn handle_get_counter(&self, key: String) -> thrift::Result<i64> {
-        let value = self.admin.counter(&key).map_err(refused)?;
-        as_i64(value).ok_or_else(|| refused(format!("counter {key} has no value yet")))
+        let value = self.admin.counter(&key).map_err(failed)?;
+        // Not a number (a callback's ratio of nothing to nothing): fb303's
+        // integers cannot carry it, and the counter may have one later.
+        as_i64(value).ok_or_else(|| {
+            refused(
+                AdminErrorKind::Unavailable,
+                format!("counter {key} has no value yet"),
+            )
+        })
     }
 
     fn handle_set_option(&self, key: String, value: String) -> thrift::Result<()> {
         self.admin
             .set_option(&current_peer(), &key, &value)
-            .map_err(refused)
+            .map_err(failed)
     }
 
     fn handle_get_option(&self, key: String) -> thrift::Result<String> {
-        Ok(self
-            .admin
-            .option(&key)
-            .map_err(refused)?
-            .unwrap_or_default())
+        Ok(self.admin.option(&key).map_err(failed)?.unwrap_or_default())
     }
 
     fn handle_get_options(&self) -> thrift::Result<BTreeMap<String, String>> {
@@ -153,11 +196,15 @@ impl FacebookServiceSyncHandler for Fb303Handler {
     /// Folded stacks (`thread;outer;...;inner COUNT` per line, the input of
     /// flamegraph.pl and inferno), sampled at 99 Hz.
     fn handle_get_cpu_profile(&self, seconds: i32) -> thrift::Result<String> {
-        let seconds = u64::try_from(seconds)
-            .map_err(|_| refused(format!("profile duration {seconds} s is negative")))?;
+        let seconds = u64::try_from(seconds).map_err(|_| {
+            refused(
+                AdminErrorKind::InvalidArgument,
+                format!("profile duration {seconds} s is negative"),
+            )
+        })?;
         self.runtime
             .block_on(self.admin.cpu_profile(Duration::from_secs(seconds)))
-            .map_err(refused)
+            .map_err(failed)
     }
 
     fn handle_alive_since(&self) -> thrift::Result<i64> {
@@ -166,10 +213,47 @@ impl FacebookServiceSyncHandler for Fb303Handler {
 
     fn handle_reinitialize(&self) -> thrift::Result<()> {
         // Oneway: a refusal is logged by the admin model; nobody reads a reply.
-        self.admin.reinitialize(&current_peer()).map_err(refused)
+        self.admin.reinitialize(&current_peer()).map_err(failed)
     }
 
     fn handle_shutdown(&self) -> thrift::Result<()> {
-        self.admin.shutdown(&current_peer()).map_err(refused)
+        self.admin.shutdown(&current_peer()).map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Thrift column of the README's table of admin errors.
+    #[test]
+    fn every_kind_has_its_exception() {
+        let table = [
+            (AdminErrorKind::NotFound, ApplicationErrorKind::Unknown),
+            (
+                AdminErrorKind::InvalidArgument,
+                ApplicationErrorKind::Unknown,
+            ),
+            (
+                AdminErrorKind::FailedPrecondition,
+                ApplicationErrorKind::Unknown,
+            ),
+            (
+                AdminErrorKind::PermissionDenied,
+                ApplicationErrorKind::Unknown,
+            ),
+            (AdminErrorKind::Unavailable, ApplicationErrorKind::Unknown),
+            (
+                AdminErrorKind::Internal,
+                ApplicationErrorKind::InternalError,
+            ),
+        ];
+        for (kind, exception) in table {
+            let thrift::Error::Application(e) = refused(kind, "why") else {
+                panic!("{kind}: not an application exception");
+            };
+            assert_eq!(e.kind, exception, "{kind}");
+            assert_eq!(e.message, format!("{}: why", kind.as_str()));
+        }
     }
 }

@@ -6,8 +6,28 @@ use std::time::Duration;
 
 use common::{FRAMED_BINARY, app_error, blocking, client, port};
 use sparts_core::{Status, VService};
-use sparts_thrift::fb303::{FbStatus, TFacebookServiceSyncClient};
+use sparts_thrift::fb303::{FacebookServiceSyncClient, FbStatus, TFacebookServiceSyncClient};
+use sparts_thrift::{BoxInputProtocol, BoxOutputProtocol, ThriftClient};
 use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
+use thrift::ApplicationErrorKind;
+
+type Fb303Client = ThriftClient<FacebookServiceSyncClient<BoxInputProtocol, BoxOutputProtocol>>;
+
+/// The crate's client on 127.0.0.1:`port`.
+fn fb303_client(port: u16) -> Fb303Client {
+    ThriftClient::new(FacebookServiceSyncClient::new, format!("127.0.0.1:{port}"))
+        .call_timeout(Duration::from_secs(10))
+}
+
+/// The exception a refused call got: its kind and message.
+fn refusal<T: std::fmt::Debug>(result: sparts_thrift::Result<T>) -> (ApplicationErrorKind, String) {
+    match result {
+        Err(sparts_thrift::Error::Application { exception, .. }) => {
+            (exception.kind, exception.message)
+        }
+        other => panic!("expected an application exception, got {other:?}"),
+    }
+}
 
 fn service() -> VService {
     VService::new("Fb303Test")
@@ -87,6 +107,63 @@ async fn set_option_checks_the_value_and_applies_it() -> Result<(), Box<dyn std:
     Ok(())
 }
 
+/// The same mistakes as in the HTTP, gRPC and D-Bus tests: an exception
+/// whose message starts with the name of the error's kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_errors_name_their_kind() -> Result<(), Box<dyn std::error::Error>> {
+    let running = service()
+        .start_with_args(["fb303", "--thrift-host", "127.0.0.1"])
+        .await?;
+    // A ratio of nothing to nothing: a counter fb303's integers cannot carry.
+    running
+        .handle()
+        .counters()
+        .callback("Test.ratio", || Some(f64::NAN));
+    let client = fb303_client(port(running.handle()));
+    let no_value = client.call(|c| c.get_counter("Test.ratio".into())).await;
+    let unknown_counter = client.call(|c| c.get_counter("No.such".into())).await;
+    let unknown_option = client.call(|c| c.get_option("no_such".into())).await;
+    let set_unknown = client
+        .call(|c| c.set_option("no_such".into(), "1".into()))
+        .await;
+    let bad_value = client
+        .call(|c| c.set_option("shutdown_timeout".into(), "never".into()))
+        .await;
+    let read_only = client
+        .call(|c| c.set_option("pidfile".into(), "/tmp/other.pid".into()))
+        .await;
+    let negative = client.call(|c| c.get_cpu_profile(-1)).await;
+    let cases = [
+        (refusal(unknown_counter), "NOT_FOUND: ", "No.such"),
+        (refusal(unknown_option), "NOT_FOUND: ", "no_such"),
+        (refusal(set_unknown), "NOT_FOUND: ", "no_such"),
+        (refusal(bad_value), "INVALID_ARGUMENT: ", "shutdown_timeout"),
+        (
+            refusal(read_only),
+            "FAILED_PRECONDITION: ",
+            "cannot be changed at run time",
+        ),
+        (refusal(negative), "INVALID_ARGUMENT: ", "negative"),
+        (refusal(no_value), "UNAVAILABLE: ", "no value yet"),
+    ];
+    for ((kind, message), prefix, says) in cases {
+        assert_eq!(kind, ApplicationErrorKind::Unknown, "{message}");
+        assert!(
+            message.starts_with(prefix) && message.contains(says),
+            "{message}"
+        );
+    }
+    // The connection lived on through every refusal.
+    assert_eq!(client.call(|c| c.get_status()).await?, FbStatus::ALIVE);
+    assert_eq!(
+        running.handle().counter("ThriftServerTask.connections")?,
+        1.0
+    );
+    assert_eq!(running.handle().option("pidfile")?, None);
+    running.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_peers_cannot_mutate() -> Result<(), Box<dyn std::error::Error>> {
     let running = service()
@@ -102,7 +179,10 @@ async fn untrusted_peers_cannot_mutate() -> Result<(), Box<dyn std::error::Error
     blocking(move || {
         let mut c = client(port, FRAMED_BINARY, None);
         let refused = app_error(c.set_option("shutdown_timeout".into(), "1".into()));
-        assert!(refused.contains("127.0.0.1"), "{refused}");
+        assert!(
+            refused.starts_with("PERMISSION_DENIED: ") && refused.contains("127.0.0.1"),
+            "{refused}"
+        );
         // Oneway: nothing comes back, and nothing happens.
         c.shutdown().expect("oneway sent");
         c.reinitialize().expect("oneway sent");

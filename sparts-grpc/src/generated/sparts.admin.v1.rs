@@ -312,7 +312,8 @@ pub mod admin_client {
             self.inner.unary(req, path, codec).await
         }
         /// Sets an option at run time (trusted peers only); INVALID_ARGUMENT if
-        /// its parser refuses the value, NOT_FOUND for an unknown option.
+        /// its parser refuses the value, NOT_FOUND for an unknown option,
+        /// FAILED_PRECONDITION for one that cannot change at run time.
         pub async fn set_option(
             &mut self,
             request: impl tonic::IntoRequest<super::SetOptionRequest>,
@@ -510,7 +511,8 @@ pub mod admin_server {
             tonic::Status,
         >;
         /// Sets an option at run time (trusted peers only); INVALID_ARGUMENT if
-        /// its parser refuses the value, NOT_FOUND for an unknown option.
+        /// its parser refuses the value, NOT_FOUND for an unknown option,
+        /// FAILED_PRECONDITION for one that cannot change at run time.
         async fn set_option(
             &self,
             request: tonic::Request<super::SetOptionRequest>,
