@@ -96,6 +96,7 @@ pub use task::{Dependencies, NoOptions, SkipTask, VTask, short_type_name};
 pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};
+#[cfg(feature = "watcher")]
 pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
 pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};

@@ -1,5 +1,5 @@
 //! `DirectoryWatcherTask`: callbacks for the files created, deleted and
-//! changed in one directory.
+//! changed in one directory. Needs the `watcher` feature.
 
 mod snapshot;
 mod source;
@@ -119,7 +119,8 @@ pub enum WatchMode {
 
 /// Calls a [`DirectoryHandler`] for the entries created, deleted and
 /// changed in the directory `--<prefix>-path` (default
-/// [`H::PATH`](DirectoryHandler::PATH)).
+/// [`H::PATH`](DirectoryHandler::PATH)). Needs the `watcher` feature (on by
+/// default in the `sparts` crate).
 ///
 /// - Entries present at start are not reported, unless
 ///   `--<prefix>-include-existing` is set.
