@@ -97,7 +97,9 @@ pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};
 #[cfg(feature = "watcher")]
-pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
+pub use tasks::{
+    DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, LogChanges, WatchMode,
+};
 pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicTask};
 pub use tasks::{Poller, PollerContext, PollerTask};

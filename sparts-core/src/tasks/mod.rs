@@ -16,4 +16,6 @@ pub use poller::{Poller, PollerContext, PollerTask};
 pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use try_later::TryLater;
 #[cfg(feature = "watcher")]
-pub use watcher::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
+pub use watcher::{
+    DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, LogChanges, WatchMode,
+};
