@@ -7,14 +7,26 @@ use common::{Example, TestResult};
 
 #[test]
 fn print_clock_prints_unix_times_at_its_interval() -> TestResult {
+    const INTERVAL: f64 = 0.05;
     let mut child = Example::spawn(
         env!("CARGO_BIN_EXE_print_clock"),
-        &["--print-clock-interval", "0.05"],
+        &["--print-clock-interval", &INTERVAL.to_string()],
     )?;
-    let times = child.expect_lines(3, |l| l.parse::<f64>().is_ok())?;
+    let times = child.expect_lines(7, |l| l.parse::<f64>().is_ok())?;
     let times: Vec<f64> = times.iter().filter_map(|l| l.parse().ok()).collect();
-    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
     assert!(times[0] > 1.7e9, "a unix time: {times:?}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|&gap| gap > 0.0), "increasing: {times:?}");
+    // At the interval. Deadlines are absolute, so a late tick shortens the
+    // gap after it as much as it lengthens the one before: the mean of five
+    // gaps is the interval give or take a fifth of two wake-up delays,
+    // where a single gap would carry both delays whole. The first tick is
+    // left out, as it may wait for the start-up.
+    let mean = (times[6] - times[1]) / 5.0;
+    assert!(
+        (INTERVAL * 0.8..INTERVAL * 5.0).contains(&mean),
+        "a mean gap of {mean:.3} s for an interval of {INTERVAL} s: {gaps:?}"
+    );
     assert_eq!(child.sigterm()?.code(), Some(0));
     Ok(())
 }
