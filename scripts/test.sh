@@ -11,6 +11,13 @@ for features in "" http grpc thrift dbus full; do
     echo "checking sparts with features: ${features:-(none)}"
     cargo check -p sparts --no-default-features ${features:+--features "$features"} --locked --quiet
 done
+# Core's optional parts (the CPU profiler, the directory watcher): neither
+# and each alone must build with their tests; clippy rather than check, so
+# that a cfg left dangling (an unused import) fails too.
+for features in "" cpu-profile watcher; do
+    echo "checking sparts-core with features: ${features:-(none)}"
+    cargo clippy -p sparts-core --no-default-features ${features:+--features "$features"} --all-targets --locked --quiet -- -D warnings
+done
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 # The D-Bus tests need a session bus: dbus-run-session starts a private one

@@ -3,25 +3,14 @@
 //! when asked to shut down over D-Bus. Run under `dbus-run-session`; without
 //! a session bus the test says so and passes.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Example, PATIENCE, TestResult};
 use futures_util::StreamExt;
 use sparts::dbus::zbus::{self, Connection};
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A child process killed when dropped, so a failing test leaves none behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[zbus::proxy(
     interface = "org.sparts.Demo",
@@ -66,13 +55,10 @@ async fn dbus_service_greets_signals_and_shuts_down() -> TestResult {
         return Ok(());
     }
     let name = format!("org.sparts.DBusDemo.P{}", std::process::id());
-    let mut child = Guard(
-        Command::new(env!("CARGO_BIN_EXE_dbus_service"))
-            .args(["--dbus-bus-name", &name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let mut child = Example::spawn(
+        env!("CARGO_BIN_EXE_dbus_service"),
+        &["--dbus-bus-name", &name],
+    )?;
     let conn = Connection::session().await?;
     wait_for_name(&conn, &name).await?;
     let demo = DemoProxy::builder(&conn)
@@ -91,15 +77,9 @@ async fn dbus_service_greets_signals_and_shuts_down() -> TestResult {
         .await?;
     assert_eq!(sparts.list_tasks().await?, ["DBusServiceTask"]);
     sparts.shutdown().await?;
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if let Some(status) = child.0.try_wait()? {
-            assert_eq!(status.code(), Some(0), "{status:?}");
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Err("did not exit in time".into())
+    let status = tokio::task::spawn_blocking(move || child.wait_exit()).await??;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
 }
 
 #[test]
@@ -107,28 +87,12 @@ fn dbus_service_without_a_session_bus_exits_with_a_clear_error() -> TestResult {
     // An empty runtime dir, so that zbus's fallback ($XDG_RUNTIME_DIR/bus)
     // finds no user bus either.
     let runtime = tempfile::tempdir()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dbus_service"))
-        .args(["--dbus-bus-name", "org.sparts.DBusDemo.NoBus"])
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("hung without a bus".into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("no stderr")?, &mut log)?;
+    let (status, log) = common::run(
+        Command::new(env!("CARGO_BIN_EXE_dbus_service"))
+            .args(["--dbus-bus-name", "org.sparts.DBusDemo.NoBus"])
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", runtime.path()),
+    )?;
     assert!(!status.success(), "{status:?}");
     assert!(
         log.contains("cannot connect to the session bus (DBUS_SESSION_BUS_ADDRESS is unset"),

@@ -7,7 +7,7 @@ mod common;
 
 use std::net::TcpStream;
 
-use common::{Guard, PATIENCE, TestResult, line_with, logged_port, spawn};
+use common::{Example, PATIENCE, TestResult};
 use sparts::dbus::zbus;
 use sparts::grpc::pb::admin::GetCounterRequest;
 use sparts::grpc::pb::admin::admin_client::AdminClient;
@@ -53,7 +53,7 @@ async fn over_dbus(bus_name: &str) -> Result<Option<(String, i64)>, Box<dyn std:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_speaks_every_transport_with_one_admin_model() -> TestResult {
     let bus_name = format!("org.sparts.DemoTest{}", std::process::id());
-    let (child, rx) = spawn(
+    let mut child = Example::spawn(
         env!("CARGO_BIN_EXE_demo"),
         &[
             "--http-port",
@@ -68,10 +68,10 @@ async fn demo_speaks_every_transport_with_one_admin_model() -> TestResult {
             "3600",
         ],
     )?;
-    let http = logged_port(&rx, "HttpTask")?;
-    let grpc = logged_port(&rx, "GrpcTask")?;
-    let thrift = logged_port(&rx, "ThriftServerTask")?;
-    line_with(&rx, "All tasks started")?;
+    let http = child.logged_port("HttpTask")?;
+    let grpc = child.logged_port("GrpcTask")?;
+    let thrift = child.logged_port("ThriftServerTask")?;
+    child.expect_line("All tasks started")?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let base = format!("http://127.0.0.1:{http}");
 
@@ -143,11 +143,7 @@ async fn demo_speaks_every_transport_with_one_admin_model() -> TestResult {
 
     // Shut down through Thrift: exit 0, every transport closed.
     tcp.call(|c| c.shutdown()).await?;
-    let status = tokio::task::spawn_blocking(move || {
-        let mut child: Guard = child;
-        common::wait_exit(&mut child).map_err(|e| e.to_string())
-    })
-    .await??;
+    let status = tokio::task::spawn_blocking(move || child.wait_exit()).await??;
     assert_eq!(status.code(), Some(0));
     for port in [http, grpc, thrift] {
         assert!(

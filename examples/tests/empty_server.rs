@@ -2,133 +2,32 @@
 //! file reopening, daemon mode with its pidfile, systemd notification and
 //! bad command lines.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use common::{Example, PATIENCE, TestResult};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_empty_server");
-const PATIENCE: Duration = Duration::from_secs(20);
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A child process whose stderr lines arrive on a channel.
-struct Server {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> std::io::Result<Self> {
-        Self::start_with(Command::new(BIN).args(args))
-    }
-
-    fn start_with(command: &mut Command) -> std::io::Result<Self> {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        })
-    }
-
-    /// Waits (bounded) for a line containing `text`; returns it.
-    fn expect_line(&mut self, text: &str) -> Result<String, String> {
-        let deadline = Instant::now() + PATIENCE;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return Ok(line);
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        Err(format!("no line with {text:?}; saw {:#?}", self.seen))
-    }
-
-    fn signal(&self, signal: Signal) -> nix::Result<()> {
-        kill(pid(&self.child), signal)
-    }
-
-    fn wait(&mut self) -> Result<ExitStatus, String> {
-        wait_bounded(&mut self.child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pid(child: &Child) -> Pid {
-    Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
-}
-
-fn wait_bounded(child: &mut Child) -> Result<ExitStatus, String> {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Err("the process did not exit in time".to_owned())
-}
-
-/// Runs the binary to completion (bounded) and returns status and stderr.
-fn run(args: &[&str]) -> Result<(ExitStatus, String), Box<dyn std::error::Error>> {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let status = match wait_bounded(&mut child) {
-        Ok(status) => status,
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e.into());
-        }
-    };
-    let output = child.wait_with_output()?;
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    Ok((status, text))
+/// Runs the binary with `args` to its end (bounded): status and output.
+fn run(args: &[&str]) -> TestResult<(ExitStatus, String)> {
+    common::run(Command::new(BIN).args(args))
 }
 
 #[test]
 fn sigterm_and_sigint_exit_zero_with_the_two_log_lines() -> TestResult {
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
-        let mut server = Server::start(&[])?;
+        let mut server = Example::spawn(BIN, &[])?;
         server.expect_line("All tasks started")?;
         server.signal(signal)?;
         server.expect_line("Instance shut down gracefully")?;
-        assert_eq!(server.wait()?.code(), Some(0), "{signal}");
+        assert_eq!(server.wait_exit()?.code(), Some(0), "{signal}");
     }
     Ok(())
 }
@@ -139,14 +38,14 @@ fn sighup_restarts_and_reopens_the_log_file() -> TestResult {
     let log = dir.path().join("svc.log");
     let rotated = dir.path().join("svc.log.1");
     let log_arg = log.to_str().ok_or("utf-8 path")?;
-    let mut server = Server::start(&["--logfile", log_arg])?;
+    let mut server = Example::spawn(BIN, &["--logfile", log_arg])?;
     wait_for_file_line(&log, "All tasks started")?;
     std::fs::rename(&log, &rotated)?;
     server.signal(Signal::SIGHUP)?;
     // The restart writes to a new file at the old path.
     wait_for_file_line(&log, "All tasks started")?;
     server.signal(Signal::SIGTERM)?;
-    assert_eq!(server.wait()?.code(), Some(0));
+    assert_eq!(server.wait_exit()?.code(), Some(0));
     let old = std::fs::read_to_string(&rotated)?;
     assert!(old.contains("SIGHUP received"), "{old}");
     let new = std::fs::read_to_string(&log)?;
@@ -254,13 +153,13 @@ fn a_foreground_pidfile_refuses_a_second_instance() -> TestResult {
     let dir = tempfile::tempdir()?;
     let pidfile = dir.path().join("fg.pid");
     let pidfile_arg = pidfile.to_str().ok_or("utf-8")?;
-    let mut first = Server::start(&["--pidfile", pidfile_arg])?;
+    let mut first = Example::spawn(BIN, &["--pidfile", pidfile_arg])?;
     first.expect_line("All tasks started")?;
     let (status, text) = run(&["--pidfile", pidfile_arg])?;
     assert_eq!(status.code(), Some(1));
     assert!(text.contains("already locked"), "{text}");
     first.signal(Signal::SIGTERM)?;
-    assert_eq!(first.wait()?.code(), Some(0));
+    assert_eq!(first.wait_exit()?.code(), Some(0));
     assert!(!pidfile.exists());
     Ok(())
 }
@@ -272,7 +171,7 @@ fn systemd_notifications() -> TestResult {
     let socket = UnixDatagram::bind(&socket_path)?;
     socket.set_read_timeout(Some(PATIENCE))?;
     // A 200 ms watchdog: the service pings every 100 ms.
-    let mut server = Server::start_with(
+    let mut server = Example::spawn_command(
         Command::new(BIN)
             .env("NOTIFY_SOCKET", &socket_path)
             .env("WATCHDOG_USEC", "200000"),
@@ -299,7 +198,7 @@ fn systemd_notifications() -> TestResult {
     receive_until("READY=1", &mut messages)?;
     server.signal(Signal::SIGTERM)?;
     receive_until("STOPPING=1", &mut messages)?;
-    assert_eq!(server.wait()?.code(), Some(0));
+    assert_eq!(server.wait_exit()?.code(), Some(0));
     assert!(messages.iter().any(|m| m == "STATUS=ALIVE"), "{messages:?}");
     Ok(())
 }
@@ -317,12 +216,9 @@ fn bad_command_lines_exit_2_with_one_line() -> TestResult {
         assert_eq!(text.trim().lines().count(), 1, "{args:?}: {text}");
         assert!(text.starts_with("error: "), "{text}");
     }
-    let output = Command::new(BIN)
-        .env("EMPTYSERVICE_SHUTDOWN_TIMEOUT", "later")
-        .stderr(Stdio::piped())
-        .output()?;
-    assert_eq!(output.status.code(), Some(2));
-    let text = String::from_utf8_lossy(&output.stderr);
+    let (status, text) =
+        common::run(Command::new(BIN).env("EMPTYSERVICE_SHUTDOWN_TIMEOUT", "later"))?;
+    assert_eq!(status.code(), Some(2));
     assert!(
         text.contains("later") && text.contains("shutdown-timeout"),
         "{text}"

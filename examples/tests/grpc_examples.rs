@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PATIENCE, TestResult, line_with, logged_port, sigterm, spawn};
+use common::{Example, PATIENCE, TestResult};
 use sparts::grpc::pb::admin::GetStatusRequest;
 use sparts::grpc::pb::admin::admin_client::AdminClient;
 use sparts::grpc::pb::helloworld::HelloRequest;
@@ -16,10 +16,10 @@ use sparts::grpc::tonic_health::pb::health_client::HealthClient;
 // shutdown PING while the test thread blocks waiting for the exit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_hello_greets_reports_health_and_exits_0_on_sigterm() -> TestResult {
-    let (child, rx) = spawn(env!("CARGO_BIN_EXE_grpc_hello"), &["--grpc-port", "0"])?;
-    let port = logged_port(&rx, "GrpcTask")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_grpc_hello"), &["--grpc-port", "0"])?;
+    let port = child.logged_port("GrpcTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))?
         .timeout(PATIENCE)
         .connect()
@@ -41,17 +41,17 @@ async fn grpc_hello_greets_reports_health_and_exits_0_on_sigterm() -> TestResult
         .await?
         .into_inner();
     assert_eq!(status.name, "ALIVE");
-    let status = sigterm(child)?;
+    let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_http_serves_both_protocols_on_one_port() -> TestResult {
-    let (child, rx) = spawn(env!("CARGO_BIN_EXE_grpc_http"), &["--grpc-port", "0"])?;
-    let port = logged_port(&rx, "GrpcTask")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_grpc_http"), &["--grpc-port", "0"])?;
+    let port = child.logged_port("GrpcTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let body = reqwest::Client::builder()
         .no_proxy()
         .timeout(PATIENCE)
@@ -71,7 +71,7 @@ async fn grpc_http_serves_both_protocols_on_one_port() -> TestResult {
         .await?
         .into_inner();
     assert_eq!(reply.message, "Hello you!");
-    let status = sigterm(child)?;
+    let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PATIENCE, TestResult, line_with, logged_port, sigterm, spawn, wait_exit};
+use common::{Example, PATIENCE, TestResult};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -15,10 +15,10 @@ fn client() -> reqwest::Client {
 
 #[tokio::test]
 async fn http_hello_says_hello_and_exits_0_on_sigterm() -> TestResult {
-    let (child, rx) = spawn(env!("CARGO_BIN_EXE_http_hello"), &["--http-port", "0"])?;
-    let port = logged_port(&rx, "HttpTask")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_http_hello"), &["--http-port", "0"])?;
+    let port = child.logged_port("HttpTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let body = client()
         .get(format!("http://127.0.0.1:{port}/"))
         .send()
@@ -31,7 +31,7 @@ async fn http_hello_says_hello_and_exits_0_on_sigterm() -> TestResult {
         .send()
         .await?;
     assert_eq!(ready.status().as_u16(), 200);
-    let status = sigterm(child)?;
+    let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }
@@ -40,20 +40,20 @@ async fn http_hello_says_hello_and_exits_0_on_sigterm() -> TestResult {
 async fn http_hello_exits_non_zero_when_its_port_is_taken() -> TestResult {
     let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
     let port = taken.local_addr()?.port().to_string();
-    let (mut child, rx) = spawn(env!("CARGO_BIN_EXE_http_hello"), &["--http-port", &port])?;
-    let line = line_with(&rx, "in use")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_http_hello"), &["--http-port", &port])?;
+    let line = child.expect_line("in use")?;
     assert!(line.contains(&format!("0.0.0.0:{port}")), "{line}");
-    let status = wait_exit(&mut child)?;
+    let status = child.wait_exit()?;
     assert!(!status.success(), "{status:?}");
     Ok(())
 }
 
 #[tokio::test]
 async fn http_app_stores_values_and_counts_writes() -> TestResult {
-    let (child, rx) = spawn(env!("CARGO_BIN_EXE_http_app"), &["--http-port", "0"])?;
-    let port = logged_port(&rx, "HttpTask")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_http_app"), &["--http-port", "0"])?;
+    let port = child.logged_port("HttpTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let c = client();
     assert_eq!(
@@ -70,7 +70,7 @@ async fn http_app_stores_values_and_counts_writes() -> TestResult {
         "{metrics}"
     );
     assert!(metrics.contains("HttpTask_responses_4xx 1\n"), "{metrics}");
-    let status = sigterm(child)?;
+    let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestResult, line_with, logged_port, sigterm, spawn};
+use common::{Example, TestResult};
 use sparts_examples::foobar::{
     BarServiceSyncClient, FooServiceSyncClient, TBarServiceSyncClient, TFooServiceSyncClient,
 };
@@ -33,13 +33,13 @@ fn protocols(port: u16, service: &str) -> thrift::Result<(Input, Output)> {
 
 #[test]
 fn thrift_multiplexed_routes_by_service_name_and_exits_0_on_sigterm() -> TestResult {
-    let (child, rx) = spawn(
+    let mut child = Example::spawn(
         env!("CARGO_BIN_EXE_thrift_multiplexed"),
         &["--thrift-port", "0", "--thrift-idle-timeout", "30"],
     )?;
-    let port = logged_port(&rx, "ThriftServerTask")?;
+    let port = child.logged_port("ThriftServerTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let (i, o) = protocols(port, "FooHandler")?;
     let mut foo = FooServiceSyncClient::new(i, o);
     assert_eq!(foo.make_foos(3)?, "foofoofoo");
@@ -60,7 +60,7 @@ fn thrift_multiplexed_routes_by_service_name_and_exits_0_on_sigterm() -> TestRes
     }
     assert_eq!(foo.make_foos(0)?, "");
     assert_eq!(bar.make_bars(1)?, "bar");
-    let status = sigterm(child)?;
+    let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0));
     Ok(())
 }
@@ -70,14 +70,14 @@ async fn thrift_fb303_answers_on_its_port_and_over_http_and_shuts_down() -> Test
     use sparts::thrift::ThriftClient;
     use sparts::thrift::fb303::{FacebookServiceSyncClient, FbStatus, TFacebookServiceSyncClient};
 
-    let (mut child, rx) = spawn(
+    let mut child = Example::spawn(
         env!("CARGO_BIN_EXE_thrift_fb303"),
         &["--thrift-port", "0", "--http-port", "0"],
     )?;
-    let thrift_port = logged_port(&rx, "ThriftServerTask")?;
-    let http_port = logged_port(&rx, "HttpTask")?;
+    let thrift_port = child.logged_port("ThriftServerTask")?;
+    let http_port = child.logged_port("HttpTask")?;
     // Ready: ports are logged in init, the status is ALIVE only after.
-    line_with(&rx, "All tasks started")?;
+    child.expect_line("All tasks started")?;
     let tcp = ThriftClient::new(
         FacebookServiceSyncClient::new,
         format!("127.0.0.1:{thrift_port}"),
@@ -94,10 +94,7 @@ async fn thrift_fb303_answers_on_its_port_and_over_http_and_shuts_down() -> Test
     assert!(counters["ThriftServerTask.requests"] >= 2);
     // The oneway shutdown over HTTP, from loopback (trusted): a clean exit.
     web.call(|c| c.shutdown()).await?;
-    let status = tokio::task::spawn_blocking(move || {
-        common::wait_exit(&mut child).map_err(|e| e.to_string())
-    })
-    .await??;
+    let status = tokio::task::spawn_blocking(move || child.wait_exit()).await??;
     assert_eq!(status.code(), Some(0));
     Ok(())
 }

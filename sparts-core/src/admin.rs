@@ -187,12 +187,17 @@ impl Admin {
     /// The call waits `duration` without holding a runtime thread.
     /// Dropping the future stops the profile.
     ///
+    /// Profiling needs the `cpu-profile` feature (on by default in the
+    /// `sparts` crate); without it, the call checks its duration and then
+    /// answers [`Error::ProfilingUnavailable`].
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidProfileDuration`] for a zero duration or one over
     /// [`MAX_CPU_PROFILE`](Self::MAX_CPU_PROFILE); [`Error::ProfileRunning`],
     /// at once, while another profile runs (the process has one profiler);
-    /// [`Error::ProfilingUnavailable`] when the profiler cannot start.
+    /// [`Error::ProfilingUnavailable`] when the profiler cannot start or is
+    /// not built in.
     ///
     /// ```
     /// # async fn demo() -> sparts_core::Result<()> {
@@ -201,8 +206,11 @@ impl Admin {
     ///
     /// let running = VService::new("Demo").start_with_args(["demo"]).await?;
     /// let admin = running.handle().admin();
-    /// let folded = admin.cpu_profile(Duration::from_millis(100)).await?;
-    /// assert!(folded.lines().all(|line| line.rsplit_once(' ').is_some()));
+    /// let profile = admin.cpu_profile(Duration::from_millis(100)).await;
+    /// # #[cfg(feature = "cpu-profile")]
+    /// assert!(profile?.lines().all(|line| line.rsplit_once(' ').is_some()));
+    /// # #[cfg(not(feature = "cpu-profile"))]
+    /// # assert!(matches!(profile, Err(Error::ProfilingUnavailable(_))));
     /// assert!(matches!(
     ///     admin.cpu_profile(Duration::ZERO).await,
     ///     Err(Error::InvalidProfileDuration { .. })

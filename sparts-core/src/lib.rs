@@ -97,7 +97,10 @@ pub use task::{
 pub use tasks::TryLater;
 #[cfg(unix)]
 pub use tasks::{CommandOptions, CommandTask};
-pub use tasks::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
+#[cfg(feature = "watcher")]
+pub use tasks::{
+    DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, LogChanges, WatchMode,
+};
 pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
 pub use tasks::{Poller, PollerContext, PollerTask};

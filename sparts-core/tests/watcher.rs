@@ -1,7 +1,7 @@
 //! `DirectoryWatcherTask` on real directories: creations, changes,
 //! deletions and renames, files present at start, a missing directory (a
 //! warning, then recovery), a directory deleted while watched, polling, and
-//! a new path at run time.
+//! a new path at run time; and the watcher without a handler, which logs.
 //!
 //! Notifications arrive on the real clock, so those tests wait for each
 //! report with a generous bound and never assert timings. Polling tests run
@@ -12,11 +12,11 @@
 use std::fs::Metadata;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    DirectoryHandler, DirectoryWatcherTask, RunningService, Status, VService, WatchMode,
+    DirectoryHandler, DirectoryWatcherTask, RunningService, Status, TaskSpec, VService, WatchMode,
 };
 use tokio::sync::mpsc;
 
@@ -347,5 +347,131 @@ async fn polling_a_missing_directory_warns_then_recovers() -> TestResult {
     assert_eq!(next_paused(&mut h.seen).await?, Created("new".into()));
     assert_eq!(h.running.handle().status(), Status::Alive);
     h.running.shutdown().await?;
+    Ok(())
+}
+
+/// Captures this thread's log lines (the runtime is single-threaded).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let logs = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (logs, guard)
+    }
+
+    /// Waits (bounded, on the paused clock) for a line ending with `end`.
+    async fn line_ending(&self, end: &str) -> Result<String, String> {
+        for _ in 0..600 {
+            let text =
+                String::from_utf8_lossy(&self.0.lock().map_err(|e| e.to_string())?).into_owned();
+            if let Some(line) = text.lines().find(|l| l.ends_with(end)) {
+                return Ok(line.to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!(
+            "no line ending with {end:?} within 60 s of paused time"
+        ))
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_handler_the_watcher_is_named_for_itself_and_watches_the_current_directory()
+-> TestResult {
+    let running = VService::new("Watch")
+        .with_task(DirectoryWatcherTask::logging())
+        .start_with_args(["watch", "--directory-watcher-force-polling"])
+        .await?;
+    let handle = running.handle();
+    assert_eq!(handle.task_names(), ["DirectoryWatcher"]);
+    assert_eq!(
+        handle.option("directory_watcher_path")?.as_deref(),
+        Some(".")
+    );
+    let task = handle.require::<DirectoryWatcherTask>()?;
+    let mode = tokio::time::timeout(Duration::from_secs(60), task.watching()).await?;
+    assert_eq!(mode, WatchMode::Polling);
+    running.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_handler_changes_are_logged_at_info() -> TestResult {
+    let (logs, _guard) = Logs::capture();
+    let root = tempfile::tempdir()?;
+    let dir = root.path().join("watched");
+    std::fs::create_dir(&dir)?;
+    let path = dir.to_str().ok_or("utf-8 path")?;
+    // The path is this registration's default; polling, so that the paused
+    // clock drives the scans.
+    let running = VService::new("Watch")
+        .with_task(TaskSpec::new(DirectoryWatcherTask::logging()).with_default("path", path))
+        .start_with_args(["watch", "--directory-watcher-force-polling"])
+        .await?;
+    assert_eq!(
+        running
+            .handle()
+            .option("directory_watcher_path")?
+            .as_deref(),
+        Some(path)
+    );
+    // Entries there before the first scan count as existing ones.
+    let task = running.handle().require::<DirectoryWatcherTask>()?;
+    tokio::time::timeout(Duration::from_secs(60), task.watching()).await?;
+
+    // Created in one step: renamed in from next to the watched directory.
+    let file = dir.join("a");
+    std::fs::write(root.path().join("staged"), "1")?;
+    std::fs::rename(root.path().join("staged"), &file)?;
+    let created = logs
+        .line_ending(&format!("created {}", file.display()))
+        .await?;
+    // The task's span is not asserted: the other tests of this binary run
+    // the runner's span callsites at the same time without this thread's
+    // subscriber, and tracing caches their interest process-wide.
+    assert!(created.contains(" INFO "), "at info: {created}");
+    append(&file, " longer")?;
+    logs.line_ending(&format!("changed {}", file.display()))
+        .await?;
+    std::fs::remove_file(&file)?;
+    logs.line_ending(&format!("deleted {}", file.display()))
+        .await?;
+
+    let counter = |n: &str| running.handle().counter(&format!("DirectoryWatcher.{n}"));
+    assert_eq!(
+        (
+            counter("n_created")?,
+            counter("n_changed")?,
+            counter("n_deleted")?
+        ),
+        (1.0, 1.0, 1.0)
+    );
+    running.shutdown().await?;
     Ok(())
 }

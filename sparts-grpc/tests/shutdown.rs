@@ -98,9 +98,11 @@ async fn streams_still_open_at_the_end_of_the_budget_are_cut() -> TestResult {
     assert_eq!(next.status(), ServingStatus::NotServing);
     tokio::time::timeout(PATIENCE, started.running.wait()).await??;
     let took = began.elapsed();
-    // Cut shortly before the 1 s budget ran out, not aborted after it.
+    // Held until shortly before the 1 s budget ran out, then cut by the
+    // task itself (counted), with a clean exit. No upper bound on the wall
+    // clock: on a busy machine it says more about the machine than about
+    // the cut, which the counter shows.
     assert!(took >= Duration::from_millis(800), "{took:?}");
-    assert!(took < Duration::from_millis(1500), "{took:?}");
     assert_eq!(handle.counter("GrpcTask.cut_streams")?, 1.0);
     // The stream ends with an error rather than hanging.
     let end = tokio::time::timeout(PATIENCE, watch.next()).await?;

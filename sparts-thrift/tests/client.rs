@@ -215,11 +215,16 @@ async fn a_silent_server_times_the_call_out() -> TestResult {
         .call(|c| c.get_status())
         .await
         .expect_err("times out");
+    let took = started.elapsed();
     assert!(
         matches!(&silent, Error::Timeout { after, .. } if *after == timeout),
         "{silent:?}"
     );
-    assert!(started.elapsed() >= timeout && started.elapsed() < PATIENCE);
+    // Measured: the call gives up at its timeout, not at some later bound.
+    assert!(
+        took >= timeout && took < timeout * 5,
+        "gave up after {took:?}, the timeout is {timeout:?}"
+    );
     assert!(silent.to_string().contains("200ms"), "{silent}");
 
     // The late reply must not answer the next call: it gets a new connection.

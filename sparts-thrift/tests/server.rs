@@ -7,12 +7,14 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{FRAMED_BINARY, TestHandler, Wire, app_error, blocking, client, port};
-use sparts_core::VService;
+use common::{FRAMED_BINARY, Gate, TestHandler, Wire, app_error, blocking, client, port};
+use sparts_core::{Status, VService};
 use sparts_thrift::fb303::{FacebookServiceSyncProcessor, FbStatus, TFacebookServiceSyncClient};
 use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const PATIENCE: Duration = Duration::from_secs(10);
 
 fn handler(name: &'static str, handler: TestHandler) -> ThriftHandlerTask {
     ThriftHandlerTask::from_fn(name, move |_| {
@@ -279,26 +281,28 @@ async fn inline_methods_run_where_the_request_was_read() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_flight_is_answered_before_shutdown_completes() -> TestResult {
-    let slow = TestHandler {
-        delay: Some(Duration::from_millis(500)),
+    let gate = Gate::default();
+    let held = TestHandler {
+        gate: Some(gate.clone()),
         ..TestHandler::default()
     };
     let running = VService::new("Drain")
-        .with_task(handler("Slow", slow))
+        .with_task(handler("Held", held))
         .with_task(ThriftServerTask::new())
         .start_with_args(["drain", "--thrift-host", "127.0.0.1"])
         .await?;
     let port = port(running.handle());
-    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
     let call = tokio::task::spawn_blocking(move || {
         let mut c = client(port, FRAMED_BINARY, None);
-        assert_eq!(c.get_name().expect("connected"), "Slow");
-        let _ = sent_tx.send(());
+        assert_eq!(c.get_name().expect("connected"), "Held");
         c.get_status()
     });
-    sent_rx.await?;
-    // Let the request reach its handler before shutdown begins.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shutdown begins while the request is in its handler, held at the gate.
+    assert!(gate.entered().await, "the request reached its handler");
+    running.handle().request_shutdown();
+    let mut status = running.handle().watch_status();
+    tokio::time::timeout(PATIENCE, status.wait_for(|s| *s == Status::Stopping)).await??;
+    gate.open();
     running.shutdown().await?;
     let reply = call.await?;
     assert_eq!(reply.expect("answered during shutdown"), FbStatus::WARNING);

@@ -2,12 +2,15 @@
 //!
 //! This is the facade crate: it re-exports [`sparts-core`](sparts_core)
 //! (services, tasks, options, counters, status, the admin model, daemon
-//! mode, built-in tasks). Each transport is a Cargo feature; core alone
-//! builds with `--no-default-features`.
+//! mode, built-in tasks). Each transport is a Cargo feature. The two heavy
+//! parts of core, the CPU profiler and the directory watcher, are default
+//! features: `default-features = false` leaves them out for a smaller build.
 //!
 //! | feature | module | what it adds |
 //! |---|---|---|
-//! | (none) | the crate root | `VService`, `VTask`, options, counters, status, admin model, daemon, `PeriodicTask`, `QueueTask`, `PollerTask`, `DirectoryWatcherTask`, `CommandTask` |
+//! | (none) | the crate root | `VService`, `VTask`, options, counters, status, admin model, daemon, `PeriodicTask`, `QueueTask`, `PollerTask`, `CommandTask` |
+//! | `cpu-profile` (default) | the crate root | `Admin::cpu_profile` (fb303 `getCpuProfile`) samples with pprof; without it the call answers `Error::ProfilingUnavailable` |
+//! | `watcher` (default) | the crate root | `DirectoryWatcherTask` (notify: inotify, polling as the fallback) |
 //! | `http` | `sparts::http` | `HttpTask` (axum): your router plus health, Prometheus and admin endpoints |
 //! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin` |
 //! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, Thrift over HTTP, `ThriftClient` |

@@ -1,94 +1,177 @@
-//! Child-process helpers shared by the example tests: spawn an example with
-//! its log on a channel, wait (bounded) for a line or the logged port, stop
-//! it with SIGTERM. Each test binary uses a part of them.
+//! The child-process harness of the example tests: start an example's
+//! binary with its output on a channel, wait (bounded) for a line or the
+//! logged port, signal it, wait (bounded) for its exit. Each test binary
+//! uses a part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+/// The bound on every wait for a child: generous, since the machine may be
+/// busy, and reached only when a test fails.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
-pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
-/// A child process killed when dropped, so a failing test leaves none behind.
-pub(crate) struct Guard(pub(crate) Child);
+/// A running example binary. Its stdout and stderr arrive line by line on
+/// one channel (the log is on stderr, what an example prints on stdout). It
+/// is killed when dropped, so a failing test leaves no process behind.
+pub(crate) struct Example {
+    child: Child,
+    lines: Receiver<String>,
+    /// Every line read so far, for the error messages.
+    seen: Vec<String>,
+}
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Example {
+    /// Starts `bin` with `args`.
+    pub(crate) fn spawn(bin: &str, args: &[&str]) -> std::io::Result<Self> {
+        Self::spawn_command(Command::new(bin).args(args))
+    }
+
+    /// Starts `command` (for an environment of its own), with no stdin.
+    pub(crate) fn spawn_command(command: &mut Command) -> std::io::Result<Self> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        let stderr = child.stderr.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        forward(stdout, tx.clone());
+        forward(stderr, tx);
+        Ok(Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        })
+    }
+
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> Pid {
+        Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(i32::MAX))
+    }
+
+    /// The next line containing `text`, within the patience.
+    pub(crate) fn expect_line(&mut self, text: &str) -> Result<String, String> {
+        let mut found = self.expect_lines(1, |line| line.contains(text))?;
+        found.pop().ok_or_else(|| format!("no line with {text:?}"))
+    }
+
+    /// The next `count` lines that satisfy `want`, within the patience.
+    pub(crate) fn expect_lines(
+        &mut self,
+        count: usize,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut found = Vec::new();
+        while found.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(self.missing(&found, &format!("within {PATIENCE:?}")));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.missing(&found, "before the output ended"));
+                }
+            };
+            self.seen.push(line.clone());
+            if want(&line) {
+                found.push(line);
+            }
+        }
+        Ok(found)
+    }
+
+    fn missing(&self, found: &[String], when: &str) -> String {
+        format!(
+            "only {found:?} of the lines expected {when}; saw {:#?}",
+            self.seen
+        )
+    }
+
+    /// The port of the next `<task> Server Started on <address> (port N)`
+    /// line.
+    pub(crate) fn logged_port(&mut self, task: &str) -> TestResult<u16> {
+        let line = self.expect_line(&format!("{task} Server Started on "))?;
+        let port = line
+            .rsplit("(port ")
+            .next()
+            .and_then(|rest| rest.strip_suffix(')'))
+            .ok_or_else(|| format!("no port in {line:?}"))?;
+        Ok(port.parse()?)
+    }
+
+    /// Sends `signal` to the child.
+    pub(crate) fn signal(&self, signal: Signal) -> nix::Result<()> {
+        kill(self.pid(), signal)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub(crate) fn sigterm(&mut self) -> TestResult<ExitStatus> {
+        self.signal(Signal::SIGTERM)?;
+        Ok(self.wait_exit()?)
+    }
+
+    /// Waits for the child to exit, within the patience.
+    pub(crate) fn wait_exit(&mut self) -> Result<ExitStatus, String> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(format!("did not exit within {PATIENCE:?}"))
+    }
+
+    /// Everything the child wrote (stdout and stderr, one line each, in the
+    /// order read) once both streams have ended, within the patience.
+    pub(crate) fn output(&mut self) -> Result<String, String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => return Ok(self.seen.join("\n")),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("the output did not end within {PATIENCE:?}"));
+                }
+            }
+        }
     }
 }
 
-/// Spawns `bin` with its stderr (the log) sent line by line to a channel.
-pub(crate) fn spawn(bin: &str, args: &[&str]) -> std::io::Result<(Guard, Receiver<String>)> {
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or(std::io::ErrorKind::BrokenPipe)?;
-    let (tx, rx) = channel();
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends each line of `stream` to `tx`, from a thread of its own.
+fn forward(stream: impl Read + Send + 'static, tx: Sender<String>) {
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
-    Ok((Guard(child), rx))
 }
 
-/// The first line containing `want`, within the patience.
-pub(crate) fn line_with(rx: &Receiver<String>, want: &str) -> Result<String, String> {
-    let deadline = Instant::now() + PATIENCE;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .ok_or_else(|| format!("no {want:?}; saw {seen:?}"))?;
-        let line = rx
-            .recv_timeout(left)
-            .map_err(|_| format!("no {want:?}; saw {seen:?}"))?;
-        if line.contains(want) {
-            return Ok(line);
-        }
-        seen.push(line);
-    }
-}
-
-/// The port of the first `<task> Server Started on <address> (port N)` line.
-pub(crate) fn logged_port(
-    rx: &Receiver<String>,
-    task: &str,
-) -> Result<u16, Box<dyn std::error::Error>> {
-    let line = line_with(rx, &format!("{task} Server Started on "))?;
-    let port = line
-        .rsplit("(port ")
-        .next()
-        .and_then(|rest| rest.strip_suffix(')'))
-        .ok_or_else(|| format!("no port in {line:?}"))?;
-    Ok(port.parse()?)
-}
-
-pub(crate) fn wait_exit(guard: &mut Guard) -> Result<ExitStatus, Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if let Some(status) = guard.0.try_wait()? {
-            return Ok(status);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Err("did not exit in time".into())
-}
-
-pub(crate) fn sigterm(mut guard: Guard) -> Result<ExitStatus, Box<dyn std::error::Error>> {
-    kill(Pid::from_raw(i32::try_from(guard.0.id())?), Signal::SIGTERM)?;
-    wait_exit(&mut guard)
+/// Runs `command` to its end (bounded) and returns its exit status and
+/// everything it wrote.
+pub(crate) fn run(command: &mut Command) -> TestResult<(ExitStatus, String)> {
+    let mut example = Example::spawn_command(command)?;
+    let status = example.wait_exit()?;
+    Ok((status, example.output()?))
 }

@@ -6,6 +6,7 @@ mod periodic;
 mod poller;
 mod queue;
 mod try_later;
+#[cfg(feature = "watcher")]
 mod watcher;
 
 #[cfg(unix)]
@@ -14,4 +15,7 @@ pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, P
 pub use poller::{Poller, PollerContext, PollerTask};
 pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use try_later::TryLater;
-pub use watcher::{DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, WatchMode};
+#[cfg(feature = "watcher")]
+pub use watcher::{
+    DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, LogChanges, WatchMode,
+};

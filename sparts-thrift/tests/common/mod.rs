@@ -81,22 +81,48 @@ pub fn app_error<T: std::fmt::Debug>(result: thrift::Result<T>) -> String {
     }
 }
 
-/// A gate a handler waits at (at most 10 s) until a test opens it.
+/// A gate a handler waits at (at most 10 s) until a test opens it; the
+/// test can also wait for a handler to reach it.
 #[derive(Debug, Clone, Default)]
-pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+pub struct Gate(Arc<(Mutex<GateState>, Condvar)>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    open: bool,
+    /// Handlers that have reached the gate.
+    entered: usize,
+}
 
 impl Gate {
     pub fn open(&self) {
-        let (open, changed) = &*self.0;
-        *open.lock().expect("gate") = true;
+        let (state, changed) = &*self.0;
+        state.lock().expect("gate").open = true;
         changed.notify_all();
     }
 
+    /// Waits (at most 10 s) until a handler has reached the gate; whether
+    /// one has.
+    pub async fn entered(&self) -> bool {
+        let gate = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (state, changed) = &*gate.0;
+            let guard = state.lock().expect("gate");
+            let (state, _) = changed
+                .wait_timeout_while(guard, Duration::from_secs(10), |s| s.entered == 0)
+                .expect("gate");
+            state.entered > 0
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     fn wait(&self) {
-        let (open, changed) = &*self.0;
-        let guard = open.lock().expect("gate");
+        let (state, changed) = &*self.0;
+        let mut guard = state.lock().expect("gate");
+        guard.entered += 1;
+        changed.notify_all();
         let _open = changed
-            .wait_timeout_while(guard, Duration::from_secs(10), |open| !*open)
+            .wait_timeout_while(guard, Duration::from_secs(10), |s| !s.open)
             .expect("gate");
     }
 }

@@ -1,10 +1,11 @@
 //! `DirectoryWatcherTask`: callbacks for the files created, deleted and
-//! changed in one directory.
+//! changed in one directory. Needs the `watcher` feature.
 
 mod snapshot;
 mod source;
 mod watch;
 
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::fs::Metadata;
 use std::future::Future;
@@ -26,7 +27,8 @@ use crate::task::{TaskContext, VTask};
 /// entry's name) and its metadata, read with `lstat` (a symlink is reported
 /// as itself). Callbacks run one at a time, in the order the changes were
 /// seen: within one look at the directory, deletions first, then changes,
-/// then creations. The defaults log at debug level.
+/// then creations. The defaults log at debug level; [`LogChanges`] is the
+/// handler that logs every change at info level.
 ///
 /// ```
 /// use std::fs::Metadata;
@@ -83,6 +85,28 @@ pub trait DirectoryHandler: Send + Sync + 'static {
     }
 }
 
+/// The handler of a [`DirectoryWatcherTask`] that has none of its own
+/// ([`DirectoryWatcherTask::logging`]): logs each change at info level, as
+/// `created <path>`, `changed <path>` and `deleted <path>`, so the changes
+/// show with the default `--level` (the original logged them at debug, its
+/// default level).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogChanges;
+
+impl DirectoryHandler for LogChanges {
+    async fn on_created(&self, path: &Path, _: &Metadata) {
+        tracing::info!("created {}", path.display());
+    }
+
+    async fn on_deleted(&self, path: &Path, _: &Metadata) {
+        tracing::info!("deleted {}", path.display());
+    }
+
+    async fn on_changed(&self, path: &Path, _: &Metadata, _: &Metadata) {
+        tracing::info!("changed {}", path.display());
+    }
+}
+
 /// Options of a [`DirectoryWatcherTask`], under the handler's prefix
 /// (`DevWatcher` gives `--dev-watcher-path`).
 #[derive(clap::Args, Debug, Clone)]
@@ -119,7 +143,10 @@ pub enum WatchMode {
 
 /// Calls a [`DirectoryHandler`] for the entries created, deleted and
 /// changed in the directory `--<prefix>-path` (default
-/// [`H::PATH`](DirectoryHandler::PATH)).
+/// [`H::PATH`](DirectoryHandler::PATH)). Needs the `watcher` feature (on by
+/// default in the `sparts` crate).
+///
+/// The task is named after the handler (`Inbox` gives `--inbox-path`).
 ///
 /// - Entries present at start are not reported, unless
 ///   `--<prefix>-include-existing` is set.
@@ -170,7 +197,25 @@ pub enum WatchMode {
 /// # Ok(())
 /// # }
 /// ```
-pub struct DirectoryWatcherTask<H> {
+///
+/// Without a handler of its own ([`DirectoryWatcherTask::logging`]), the
+/// task logs each change ([`LogChanges`]), is named `DirectoryWatcher` and
+/// watches `.` unless told otherwise:
+///
+/// ```
+/// use sparts_core::{DirectoryWatcherTask, TaskSpec, VService};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let watcher = TaskSpec::new(DirectoryWatcherTask::logging()).with_default("path", "/tmp");
+/// let running = VService::new("Tmp").with_task(watcher).start_with_args(["tmp"]).await?;
+/// let path = running.handle().option("directory_watcher_path")?;
+/// assert_eq!(path.as_deref(), Some("/tmp"));
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct DirectoryWatcherTask<H = LogChanges> {
     handler: Arc<H>,
     state: Arc<state::Sender<Option<WatchMode>>>,
 }
@@ -196,6 +241,14 @@ impl<H> std::fmt::Debug for DirectoryWatcherTask<H> {
 impl<H: Default> Default for DirectoryWatcherTask<H> {
     fn default() -> Self {
         Self::new(H::default())
+    }
+}
+
+impl DirectoryWatcherTask {
+    /// A watcher that logs what changes ([`LogChanges`]), named
+    /// `DirectoryWatcher`: `--directory-watcher-path`, default `.`.
+    pub fn logging() -> Self {
+        Self::new(LogChanges)
     }
 }
 
@@ -239,6 +292,10 @@ impl<H> DirectoryWatcherTask<H> {
 
 impl<H: DirectoryHandler> VTask<DirectoryWatcherOptions> for DirectoryWatcherTask<H> {
     fn name() -> Cow<'static, str> {
+        // Named for what it does when it has no handler to be named after.
+        if TypeId::of::<H>() == TypeId::of::<LogChanges>() {
+            return "DirectoryWatcher".into();
+        }
         short_type_name::<H>().into()
     }
 

@@ -1,6 +1,5 @@
-//! The CPU profiler behind `Admin::cpu_profile`: pprof samples every thread
-//! of the process, and the stacks come out folded, the text flamegraph tools
-//! read.
+//! The pprof sampler: every thread of the process is sampled, and the
+//! stacks come out folded, the text flamegraph tools read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,10 +10,6 @@ use pprof::{ProfilerGuard, ProfilerGuardBuilder, Report};
 
 use crate::error::{Error, Result};
 
-/// The longest profile: long enough for a slow request, short enough that
-/// a forgotten call does not keep every thread sampled for hours.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(300);
-
 /// Samples per second of CPU time: 99 rather than 100 so sampling does not
 /// run in lockstep with work done on 10 ms timers.
 const FREQUENCY: i32 = 99;
@@ -23,14 +18,9 @@ const FREQUENCY: i32 = 99;
 /// start. A flag rather than a lock so a second caller fails at once.
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
-/// Profiles the whole process for `duration` and returns folded stacks.
-pub(crate) async fn cpu_profile(duration: Duration) -> Result<String> {
-    if duration.is_zero() || duration > MAX_DURATION {
-        return Err(Error::InvalidProfileDuration {
-            requested: duration,
-            max: MAX_DURATION,
-        });
-    }
+/// Profiles the whole process for `duration`, already checked, and returns
+/// folded stacks.
+pub(super) async fn profile(duration: Duration) -> Result<String> {
     let claim = Claim::take()?;
     // Starting resolves a first backtrace (pprof warms its symbol cache),
     // which can read debug info for a while: not on a runtime thread.
