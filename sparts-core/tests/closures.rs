@@ -286,3 +286,28 @@ async fn the_shutdown_budget_counts_from_the_moment_shutdown_began() -> TestResu
     );
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_is_enqueued_in_order_and_refused_once_stopped() -> TestResult {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&seen);
+    let queue = TaskSpec::queue("Log", move |n: u32, _ctx| {
+        recorded.lock().expect("lock").push(n);
+        async { Ok(()) }
+    });
+    let running = VService::new("Svc")
+        .with_task(queue)
+        .start_with_args(["svc"])
+        .await?;
+    let sender = running.handle().queue::<u32, ()>("Log")?;
+    sender.enqueue_all(1..=5).await?;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(*seen.lock().expect("lock"), [1, 2, 3, 4, 5]);
+    running.shutdown().await?;
+    assert!(matches!(
+        sender.enqueue_all([6, 7]).await,
+        Err(Error::TaskNotRunning(task)) if task == "Log"
+    ));
+    assert_eq!(seen.lock().expect("lock").len(), 5);
+    Ok(())
+}

@@ -9,9 +9,8 @@
 //! ```
 // zbus's generated `DemoSignals` trait carries no docs of its own.
 #![allow(missing_docs)]
-use sparts::VService;
-use sparts::dbus::DBusServiceTask;
 use sparts::dbus::zbus::{self, object_server::SignalEmitter};
+use sparts::{VService, dbus::DBusServiceTask};
 
 #[derive(Clone)]
 struct Demo;
@@ -19,12 +18,8 @@ struct Demo;
 #[zbus::interface(name = "org.sparts.Demo", crate = "sparts::dbus::zbus")]
 impl Demo {
     /// Answers a greeting and tells every listener about it.
-    async fn greet(
-        &self,
-        name: &str,
-        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-    ) -> String {
-        if let Err(err) = Self::greeted(&emitter, name).await {
+    async fn greet(&self, name: &str, #[zbus(signal_emitter)] signal: SignalEmitter<'_>) -> String {
+        if let Err(err) = Self::greeted(&signal, name).await {
             tracing::warn!("cannot signal the greeting: {err}");
         }
         format!("Hello, {name}!")

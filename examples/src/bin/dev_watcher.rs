@@ -7,13 +7,11 @@
 //! cargo run -p sparts-examples --bin dev_watcher
 //! cargo run -p sparts-examples --bin dev_watcher -- --dev-watcher-path /tmp --dev-watcher-force-polling
 //! ```
-use sparts::{DirectoryWatcherTask, TaskSpec, VService};
+use sparts::{DirectoryWatcherTask, IntoTaskSpec, VService};
 
 fn main() -> std::process::ExitCode {
-    let watcher = TaskSpec::new(DirectoryWatcherTask::logging())
-        .with_name("DevWatcher")
-        .with_default("path", "/dev");
+    let watcher = DirectoryWatcherTask::logging().with_name("DevWatcher");
     VService::new("DevWatcher")
-        .with_task(watcher)
+        .with_task(watcher.with_default("path", "/dev"))
         .run_from_cli()
 }

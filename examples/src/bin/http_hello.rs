@@ -5,8 +5,7 @@
 //! cargo run -p sparts-examples --bin http_hello -- --http-port 8000
 //! curl localhost:8000
 //! ```
-use sparts::VService;
-use sparts::http::HttpTask;
+use sparts::{VService, http::HttpTask};
 
 fn main() -> std::process::ExitCode {
     VService::new("HelloService")

@@ -6,25 +6,13 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use sparts::{BoxError, Periodic, PeriodicContext, PeriodicTask, VService};
-
-#[derive(Clone)]
-struct PrintClock;
-
-impl Periodic for PrintClock {
-    async fn execute(&self, _ctx: &PeriodicContext) -> Result<(), BoxError> {
-        println!(
-            "{:.3}",
-            SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64()
-        );
-        Ok(())
-    }
-}
+use sparts::{TaskSpec, VService};
 
 fn main() -> std::process::ExitCode {
     VService::new("Clock")
-        .with_task(PeriodicTask::new(PrintClock))
+        .with_task(TaskSpec::periodic("PrintClock", |_ctx| async {
+            println!("{:.3}", std::time::UNIX_EPOCH.elapsed()?.as_secs_f64());
+            Ok(())
+        }))
         .run_from_cli()
 }

@@ -123,6 +123,16 @@ where
         self.shared.try_submit(item, None)
     }
 
+    /// Enqueues every item in order, waiting for room like
+    /// [`enqueue`](Self::enqueue). Stops at the first refusal and returns
+    /// it; the items after it are not queued.
+    pub async fn enqueue_all(&self, items: impl IntoIterator<Item = T>) -> Result<()> {
+        for item in items {
+            self.shared.submit(item, None).await?;
+        }
+        Ok(())
+    }
+
     /// Submits every item, then waits for all of their results, in item
     /// order. An item that was refused (see [`submit`](Self::submit)) has
     /// the refusal as its result; after a [`Error::TaskNotRunning`] the
