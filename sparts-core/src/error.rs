@@ -117,6 +117,41 @@ pub enum Error {
     #[error("daemon: {0}")]
     Daemon(String),
 
+    // listen
+    /// A TCP address could not be bound (in use, not available, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address, as `host:port`.
+        addr: String,
+        /// Why the system refused.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `--<prefix>-host` did not resolve to any address.
+    #[error("cannot resolve host `{host}`: {source}")]
+    Resolve {
+        /// The host, as given.
+        host: String,
+        /// Why the lookup failed.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The unix socket could not be created, replaced or given its mode.
+    #[error("unix socket {}: {source}", .path.display())]
+    UnixSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `--<prefix>-sock-group` names no group on this system.
+    #[error("unknown group `{0}` for the unix socket")]
+    UnknownGroup(String),
+
     // CommandTask
     /// A command could not be started (not found, not executable, ...).
     #[error("cannot start `{program}`: {source}")]

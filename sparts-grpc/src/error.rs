@@ -9,9 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A listener could not be set up: an address in use or unavailable, a
-    /// host that does not resolve, a unix socket that cannot be created.
+    /// host that does not resolve, a unix socket that cannot be created
+    /// (`sparts_core::listen`).
     #[error(transparent)]
-    Listen(#[from] sparts_http::Error),
+    Listen(#[from] sparts_core::Error),
 
     /// The task's `run` was called without a successful `init`.
     #[error("task {0} has no bound sockets: init did not run or run was called twice")]

@@ -37,7 +37,6 @@
 //! [`GrpcTask::with_file_descriptor_set`] for reflection.
 
 mod admin;
-mod conn;
 mod error;
 mod health;
 mod io;
@@ -50,7 +49,7 @@ mod task;
 
 pub use error::{Error, Result};
 pub use options::GrpcOptions;
-pub use sparts_http::listen::BoundAddr;
+pub use sparts_core::listen::BoundAddr;
 pub use task::GrpcTask;
 
 pub use tonic;

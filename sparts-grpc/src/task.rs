@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sparts_core::listen::{BoundAddr, Listener};
 use sparts_core::{BoxError, TaskContext, VTask};
 use tonic::body::Body;
 use tonic::codegen::http::Request;
@@ -20,7 +21,6 @@ use crate::metrics::Metrics;
 use crate::options::GrpcOptions;
 use crate::pb;
 use crate::serve::Prepared;
-use sparts_http::listen::{BoundAddr, Listener};
 
 /// A gRPC server task built on [tonic]: the user's services plus health,
 /// reflection and the admin service, with counters and a drain on shutdown.
@@ -344,7 +344,7 @@ impl VTask for GrpcTask {
 
     async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
-        let listeners = opts.listen.bind(None).await?;
+        let listeners = opts.listen.bind(None).await.map_err(Error::from)?;
         self.bound = listeners
             .iter()
             .map(Listener::bound_addr)
