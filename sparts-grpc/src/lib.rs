@@ -41,9 +41,11 @@ mod error;
 mod health;
 mod io;
 mod metrics;
+#[cfg(feature = "http")]
 mod one_port;
 mod options;
 pub mod pb;
+mod router;
 mod serve;
 mod task;
 

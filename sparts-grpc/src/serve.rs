@@ -10,14 +10,13 @@ use sparts_core::listen::{Incoming, Listener};
 use sparts_core::{BoxError, Status, TaskContext};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 use tonic::transport::Server;
 
 use crate::health::Health;
 use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
-use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
+use crate::router::Router;
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
@@ -27,10 +26,11 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) listeners: Vec<Listener>,
-    pub(crate) routes: Routes,
+    pub(crate) router: Router,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
     /// One-port mode: the router for requests that are not gRPC.
+    #[cfg(feature = "http")]
     pub(crate) http: Option<axum::Router>,
 }
 
@@ -78,30 +78,28 @@ impl Prepared {
         if !opts.keepalive.is_zero() {
             builder = builder.http2_keepalive_interval(Some(opts.keepalive));
         }
-        let routes = self.routes.clone().prepare();
+        let router = self.router.clone();
         let stop = accepting.clone().cancelled_owned();
         // Accept errors are handled (skipped or backed off) by `Incoming`.
         let cut = Arc::clone(cut);
         let incoming = incoming.map(move |io| Ok::<_, Infallible>(Cuttable::new(io, &cut)));
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
-        match &self.http {
-            None => {
-                builder
-                    .layer(metrics)
-                    .serve_with_incoming_shutdown(routes, incoming, stop)
-                    .await?;
-            }
-            Some(http) => {
-                let dispatch = Dispatch {
-                    grpc: tower::Layer::layer(&metrics, routes),
-                    http: http.clone(),
-                };
-                builder
-                    .accept_http1(true)
-                    .serve_with_incoming_shutdown(dispatch, incoming, stop)
-                    .await?;
-            }
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.http {
+            let dispatch = crate::one_port::Dispatch {
+                grpc: tower::Layer::layer(&metrics, router),
+                http: http.clone(),
+            };
+            builder
+                .accept_http1(true)
+                .serve_with_incoming_shutdown(dispatch, incoming, stop)
+                .await?;
+            return Ok(());
         }
+        builder
+            .layer(metrics)
+            .serve_with_incoming_shutdown(router, incoming, stop)
+            .await?;
         Ok(())
     }
 
