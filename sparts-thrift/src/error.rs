@@ -80,7 +80,8 @@ pub enum Error {
         source: sparts_core::BoxError,
     },
 
-    /// A Thrift-over-HTTP server answered with another status than 200.
+    /// A Thrift-over-HTTP server answered with another status than 200
+    /// (the client of the `http` feature).
     #[error("{url} answered HTTP {status}: {body}")]
     HttpStatus {
         /// The URL.

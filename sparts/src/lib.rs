@@ -10,7 +10,7 @@
 //! | (none) | the crate root | `VService`, `VTask`, options, counters, status, admin model, daemon, `PeriodicTask`, `QueueTask`, `PollerTask`, `DirectoryWatcherTask`, `CommandTask` |
 //! | `http` | `sparts::http` | `HttpTask` (axum): your router plus health, Prometheus and admin endpoints |
 //! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin`; with `http`, an axum router on the same port |
-//! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, Thrift over HTTP, `ThriftClient` |
+//! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, `ThriftClient`; with `http`, Thrift over HTTP |
 //! | `dbus` | `sparts::dbus` | `DBusServiceTask` (zbus): `org.sparts.Service` and fb303 on the bus, plus your interfaces |
 //! | `full` | all of the above | |
 //!
