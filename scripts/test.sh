@@ -18,6 +18,27 @@ for features in "" cpu-profile watcher; do
     echo "checking sparts-core with features: ${features:-(none)}"
     cargo clippy -p sparts-core --no-default-features ${features:+--features "$features"} --all-targets --locked --quiet -- -D warnings
 done
+# The transports are peers: no transport crate depends on another, and
+# thrift or grpc alone compiles no HTTP server (sparts-http, axum) nor the
+# Thrift HTTP client (ureq); those come with the `http` feature.
+for features in thrift grpc; do
+    tree=$(cargo tree -p sparts --no-default-features --features "$features" -e normal \
+        --prefix none --locked)
+    if found=$(grep -E '^(sparts-http|axum|ureq) ' <<<"$tree"); then
+        echo "sparts with only $features resolves:" $(sort -u <<<"$found") >&2
+        exit 1
+    fi
+done
+transports=(sparts-http sparts-grpc sparts-thrift sparts-dbus)
+for transport in "${transports[@]}"; do
+    tree=$(cargo tree -p "$transport" --all-features -e normal --prefix none --locked)
+    for other in "${transports[@]}"; do
+        if [ "$other" != "$transport" ] && grep -q "^$other " <<<"$tree"; then
+            echo "$transport depends on $other: transports depend on sparts-core only" >&2
+            exit 1
+        fi
+    done
+done
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 # The D-Bus tests need a session bus: dbus-run-session starts a private one

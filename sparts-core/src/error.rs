@@ -137,6 +137,41 @@ pub enum Error {
     #[error("daemon: {0}")]
     Daemon(String),
 
+    // listen
+    /// A TCP address could not be bound (in use, not available, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address, as `host:port`.
+        addr: String,
+        /// Why the system refused.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `--<prefix>-host` did not resolve to any address.
+    #[error("cannot resolve host `{host}`: {source}")]
+    Resolve {
+        /// The host, as given.
+        host: String,
+        /// Why the lookup failed.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The unix socket could not be created, replaced or given its mode.
+    #[error("unix socket {}: {source}", .path.display())]
+    UnixSocket {
+        /// The socket's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `--<prefix>-sock-group` names no group on this system.
+    #[error("unknown group `{0}` for the unix socket")]
+    UnknownGroup(String),
+
     // CommandTask
     /// A command could not be started (not found, not executable, ...).
     #[error("cannot start `{program}`: {source}")]
@@ -300,6 +335,8 @@ impl Error {
             | Error::UnknownTask { .. } => K::NotFound,
             // The task is there, but it is not what the caller asked for.
             Error::WrongTaskType { .. } => K::InvalidArgument,
+            // A host or group given in an option that names nothing.
+            Error::Resolve { .. } | Error::UnknownGroup(_) => K::InvalidArgument,
             Error::Usage(_)
             | Error::InvalidOption { .. }
             | Error::InvalidPattern { .. }
@@ -333,6 +370,8 @@ impl Error {
             | Error::ExecutionFailed { .. }
             | Error::ProfilingUnavailable(_)
             | Error::NotPrepared(_)
+            | Error::Bind { .. }
+            | Error::UnixSocket { .. }
             | Error::Io(_) => K::Internal,
         }
     }
@@ -418,7 +457,7 @@ mod tests {
     use super::{AdminErrorKind as K, Error, TaskFailure};
 
     /// The number of `Error` variants: the length of [`index`]'s match.
-    const VARIANTS: usize = 31;
+    const VARIANTS: usize = 35;
 
     /// A number per variant. The match has no wildcard, so a new variant
     /// does not compile until it has a row in the table below too.
@@ -455,6 +494,10 @@ mod tests {
             Error::ServiceStopped => 28,
             Error::WrongTaskType { .. } => 29,
             Error::NotPrepared(_) => 30,
+            Error::Bind { .. } => 31,
+            Error::Resolve { .. } => 32,
+            Error::UnixSocket { .. } => 33,
+            Error::UnknownGroup(_) => 34,
         }
     }
 
@@ -588,6 +631,28 @@ mod tests {
                 K::InvalidArgument,
             ),
             (Error::NotPrepared("HttpTask".into()), K::Internal),
+            (
+                Error::Bind {
+                    addr: "0.0.0.0:80".into(),
+                    source: io(),
+                },
+                K::Internal,
+            ),
+            (
+                Error::Resolve {
+                    host: "nowhere.invalid".into(),
+                    source: io(),
+                },
+                K::InvalidArgument,
+            ),
+            (
+                Error::UnixSocket {
+                    path: "/run/svc.sock".into(),
+                    source: io(),
+                },
+                K::Internal,
+            ),
+            (Error::UnknownGroup("nogroup".into()), K::InvalidArgument),
         ];
         let mut seen = [false; VARIANTS];
         for (error, kind) in &table {

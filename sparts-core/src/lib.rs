@@ -64,6 +64,7 @@ mod daemon;
 mod error;
 mod exported;
 mod handle;
+pub mod listen;
 mod logging;
 mod notify;
 mod options;

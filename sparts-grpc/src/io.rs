@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use sparts_core::listen::Accepted;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tonic::transport::server::Connected;
+use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// The cut, and the wakers of every open connection. A poll reads one
 /// atomic; the lock is taken when a connection opens, closes, or its task's
@@ -142,10 +143,21 @@ impl<IO: AsyncWrite> AsyncWrite for Cuttable<IO> {
     }
 }
 
-impl<IO: Connected> Connected for Cuttable<IO> {
-    type ConnectInfo = IO::ConnectInfo;
+impl Connected for Cuttable<Accepted> {
+    /// tonic's TCP info; a unix socket has no addresses, which
+    /// `Request::remote_addr` reports as `None` (a unix peer).
+    type ConnectInfo = TcpConnectInfo;
 
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+    fn connect_info(&self) -> TcpConnectInfo {
+        match &self.io {
+            Accepted::Tcp(stream, remote) => TcpConnectInfo {
+                local_addr: stream.local_addr().ok(),
+                remote_addr: Some(*remote),
+            },
+            Accepted::Unix(_) => TcpConnectInfo {
+                local_addr: None,
+                remote_addr: None,
+            },
+        }
     }
 }

@@ -37,20 +37,21 @@
 //! [`GrpcTask::with_file_descriptor_set`] for reflection.
 
 mod admin;
-mod conn;
 mod error;
 mod health;
 mod io;
 mod metrics;
+#[cfg(feature = "http")]
 mod one_port;
 mod options;
 pub mod pb;
+mod router;
 mod serve;
 mod task;
 
 pub use error::{Error, Result};
 pub use options::GrpcOptions;
-pub use sparts_http::listen::BoundAddr;
+pub use sparts_core::listen::BoundAddr;
 pub use task::GrpcTask;
 
 pub use tonic;

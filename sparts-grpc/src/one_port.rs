@@ -8,15 +8,15 @@ use std::task::{Context, Poll};
 
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response, header};
-use tonic::service::Routes;
 use tower::Service;
 
 use crate::metrics::Metered;
+use crate::router::Router;
 
 /// The router of a one-port task.
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatch {
-    pub(crate) grpc: Metered<Routes>,
+    pub(crate) grpc: Metered<Router>,
     pub(crate) http: axum::Router,
 }
 
@@ -32,7 +32,8 @@ impl Service<Request<Body>> for Dispatch {
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Both routers are always ready (axum's and tonic's say so).
+        // Both routers are always ready (axum's says so, ours readies each
+        // call's service).
         Poll::Ready(Ok(()))
     }
 

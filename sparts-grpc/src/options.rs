@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use sparts_core::listen::ListenOptions;
 use sparts_core::{clap, parse_seconds};
-use sparts_http::listen::ListenOptions;
 
 /// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
 /// default: `--grpc-port`; a second task registered with

@@ -1,24 +1,22 @@
 //! Serving until shutdown, then the shutdown sequence: NOT_SERVING at once,
 //! lame duck, stop accepting, drain, cut.
 
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use sparts_core::listen::{Incoming, Listener};
 use sparts_core::{BoxError, Status, TaskContext};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 use tonic::transport::Server;
 
-use crate::conn::Conn;
 use crate::health::Health;
 use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
-use crate::one_port::Dispatch;
 use crate::options::GrpcOptions;
-use sparts_http::listen::{Listener, is_connection_error};
+use crate::router::Router;
 
 /// The most the cut may be brought forward from the end of the shutdown
 /// budget: the time to close what is left before the service gives up.
@@ -28,18 +26,20 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub(crate) listeners: Vec<Listener>,
-    pub(crate) routes: Routes,
+    pub(crate) router: Router,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
     /// One-port mode: the router for requests that are not gRPC.
+    #[cfg(feature = "http")]
     pub(crate) http: Option<axum::Router>,
 }
 
 impl Prepared {
-    pub(crate) async fn run(self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+    pub(crate) async fn run(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let cut = Arc::new(Cut::default());
         let accepting = CancellationToken::new();
-        let serve = self.serve(ctx, &cut, &accepting);
+        let incoming = Incoming::new(std::mem::take(&mut self.listeners), accepting.clone());
+        let serve = self.serve(ctx, incoming, &cut, &accepting);
         let follow = async {
             if let Some(health) = &self.health {
                 health.follow(ctx).await;
@@ -60,6 +60,7 @@ impl Prepared {
     async fn serve(
         &self,
         ctx: &TaskContext<GrpcOptions>,
+        incoming: Incoming,
         cut: &Arc<Cut>,
         accepting: &CancellationToken,
     ) -> Result<(), BoxError> {
@@ -77,36 +78,29 @@ impl Prepared {
         if !opts.keepalive.is_zero() {
             builder = builder.http2_keepalive_interval(Some(opts.keepalive));
         }
-        let routes = self.routes.clone().prepare();
+        let router = self.router.clone();
         let stop = accepting.clone().cancelled_owned();
-        let incoming = cuttable(self.incoming(), cut);
+        // Accept errors are handled (skipped or backed off) by `Incoming`.
+        let cut = Arc::clone(cut);
+        let incoming = incoming.map(move |io| Ok::<_, Infallible>(Cuttable::new(io, &cut)));
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
-        match &self.http {
-            None => {
-                builder
-                    .layer(metrics)
-                    .serve_with_incoming_shutdown(routes, incoming, stop)
-                    .await?;
-            }
-            Some(http) => {
-                let dispatch = Dispatch {
-                    grpc: tower::Layer::layer(&metrics, routes),
-                    http: http.clone(),
-                };
-                builder
-                    .accept_http1(true)
-                    .serve_with_incoming_shutdown(dispatch, incoming, stop)
-                    .await?;
-            }
+        #[cfg(feature = "http")]
+        if let Some(http) = &self.http {
+            let dispatch = crate::one_port::Dispatch {
+                grpc: tower::Layer::layer(&metrics, router),
+                http: http.clone(),
+            };
+            builder
+                .accept_http1(true)
+                .serve_with_incoming_shutdown(dispatch, incoming, stop)
+                .await?;
+            return Ok(());
         }
+        builder
+            .layer(metrics)
+            .serve_with_incoming_shutdown(router, incoming, stop)
+            .await?;
         Ok(())
-    }
-
-    /// The connections of every listener.
-    fn incoming(&self) -> impl futures_util::Stream<Item = std::io::Result<Conn>> + Send + '_ {
-        futures_util::stream::select_all(self.listeners.iter().map(|listener| {
-            futures_util::stream::poll_fn(move |cx| poll_accept(listener, cx).map(Some))
-        }))
     }
 
     /// Waits for shutdown, serves the lame duck period, stops accepting,
@@ -151,32 +145,6 @@ impl Prepared {
     }
 }
 
-/// Wraps every accepted connection so the shutdown can cut it.
-fn cuttable<S>(
-    incoming: S,
-    cut: &Arc<Cut>,
-) -> impl futures_util::Stream<Item = std::io::Result<Cuttable<Conn>>>
-where
-    S: futures_util::Stream<Item = std::io::Result<Conn>>,
-{
-    let cut = Arc::clone(cut);
-    incoming.then(move |accepted| {
-        let accepted = accepted.map(|io| Cuttable::new(io, &cut));
-        async move {
-            if let Err(e) = &accepted {
-                if !is_connection_error(e) {
-                    // Out of file descriptors and the like: tonic would
-                    // retry at once; wait for some to be freed rather than
-                    // spin.
-                    tracing::warn!("accept failed: {e}; retrying in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-            accepted
-        }
-    })
-}
-
 /// Waits until the service begins to shut down (status STOPPING) or the
 /// task is stopped (a restart); returns when.
 async fn shutdown_began(ctx: &TaskContext<GrpcOptions>) -> Instant {
@@ -186,19 +154,4 @@ async fn shutdown_began(ctx: &TaskContext<GrpcOptions>) -> Instant {
         Ok(_) = status.wait_for(|s| *s == Status::Stopping) => {}
     }
     Instant::now()
-}
-
-/// The next connection on `listener`.
-fn poll_accept(listener: &Listener, cx: &mut Context<'_>) -> Poll<std::io::Result<Conn>> {
-    match listener {
-        Listener::Tcp(l) => l.poll_accept(cx).map_ok(|(stream, _)| {
-            // Small replies go out at once rather than after Nagle's delay.
-            let _ = stream.set_nodelay(true);
-            Conn::Tcp(stream)
-        }),
-        Listener::Unix(socket) => socket
-            .listener()
-            .poll_accept(cx)
-            .map_ok(|(stream, _)| Conn::Unix(stream)),
-    }
 }

@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sparts_core::listen::{BoundAddr, Listener};
 use sparts_core::{BoxError, TaskContext, VTask};
 use tonic::body::Body;
-use tonic::codegen::http::Request;
+use tonic::codegen::http::{Request, Response};
+use tonic::codegen::{Bytes, StdError};
 use tonic::server::NamedService;
-use tonic::service::Routes;
 
 use crate::admin::AdminService;
 use crate::error::Error;
@@ -19,8 +20,8 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::options::GrpcOptions;
 use crate::pb;
+use crate::router::Router;
 use crate::serve::Prepared;
-use sparts_http::listen::{BoundAddr, Listener};
 
 /// A gRPC server task built on [tonic]: the user's services plus health,
 /// reflection and the admin service, with counters and a drain on shutdown.
@@ -107,12 +108,13 @@ use sparts_http::listen::{BoundAddr, Listener};
 /// ```
 #[must_use]
 pub struct GrpcTask {
-    routes: Routes,
+    router: Router,
     services: Vec<String>,
     descriptors: Vec<&'static [u8]>,
     health: bool,
     reflection: bool,
     admin: bool,
+    #[cfg(feature = "http")]
     http: Option<axum::Router>,
     bound: Vec<BoundAddr>,
     prepared: Mutex<Option<Prepared>>,
@@ -134,12 +136,13 @@ impl Clone for GrpcTask {
     /// A fresh, unbound task with the same services.
     fn clone(&self) -> Self {
         Self {
-            routes: self.routes.clone(),
+            router: self.router.clone(),
             services: self.services.clone(),
             descriptors: self.descriptors.clone(),
             health: self.health,
             reflection: self.reflection,
             admin: self.admin,
+            #[cfg(feature = "http")]
             http: self.http.clone(),
             bound: Vec::new(),
             prepared: Mutex::new(None),
@@ -157,12 +160,13 @@ impl GrpcTask {
     /// A task with the built-in services and none of the user's yet.
     pub fn new() -> Self {
         Self {
-            routes: Routes::default(),
+            router: Router::default(),
             services: Vec::new(),
             descriptors: Vec::new(),
             health: true,
             reflection: true,
             admin: true,
+            #[cfg(feature = "http")]
             http: None,
             bound: Vec::new(),
             prepared: Mutex::new(None),
@@ -171,20 +175,22 @@ impl GrpcTask {
 
     /// Adds a tonic service (`GreeterServer::new(..)`); its state is shared
     /// by every start of the task, restarts included. It gets a health
-    /// entry under its name.
-    pub fn with_service<S>(mut self, service: S) -> Self
+    /// entry under its name. A second service of the same name makes the
+    /// start fail ([`Error::DuplicateService`]).
+    pub fn with_service<S, B>(mut self, service: S) -> Self
     where
-        S: tower::Service<Request<Body>, Error = Infallible>
+        S: tower::Service<Request<Body>, Response = Response<B>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
-        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<StdError>,
     {
         self.services.push(S::NAME.to_owned());
-        self.routes = self.routes.add_service(service);
+        self.router.add(service);
         self
     }
 
@@ -203,6 +209,8 @@ impl GrpcTask {
     /// and HTTP/2, for deployments that expose one port only. Its requests
     /// are not counted in the gRPC counters. Default: gRPC only (HTTP/2).
     ///
+    /// With the crate's `http` feature only.
+    ///
     /// ```
     /// use axum::{Router, routing::get};
     /// use sparts_grpc::GrpcTask;
@@ -210,6 +218,7 @@ impl GrpcTask {
     /// let web = Router::new().route("/", get(|| async { "Hello, world" }));
     /// let task = GrpcTask::new().with_http_router(web);
     /// ```
+    #[cfg(feature = "http")]
     pub fn with_http_router(mut self, router: axum::Router) -> Self {
         self.http = Some(router);
         self
@@ -264,10 +273,13 @@ impl GrpcTask {
         self.bound.iter().find_map(BoundAddr::unix)
     }
 
-    /// The user's routes plus the built-in services; records their names.
-    async fn routes(&mut self, ctx: &TaskContext<GrpcOptions>) -> (Routes, Option<Health>) {
+    /// The user's services plus the built-in ones; records their names.
+    async fn router(
+        &mut self,
+        ctx: &TaskContext<GrpcOptions>,
+    ) -> Result<(Router, Option<Health>), Error> {
         let limit = ctx.options().max_message_size;
-        let mut routes = self.routes.clone();
+        let mut router = self.router.clone();
         let mut services = self.services.clone();
         if self.admin {
             let admin = AdminService {
@@ -277,7 +289,7 @@ impl GrpcTask {
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit);
             services.push(pb::admin::admin_server::SERVICE_NAME.to_owned());
-            routes = routes.add_service(server);
+            router.add(server);
         }
         let health = if self.health {
             let (reporter, server) = tonic_health::server::health_reporter();
@@ -290,7 +302,7 @@ impl GrpcTask {
                 <tonic_health::pb::health_server::HealthServer<()> as NamedService>::NAME
                     .to_owned(),
             );
-            routes = routes.add_service(
+            router.add(
                 server
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
@@ -323,15 +335,19 @@ impl GrpcTask {
                         tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME
                             .to_owned(),
                     );
-                    routes = routes.add_service(v1).add_service(v1alpha);
+                    router.add(v1);
+                    router.add(v1alpha);
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::warn!("{}: reflection left out: {e}", ctx.name());
                 }
             }
         }
+        if let Some(twice) = first_duplicate(&services) {
+            return Err(Error::DuplicateService(twice.to_owned()));
+        }
         self.services = services;
-        (routes, health)
+        Ok((router, health))
     }
 }
 
@@ -341,8 +357,10 @@ impl VTask<GrpcOptions> for GrpcTask {
     }
 
     async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        // The services first: a task that cannot serve them binds nothing.
+        let (router, health) = self.router(ctx).await?;
         let opts = ctx.options();
-        let listeners = opts.listen.bind(None).await?;
+        let listeners = opts.listen.bind(None).await.map_err(Error::from)?;
         self.bound = listeners
             .iter()
             .map(Listener::bound_addr)
@@ -350,16 +368,16 @@ impl VTask<GrpcOptions> for GrpcTask {
         for addr in &self.bound {
             tracing::info!("{} Server Started on {addr}", ctx.name());
         }
-        let (routes, health) = self.routes(ctx).await;
         let metrics = Arc::new(Metrics::register(ctx.counters(), self.services.clone()));
         *self
             .prepared
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
             listeners,
-            routes,
+            router,
             health,
             metrics,
+            #[cfg(feature = "http")]
             http: self.http.clone(),
         });
         Ok(())
@@ -374,4 +392,13 @@ impl VTask<GrpcOptions> for GrpcTask {
             .ok_or_else(|| Error::NotBound(ctx.name().to_owned()))?;
         prepared.run(&ctx).await
     }
+}
+
+/// The first name that comes twice in `names`.
+fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .find(|name| !seen.insert(name.as_str()))
+        .map(String::as_str)
 }

@@ -6,8 +6,10 @@ mod common;
 use common::{PATIENCE, TestResult, start, start_greeter};
 use futures_util::StreamExt as _;
 use sparts_core::VService;
+use sparts_grpc::GrpcTask;
 use sparts_grpc::pb::helloworld::HelloRequest;
 use sparts_grpc::pb::helloworld::greeter_client::GreeterClient;
+use sparts_grpc::pb::helloworld::greeter_server::GreeterServer;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -116,6 +118,30 @@ async fn health_watch_turns_not_serving_as_soon_as_shutdown_begins() -> TestResu
             name: "late".into(),
         })
         .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_service_added_twice_stops_the_start_naming_it() -> TestResult {
+    let twice = common::greeter_task().with_service(GreeterServer::new(common::Hello));
+    let err = start(VService::new("Svc").with_task(twice), &[])
+        .await
+        .err()
+        .expect("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`helloworld.Greeter` is added twice") && msg.contains("GrpcTask"),
+        "{msg}"
+    );
+
+    // A service of a built-in's name, with the built-in on.
+    let (_, health) = tonic_health::server::health_reporter();
+    let clash = GrpcTask::new().with_service(health);
+    let err = start(VService::new("Svc").with_task(clash), &[])
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("grpc.health.v1.Health"), "{err}");
     Ok(())
 }
 

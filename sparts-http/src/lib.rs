@@ -59,7 +59,6 @@
 
 mod admin;
 mod app;
-mod bind;
 mod connection;
 mod endpoints;
 mod error;
@@ -68,13 +67,10 @@ mod options;
 mod serve;
 mod shutdown;
 mod task;
-mod unix;
 
-pub mod listen;
-
-pub use bind::BoundAddr;
 pub use error::{Error, Result};
 pub use options::HttpOptions;
+pub use sparts_core::listen::BoundAddr;
 pub use task::HttpTask;
 
 /// Re-exported so that users write routers without a direct dependency on

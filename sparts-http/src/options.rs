@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sparts_core::{clap, parse_seconds};
 
-use crate::listen::ListenOptions;
+use sparts_core::listen::ListenOptions;
 
 /// Options of an [`HttpTask`](crate::HttpTask), under its prefix (`http` by
 /// default: `--http-port`; a second task registered with

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use sparts_core::{BoxError, Peer, Status, TaskContext};
-use tokio::io::{AsyncRead, AsyncWrite};
+use sparts_core::listen::{Accepted, Listener};
+use sparts_core::{BoxError, Status, TaskContext};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,7 +15,6 @@ use tracing::Instrument;
 
 use crate::app::{App, ConnectionService};
 use crate::connection::Supervised;
-use crate::listen::{Accepted, Listener};
 use crate::options::HttpOptions;
 use crate::shutdown::{Phase, Shutdown};
 
@@ -117,20 +116,14 @@ struct Acceptor {
 impl Acceptor {
     async fn run(self, listener: Listener) {
         while let Some(accepted) = listener.accept(&self.stop).await {
-            let peer = accepted.peer();
-            match accepted {
-                Accepted::Tcp(stream, remote) => self.serve(stream, peer, Some(remote)),
-                Accepted::Unix(stream) => self.serve(stream, peer, None),
-            }
+            self.serve(accepted);
         }
     }
 
-    fn serve<I>(&self, io: I, peer: Peer, remote: Option<std::net::SocketAddr>)
-    where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    fn serve(&self, io: Accepted) {
         self.app.metrics.connections.increment();
-        let service = ConnectionService::new(Arc::clone(&self.app), peer, remote);
+        let peer = io.peer();
+        let service = ConnectionService::new(Arc::clone(&self.app), peer, io.remote_addr());
         let conn = http1::Builder::new()
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::routing::get;
+use sparts_core::listen::{BoundAddr, Listener};
 use sparts_core::{BoxError, TaskContext, VTask};
 use tokio_util::task::TaskTracker;
 
 use crate::app::App;
-use crate::bind::BoundAddr;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
-use crate::listen::Listener;
 use crate::metrics::Metrics;
 use crate::options::HttpOptions;
 use crate::serve::Server;
@@ -256,7 +255,11 @@ impl VTask<HttpOptions> for HttpTask {
 
     async fn init(&mut self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
-        let listeners = opts.listen.bind(opts.sock_group.as_deref()).await?;
+        let listeners = opts
+            .listen
+            .bind(opts.sock_group.as_deref())
+            .await
+            .map_err(Error::from)?;
         self.bound = listeners
             .iter()
             .map(Listener::bound_addr)

@@ -1,5 +1,6 @@
-//! Serving over TCP: hello world, user routes, IPv6, port in use, option
-//! conflicts, two tasks side by side, garbage on the wire.
+//! Serving over TCP: hello world, user routes, a port in use, two tasks
+//! side by side, garbage on the wire. Binding itself (IPv4 and IPv6, hosts,
+//! option conflicts) is tested with the listeners, in sparts-core.
 
 mod common;
 
@@ -11,9 +12,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::{PATIENCE, TestResult, client, has_ipv6, start};
+use common::{PATIENCE, TestResult, client, start};
 use sparts_core::{Counter, Peer, TaskSpec, VService};
-use sparts_http::{BoundAddr, HttpTask};
+use sparts_http::HttpTask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -156,85 +157,7 @@ async fn connect_info_gives_handlers_the_peer() -> TestResult {
 }
 
 #[tokio::test]
-async fn default_host_listens_on_ipv4_and_ipv6_on_one_port() -> TestResult {
-    let s = start(VService::new("Hello").with_task(HttpTask::default()), &[]).await?;
-    let port = s.port();
-    let addrs = s.http.bound_addresses().to_vec();
-    assert!(
-        addrs.contains(&BoundAddr::Tcp(SocketAddr::from(([0, 0, 0, 0], port)))),
-        "{addrs:?}"
-    );
-    let body = client()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert_eq!(body, "Hello, world");
-    if has_ipv6() {
-        assert!(
-            addrs.contains(&BoundAddr::Tcp(SocketAddr::from(([0u16; 8], port)))),
-            "{addrs:?}"
-        );
-        let body = client()
-            .get(format!("http://[::1]:{port}/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        assert_eq!(body, "Hello, world");
-    } else {
-        eprintln!("no IPv6 on this machine: only IPv4 checked");
-    }
-    assert_eq!(
-        s.http.bound_addresses()[0].to_string(),
-        format!("0.0.0.0 (port {port})"),
-        "logged the way the original did"
-    );
-    s.running.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn ipv6_loopback_host() -> TestResult {
-    if !has_ipv6() {
-        eprintln!("no IPv6 on this machine: skipped");
-        return Ok(());
-    }
-    let s = start(
-        VService::new("Hello").with_task(HttpTask::default()),
-        &["--http-host", "::1"],
-    )
-    .await?;
-    let port = s.port();
-    assert_eq!(
-        s.http.bound_addresses(),
-        [BoundAddr::Tcp(SocketAddr::from((
-            [0, 0, 0, 0, 0, 0, 0, 1],
-            port
-        )))]
-    );
-    let body = client()
-        .get(format!("http://[::1]:{port}/"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert_eq!(body, "Hello, world");
-    assert!(
-        client()
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .is_err(),
-        "not listening on IPv4"
-    );
-    s.running.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_port_in_use_stops_the_start_naming_the_address() -> TestResult {
+async fn a_port_in_use_stops_the_start_naming_the_task_and_address() -> TestResult {
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = taken.local_addr()?.port();
     let err = start(
@@ -250,32 +173,6 @@ async fn a_port_in_use_stops_the_start_naming_the_address() -> TestResult {
         "{msg}"
     );
     assert!(msg.contains("HttpTask"), "names the task: {msg}");
-    Ok(())
-}
-
-#[tokio::test]
-async fn host_or_port_with_sock_is_a_usage_error() -> TestResult {
-    for flag in ["--http-host", "--http-port"] {
-        let value = if flag == "--http-host" {
-            "127.0.0.1"
-        } else {
-            "8000"
-        };
-        let err = start(
-            VService::new("Hello").with_task(HttpTask::default()),
-            &[flag, value, "--http-sock", "/tmp/never-bound.sock"],
-        )
-        .await
-        .err()
-        .expect("refused");
-        let msg = err.to_string();
-        assert!(
-            matches!(err, sparts_core::Error::Usage(_))
-                && msg.contains(flag)
-                && msg.contains("--http-sock"),
-            "{msg}"
-        );
-    }
     Ok(())
 }
 
@@ -376,35 +273,6 @@ async fn garbage_on_the_wire_does_not_hurt_the_server() -> TestResult {
     let body = client().get(s.url("/")).send().await?.text().await?;
     assert_eq!(body, "Hello, world");
     assert!(s.running.handle().status().is_serving());
-    s.running.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_host_name_listens_on_each_of_its_addresses() -> TestResult {
-    let s = start(
-        VService::new("Hello").with_task(HttpTask::default()),
-        &["--http-host", "localhost"],
-    )
-    .await?;
-    let port = s.port();
-    let ips: Vec<_> = s.http.tcp_addresses().map(|a| a.ip()).collect();
-    assert!(
-        ips.contains(&std::net::IpAddr::from([127, 0, 0, 1])),
-        "{ips:?}"
-    );
-    assert!(
-        s.http
-            .tcp_addresses()
-            .all(|a| a.port() == port && a.ip().is_loopback())
-    );
-    let body = client()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert_eq!(body, "Hello, world");
     s.running.shutdown().await?;
     Ok(())
 }

@@ -1,4 +1,6 @@
-//! Serving on a unix socket: mode and group, stale files, removal, trust.
+//! Serving on a unix socket: the socket options, removal, trust, restart.
+//! Stale and live sockets, unknown groups are tested with the listeners, in
+//! sparts-core.
 
 mod common;
 
@@ -47,7 +49,7 @@ async fn serves_on_a_socket_with_mode_0600_and_removes_it() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_group_gives_mode_0660_and_that_group() -> TestResult {
+async fn the_sock_group_option_gives_the_socket_mode_0660_and_that_group() -> TestResult {
     let gid = getegid();
     let group = Group::from_gid(gid)?.ok_or("the test's group has a name")?;
     let dir = tempfile::tempdir()?;
@@ -67,70 +69,6 @@ async fn a_group_gives_mode_0660_and_that_group() -> TestResult {
     assert_eq!(meta.gid(), gid.as_raw());
     assert_eq!(unix_request(&path, "GET", "/", "").await?.0, 200);
     s.running.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn an_unknown_group_stops_the_start() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("x.sock");
-    let err = start(
-        hello(),
-        &[
-            "--http-sock",
-            path.to_str().ok_or("utf-8")?,
-            "--http-sock-group",
-            "no-such-group-for-sparts",
-        ],
-    )
-    .await
-    .err()
-    .expect("refused");
-    assert!(
-        err.to_string().contains("no-such-group-for-sparts"),
-        "{err}"
-    );
-    assert!(!path.exists());
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_stale_socket_is_replaced() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("stale.sock");
-    // A socket file nobody listens on, as a crashed server leaves behind.
-    drop(std::os::unix::net::UnixListener::bind(&path)?);
-    assert!(path.exists());
-    let s = start(hello(), &["--http-sock", path.to_str().ok_or("utf-8")?]).await?;
-    assert_eq!(unix_request(&path, "GET", "/", "").await?.0, 200);
-    s.running.shutdown().await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_live_socket_or_another_file_is_left_alone() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let live = dir.path().join("live.sock");
-    let _listener = std::os::unix::net::UnixListener::bind(&live)?;
-    let err = start(hello(), &["--http-sock", live.to_str().ok_or("utf-8")?])
-        .await
-        .err()
-        .expect("refused");
-    let msg = err.to_string();
-    assert!(
-        msg.contains("live.sock") && msg.contains("listening"),
-        "{msg}"
-    );
-    assert!(live.exists(), "the other server's socket stays");
-
-    let file = dir.path().join("data.txt");
-    std::fs::write(&file, "precious")?;
-    let err = start(hello(), &["--http-sock", file.to_str().ok_or("utf-8")?])
-        .await
-        .err()
-        .expect("refused");
-    assert!(err.to_string().contains("not a socket"), "{err}");
-    assert_eq!(std::fs::read_to_string(&file)?, "precious");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! A client for a generated Thrift service: connects on first use,
 //! reconnects after a broken connection, applies timeouts, and runs the
-//! blocking generated code off the async runtime.
+//! blocking generated code off the async runtime. Its HTTP transport is in
+//! `http_client.rs`.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -8,7 +9,6 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use sparts_core::BoxError;
 use thrift::protocol::{
     TBinaryInputProtocol, TBinaryOutputProtocol, TCompactInputProtocol, TCompactOutputProtocol,
     TInputProtocol, TMultiplexedOutputProtocol, TOutputProtocol,
@@ -27,20 +27,14 @@ pub type BoxInputProtocol = Box<dyn TInputProtocol + Send>;
 /// The output protocol a [`ThriftClient`] gives the generated client.
 pub type BoxOutputProtocol = Box<dyn TOutputProtocol + Send>;
 
-/// Largest reply read over HTTP: the server's default request limit.
-const MAX_HTTP_REPLY_BYTES: u64 = 16 * 1024 * 1024;
-
-/// How much of an HTTP error body an [`Error::HttpStatus`] keeps.
-const MAX_ERROR_BODY_CHARS: usize = 512;
-
 type Make<C> = Arc<dyn Fn(BoxInputProtocol, BoxOutputProtocol) -> C + Send + Sync>;
 
 /// The cause of the last I/O failure, as the transport saw it: the
 /// generated code only passes on a `thrift::Error` built from its text.
-type Failure = Arc<Mutex<Option<Error>>>;
+pub(crate) type Failure = Arc<Mutex<Option<Error>>>;
 
 /// A client of a generated Thrift service (`FooServiceSyncClient`), over TCP
-/// or HTTP.
+/// or (with the `http` feature) HTTP.
 ///
 /// Nothing connects until the first call. A call that fails on the
 /// connection (a transport or protocol error, a timeout) drops it, and the
@@ -51,7 +45,7 @@ type Failure = Arc<Mutex<Option<Error>>>;
 ///
 /// `C` is the generated client over boxed protocols,
 /// `FooServiceSyncClient<BoxInputProtocol, BoxOutputProtocol>`, built by
-/// the generated `new` given to [`new`](Self::new) or [`http`](Self::http).
+/// the generated `new` given to [`new`](Self::new) (or `http`).
 ///
 /// ```
 /// use sparts_core::VService;
@@ -87,23 +81,26 @@ struct Shared<C> {
 #[derive(Debug, Clone)]
 enum Target {
     Tcp(String),
+    #[cfg(feature = "http")]
     Http(String),
 }
 
 impl Target {
     fn as_str(&self) -> &str {
         match self {
-            Target::Tcp(address) | Target::Http(address) => address,
+            Target::Tcp(address) => address,
+            #[cfg(feature = "http")]
+            Target::Http(url) => url,
         }
     }
 }
 
 #[derive(Debug, Clone)]
-struct Settings {
+pub(crate) struct Settings {
     transport: Transport,
     protocol: Protocol,
-    connect_timeout: Duration,
-    call_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) call_timeout: Duration,
     service: Option<String>,
 }
 
@@ -146,7 +143,8 @@ impl<C> ThriftClient<C> {
 
     /// A client of the Thrift-over-HTTP route at `url`
     /// ([`http::post`](crate::http::post)): one POST per call, the message
-    /// as the body with no frame header. Plain `http://` only.
+    /// as the body with no frame header. Plain `http://` only. With the
+    /// crate's `http` feature.
     ///
     /// ```no_run
     /// use sparts_thrift::ThriftClient;
@@ -158,6 +156,7 @@ impl<C> ThriftClient<C> {
     /// assert!(counters.contains_key("HttpTask.thrift.requests"));
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "http")]
     pub fn http<F>(make: F, url: impl Into<String>) -> Self
     where
         F: Fn(BoxInputProtocol, BoxOutputProtocol) -> C + Send + Sync + 'static,
@@ -362,13 +361,10 @@ impl<C> ThriftClient<C> {
                     let (input, output) = protocols(settings, read, write);
                     (input, output, Some(stream))
                 }
+                #[cfg(feature = "http")]
                 Target::Http(url) => {
-                    let exchange = Arc::new(Exchange::new(url, settings, Arc::clone(&failure)));
-                    let read = HttpReply(Arc::clone(&exchange));
-                    let write = HttpRequest {
-                        exchange,
-                        body: Vec::new(),
-                    };
+                    let (read, write) =
+                        crate::http_client::halves(url, settings, Arc::clone(&failure));
                     let (input, output) = protocols(settings, read, write);
                     (input, output, None)
                 }
@@ -421,12 +417,12 @@ fn breaks_connection(e: &thrift::Error) -> bool {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Zero means no limit, as the socket options cannot say.
-fn limit(timeout: Duration) -> Option<Duration> {
+pub(crate) fn limit(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then_some(timeout)
 }
 
@@ -525,134 +521,5 @@ impl Write for Socket {
 
     fn flush(&mut self) -> io::Result<()> {
         self.stream.flush().map_err(|e| self.fail(e))
-    }
-}
-
-/// One HTTP exchange per call: the request's bytes go out when the
-/// generated client flushes them, the reply waits for it to read.
-struct Exchange {
-    agent: ureq::Agent,
-    url: String,
-    after: Duration,
-    reply: Mutex<io::Cursor<Vec<u8>>>,
-    failure: Failure,
-}
-
-impl Exchange {
-    fn new(url: &str, settings: &Settings, failure: Failure) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(limit(settings.connect_timeout))
-            .timeout_per_read(limit(settings.call_timeout))
-            .timeout_per_write(limit(settings.call_timeout))
-            .build();
-        Self {
-            agent: ureq::Agent::new_with_config(config),
-            url: url.to_owned(),
-            after: settings.call_timeout,
-            reply: Mutex::new(io::Cursor::new(Vec::new())),
-            failure,
-        }
-    }
-
-    fn post(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let mut response = self
-            .agent
-            .post(&self.url)
-            .content_type(crate::http::CONTENT_TYPE)
-            .send(body)
-            .map_err(|e| self.failed(e))?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_HTTP_REPLY_BYTES);
-        if status != ureq::http::StatusCode::OK {
-            let text = body.read_to_string().unwrap_or_default();
-            return Err(Error::HttpStatus {
-                url: self.url.clone(),
-                status: status.as_u16(),
-                body: text.trim().chars().take(MAX_ERROR_BODY_CHARS).collect(),
-            });
-        }
-        body.read_to_vec().map_err(|e| self.failed(e))
-    }
-
-    fn failed(&self, e: ureq::Error) -> Error {
-        let target = self.url.clone();
-        match e {
-            ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => {
-                Error::Connect {
-                    target,
-                    source: io::Error::new(io::ErrorKind::TimedOut, e.to_string()),
-                }
-            }
-            ureq::Error::Timeout(_) => Error::Timeout {
-                target,
-                after: self.after,
-            },
-            ureq::Error::Io(io) if is_connect_failure(&io) => Error::Connect { target, source: io },
-            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Error::Connect {
-                target,
-                source: e.into_io(),
-            },
-            e => Error::Connection {
-                target,
-                source: Box::new(e) as BoxError,
-            },
-        }
-    }
-}
-
-/// Whether an I/O error says no connection was made (rather than one broke).
-fn is_connect_failure(e: &io::Error) -> bool {
-    use io::ErrorKind as K;
-    matches!(
-        e.kind(),
-        K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
-    )
-}
-
-/// The request half: collects a message, posts it on flush.
-struct HttpRequest {
-    exchange: Arc<Exchange>,
-    body: Vec<u8>,
-}
-
-impl Write for HttpRequest {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.body.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.body.is_empty() {
-            return Ok(());
-        }
-        let body = std::mem::take(&mut self.body);
-        match self.exchange.post(&body) {
-            Ok(reply) => {
-                *lock(&self.exchange.reply) = io::Cursor::new(reply);
-                Ok(())
-            }
-            Err(e) => {
-                let message = e.to_string();
-                let kind = match e {
-                    Error::Timeout { .. } => io::ErrorKind::TimedOut,
-                    _ => io::ErrorKind::Other,
-                };
-                *lock(&self.exchange.failure) = Some(e);
-                Err(io::Error::new(kind, message))
-            }
-        }
-    }
-}
-
-/// The reply half: reads the last reply.
-struct HttpReply(Arc<Exchange>);
-
-impl Read for HttpReply {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        lock(&self.0.reply).read(buf)
     }
 }

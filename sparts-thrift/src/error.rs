@@ -8,9 +8,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A listener could not be set up: an address in use or unavailable, a
-    /// host that does not resolve.
+    /// host that does not resolve, a unix socket that cannot be created
+    /// (`sparts_core::listen`).
     #[error(transparent)]
-    Listen(#[from] sparts_http::Error),
+    Listen(#[from] sparts_core::Error),
 
     /// The server task found no handler to serve, or several without
     /// multiplexing, or not the ones it was told to serve.
@@ -79,7 +80,8 @@ pub enum Error {
         source: sparts_core::BoxError,
     },
 
-    /// A Thrift-over-HTTP server answered with another status than 200.
+    /// A Thrift-over-HTTP server answered with another status than 200
+    /// (the client of the `http` feature).
     #[error("{url} answered HTTP {status}: {body}")]
     HttpStatus {
         /// The URL.

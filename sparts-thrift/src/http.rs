@@ -25,8 +25,8 @@
 //!
 //! fb303's `setOption`, `reinitialize` and `shutdown` are for trusted peers
 //! only ([`current_peer`](crate::current_peer) and `--admin-trusted`). The
-//! route knows the peer when the [`HttpTask`](sparts_http::HttpTask) gives
-//! it, with `with_connect_info()`. Without it the peer is taken to be
+//! route knows the peer when the HTTP server gives it: sparts-http's
+//! `HttpTask` does with `with_connect_info()`. Without it the peer is taken to be
 //! `0.0.0.0`, an address no TCP connection comes from: a caller is then
 //! trusted only when `--admin-trusted` trusts every IPv4 address
 //! (`0.0.0.0/0`), where any real peer would have been trusted too.

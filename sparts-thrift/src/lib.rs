@@ -8,10 +8,10 @@
 //! - [`ThriftServerTask`] (options `--thrift-*`) serves them: async accept
 //!   and reads, handler code on worker threads, framed or buffered
 //!   transport, binary or compact protocol, multiplexed or not.
-//! - [`http::post`] serves a processor on an axum route of an
-//!   `HttpTask`: Thrift over HTTP, one message per POST.
+//! - `http::post` serves a processor on an axum route of an `HttpTask`:
+//!   Thrift over HTTP, one message per POST (feature `http`).
 //! - [`ThriftClient`] calls a generated service from async code, over TCP or
-//!   HTTP: lazy connection, reconnection, timeouts.
+//!   (feature `http`) HTTP: lazy connection, reconnection, timeouts.
 //!
 //! Generated code comes from Debian's `thrift-compiler` (0.17, `thrift --gen
 //! rs`), checked in as a module: users of this crate need no compiler.
@@ -55,7 +55,10 @@ mod error;
 mod fb303_handler;
 mod generated;
 mod handler;
+#[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "http")]
+mod http_client;
 mod metrics;
 mod options;
 mod peer;

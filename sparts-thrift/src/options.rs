@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use sparts_core::listen::ListenOptions;
 use sparts_core::parse_seconds;
-use sparts_http::listen::ListenOptions;
 
 use crate::wire::{Protocol, Transport};
 

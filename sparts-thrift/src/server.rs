@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use sparts_core::listen::{BoundAddr, Listener};
 use sparts_core::{BoxError, TaskContext, VTask};
-use sparts_http::listen::{Accepted, BoundAddr, Listener};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument as _;
@@ -346,14 +346,8 @@ async fn accept(
         let shared = Arc::clone(&shared);
         let cut = cut.clone();
         connections.spawn(async move {
-            let serve = async {
-                match accepted {
-                    Accepted::Tcp(stream, _) => conn::serve(stream, peer, shared).await,
-                    Accepted::Unix(stream) => conn::serve(stream, peer, shared).await,
-                }
-            };
             tokio::select! {
-                () = serve => {}
+                () = conn::serve(accepted, peer, shared) => {}
                 () = cut.cancelled() => {}
             }
         });

@@ -12,8 +12,8 @@
 //! | `cpu-profile` (default) | the crate root | `Admin::cpu_profile` (fb303 `getCpuProfile`) samples with pprof; without it the call answers `Error::ProfilingUnavailable` |
 //! | `watcher` (default) | the crate root | `DirectoryWatcherTask` (notify: inotify, polling as the fallback) |
 //! | `http` | `sparts::http` | `HttpTask` (axum): your router plus health, Prometheus and admin endpoints |
-//! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin` |
-//! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, Thrift over HTTP, `ThriftClient` |
+//! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin`; with `http`, an axum router on the same port |
+//! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, `ThriftClient`; with `http`, Thrift over HTTP |
 //! | `dbus` | `sparts::dbus` | `DBusServiceTask` (zbus): `org.sparts.Service` and fb303 on the bus, plus your interfaces |
 //! | `full` | all of the above | |
 //!

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// the one this listener created.
 #[derive(Debug)]
 pub struct UnixSocket {
-    pub(crate) listener: UnixListener,
+    listener: UnixListener,
     path: PathBuf,
     /// Device and inode of the file created, so that a socket another
     /// process put there since is left alone.

@@ -1,21 +1,34 @@
 //! Listeners for every sparts transport: TCP on every interface (IPv4 and
 //! IPv6 on one port) or on a host, and unix sockets created with their final
-//! mode before anyone can reach them. sparts-grpc and sparts-thrift bind and
-//! accept through these too, so `--<prefix>-host`, `--<prefix>-port` and
-//! `--<prefix>-sock` mean the same on every transport.
+//! mode before anyone can reach them. sparts-http, sparts-grpc and
+//! sparts-thrift bind and accept through these, so `--<prefix>-host`,
+//! `--<prefix>-port` and `--<prefix>-sock` mean the same on every transport,
+//! and every accept loop skips and backs off the same way.
+//!
+//! A server binds in its task's `init` ([`ListenOptions::bind`]), logs each
+//! [`Listener::bound_addr`], then accepts in `run`: one [`Accepted`]
+//! connection at a time with [`Listener::accept`], or every listener's as a
+//! stream with [`Incoming`] (for servers that take a stream, such as
+//! tonic's `serve_with_incoming_shutdown`).
+
+mod accepted;
+mod incoming;
+mod tcp;
+mod unix;
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sparts_core::{Peer, clap};
-use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::bind::{BoundAddr, bind_tcp};
 use crate::error::Result;
-pub use crate::unix::UnixSocket;
+
+pub use accepted::Accepted;
+pub use incoming::Incoming;
+pub use tcp::{BoundAddr, bind_tcp};
+pub use unix::UnixSocket;
 
 /// How long to wait before accepting again after an error that is not one
 /// connection's (out of file descriptors, most likely).
@@ -50,7 +63,7 @@ impl ListenOptions {
     /// (every interface by default) and `port`.
     ///
     /// ```
-    /// use sparts_http::listen::{BoundAddr, ListenOptions};
+    /// use sparts_core::listen::{BoundAddr, ListenOptions};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -81,26 +94,6 @@ pub enum Listener {
     Tcp(TcpListener),
     /// A unix socket (its file goes when it is dropped).
     Unix(UnixSocket),
-}
-
-/// An accepted connection.
-#[derive(Debug)]
-pub enum Accepted {
-    /// A TCP connection (Nagle's algorithm off) and its remote address.
-    Tcp(TcpStream, SocketAddr),
-    /// A connection on the unix socket.
-    Unix(UnixStream),
-}
-
-impl Accepted {
-    /// Who is on the other end, for the admin model's trust rule.
-    #[must_use]
-    pub fn peer(&self) -> Peer {
-        match self {
-            Accepted::Tcp(_, remote) => Peer::Ip(remote.ip()),
-            Accepted::Unix(_) => Peer::Unix,
-        }
-    }
 }
 
 impl Listener {
