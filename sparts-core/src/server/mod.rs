@@ -1,5 +1,6 @@
-//! What every server task shares, whatever its protocol: the hand-off of
-//! bound listeners from `init` to `run`, the open connections and the phase
+//! What every server task shares, whatever its protocol: binding in `init`
+//! (logged the same way everywhere) and the addresses bound, the hand-off
+//! of the listeners from `init` to `run`, the open connections and the phase
 //! of their shutdown, one shutdown plan (lame duck, stop accepting, drain,
 //! cut, counted and logged in the same words everywhere), and the request
 //! counters under the same names.
@@ -7,12 +8,14 @@
 //! A transport owns only how it speaks on a connection; HTTP, gRPC and
 //! Thrift build on these pieces.
 
+mod bound;
 mod connections;
 mod handoff;
 mod io;
 mod metrics;
 mod plan;
 
+pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};
 pub use handoff::Handoff;
 pub use io::Cuttable;
