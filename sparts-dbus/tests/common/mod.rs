@@ -40,17 +40,15 @@ pub async fn start(
         .await
 }
 
-/// Waits (at most 5 s, polling) for the service's status to be `want`.
+/// Waits (at most 5 s) for the service's status to be `want`.
 pub async fn wait_status(running: &RunningService, want: Status) {
-    for _ in 0..500 {
-        if running.handle().status() == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut status = running.handle().watch_status();
+    let seen = tokio::time::timeout(Duration::from_secs(5), status.wait_for(|s| *s == want)).await;
+    if !matches!(seen, Ok(Ok(_))) {
+        panic!(
+            "status stayed {:?}, not {want:?}: {}",
+            running.handle().status(),
+            running.handle().status_details()
+        );
     }
-    panic!(
-        "status stayed {:?}, not {want:?}: {}",
-        running.handle().status(),
-        running.handle().status_details()
-    );
 }
