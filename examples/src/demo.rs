@@ -13,7 +13,7 @@ use sparts::grpc::pb::helloworld::{HelloReply, HelloRequest};
 use sparts::grpc::tonic::{self, Request, Response, Status};
 use sparts::http::HttpTask;
 use sparts::thrift::ThriftServerTask;
-use sparts::{BoxError, DirectoryHandler, ItemContext, ServiceHandle};
+use sparts::{BoxError, ItemContext, ServiceHandle, tasks::DirectoryHandler};
 use sparts::{Periodic, PeriodicContext, QueueTask, QueueWork};
 
 use crate::foobar::FooServiceSyncHandler;

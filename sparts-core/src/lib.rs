@@ -58,7 +58,7 @@
 
 mod admin;
 mod cli;
-mod counters;
+pub mod counters;
 #[cfg(unix)]
 mod daemon;
 mod error;
@@ -67,7 +67,7 @@ mod handle;
 pub mod listen;
 mod logging;
 mod notify;
-mod options;
+pub mod options;
 mod profile;
 mod runner;
 pub mod server;
@@ -75,36 +75,19 @@ mod service;
 mod signals;
 mod status;
 pub mod task;
-mod tasks;
+pub mod tasks;
 
 pub use admin::{Admin, Peer};
-pub use counters::{
-    Average, CallbackCounter, Clock, Count, Counter, CounterCallback, CounterKind, CounterRegistry,
-    CounterValue, CountersSnapshot, ManualClock, Max, Min, MonotonicClock, SampleType, Samples,
-    SamplesConfig, SharedClock, Window,
-};
 pub use error::{
     AdminErrorKind, BoxError, Error, Result, TaskFailure, panic_text, short_type_name,
 };
 pub use handle::ServiceHandle;
-pub use options::{ServiceOptions, parse_seconds};
 pub use runner::TaskFailurePolicy;
 pub use service::{RunningService, VService};
 pub use status::{Status, WarningId};
-pub use task::{
-    Dependencies, IntoTaskSpec, NoOptions, OptionsWatch, SkipTask, TaskContext, TaskOptions,
-    TaskSpec, VTask,
-};
-pub use tasks::TryLater;
-#[cfg(unix)]
-pub use tasks::{CommandOptions, CommandTask};
-#[cfg(feature = "watcher")]
-pub use tasks::{
-    DirectoryHandler, DirectoryWatcherOptions, DirectoryWatcherTask, LogChanges, WatchMode,
-};
-pub use tasks::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
-pub use tasks::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
-pub use tasks::{Poller, PollerContext, PollerTask};
+pub use task::{IntoTaskSpec, NoOptions, SkipTask, TaskContext, TaskSpec, VTask};
+pub use tasks::{ItemContext, QueueSender, QueueTask, QueueWork, TryLater};
+pub use tasks::{Periodic, PeriodicContext, PeriodicTask};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.

@@ -116,7 +116,7 @@ impl VService {
     }
 
     /// The clock of every counter's time windows. Default: the monotonic
-    /// clock; tests inject a [`ManualClock`](crate::ManualClock).
+    /// clock; tests inject a [`ManualClock`](crate::counters::ManualClock).
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
         self

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use sparts_core::{CommandTask, Error, Status, TaskSpec, VService};
+use sparts_core::{Error, Status, TaskSpec, VService, tasks::CommandTask};
 use tokio::sync::mpsc;
 
 const PATIENCE: Duration = Duration::from_secs(10);

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Dependencies, Error, SkipTask, Status, TaskContext, TaskFailurePolicy, TaskSpec,
-    VService, VTask,
+    BoxError, Error, SkipTask, Status, TaskContext, TaskFailurePolicy, TaskSpec, VService, VTask,
+    task::Dependencies,
 };
 
 /// A shared record of what happened, in order.

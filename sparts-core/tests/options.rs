@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Error, ManualClock, Samples, TaskContext, TaskSpec, VService, VTask, clap,
+    BoxError, Error, TaskContext, TaskSpec, VService, VTask, clap,
+    counters::{ManualClock, Samples},
 };
 
 #[derive(clap::Args, Clone, Debug)]

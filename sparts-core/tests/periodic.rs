@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Clock, Error, NoOptions, Periodic, PeriodicContext, PeriodicTask, RunningService,
-    TryLater, VService,
+    BoxError, Error, NoOptions, Periodic, PeriodicContext, PeriodicTask, RunningService, TryLater,
+    VService, counters::Clock,
 };
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Error, Poller, PollerContext, PollerTask, RunningService, TryLater, VService,
+    BoxError, Error, RunningService, TryLater, VService,
+    tasks::{Poller, PollerContext, PollerTask},
 };
 use tokio::time::{Instant, sleep, timeout};
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Dependencies, Error, ItemContext, NoOptions, QueueSender, QueueTask, QueueWork,
-    RunningService, TaskContext, TryLater, VService, VTask,
+    BoxError, Error, ItemContext, NoOptions, QueueSender, QueueTask, QueueWork, RunningService,
+    TaskContext, TryLater, VService, VTask, task::Dependencies,
 };
 use tokio::sync::Semaphore;
 use tokio::time::Instant;

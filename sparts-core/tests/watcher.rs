@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    DirectoryHandler, DirectoryWatcherTask, RunningService, Status, TaskSpec, VService, WatchMode,
+    RunningService, Status, TaskSpec, VService,
+    tasks::{DirectoryHandler, DirectoryWatcherTask, WatchMode},
 };
 use tokio::sync::mpsc;
 

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use sparts_core::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use sparts_core::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 use tonic::codegen::http::{self, HeaderValue};
 
 /// Counter names, as exported under the task's name (`GrpcTask.requests`).

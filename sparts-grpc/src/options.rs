@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sparts_core::listen::ListenOptions;
-use sparts_core::{clap, parse_seconds};
+use sparts_core::{clap, options::parse_seconds};
 
 /// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
 /// default: `--grpc-port`; a second task registered with

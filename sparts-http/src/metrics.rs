@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use sparts_core::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use sparts_core::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 use tokio_util::task::TaskTracker;
 
 /// Counter names, as exported under the task's name (`HttpTask.requests`).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sparts_core::{clap, parse_seconds};
+use sparts_core::{clap, options::parse_seconds};
 
 use sparts_core::listen::ListenOptions;
 

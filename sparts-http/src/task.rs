@@ -156,7 +156,7 @@ impl HttpTask {
     ///
     /// ```
     /// use axum::{Router, extract::State, routing::post};
-    /// use sparts_core::Counter;
+    /// use sparts_core::counters::Counter;
     /// use sparts_http::HttpTask;
     ///
     /// let task = HttpTask::from_fn(|ctx| {

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use common::{PATIENCE, TestResult, client, start};
-use sparts_core::{Counter, Peer, TaskSpec, VService};
+use sparts_core::{Peer, TaskSpec, VService, counters::Counter};
 use sparts_http::HttpTask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

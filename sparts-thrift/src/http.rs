@@ -49,7 +49,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use bytes::Bytes;
-use sparts_core::{CounterRegistry, Peer, TaskContext, short_type_name};
+use sparts_core::{Peer, TaskContext, counters::CounterRegistry, short_type_name};
 use thrift::server::TProcessor;
 
 use crate::dispatch::{Dispatcher, Outcome, Route, Routes};

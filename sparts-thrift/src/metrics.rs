@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use sparts_core::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use sparts_core::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 
 /// The counters of one server (or one HTTP route).
 #[derive(Debug)]

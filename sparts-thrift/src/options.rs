@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sparts_core::listen::ListenOptions;
-use sparts_core::parse_seconds;
+use sparts_core::options::parse_seconds;
 
 use crate::wire::{Protocol, Transport};
 

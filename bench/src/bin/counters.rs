@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sparts::{Clock, Counter, MonotonicClock, Samples, SamplesConfig};
+use sparts::counters::{Clock, Counter, MonotonicClock, Samples, SamplesConfig};
 
 const ITERATIONS: u32 = 50_000_000;
 const RUNS: usize = 5;

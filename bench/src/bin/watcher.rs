@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use sparts::{DirectoryHandler, DirectoryWatcherTask, VService, WatchMode};
+use sparts::{
+    VService,
+    tasks::{DirectoryHandler, DirectoryWatcherTask, WatchMode},
+};
 use tokio::sync::mpsc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

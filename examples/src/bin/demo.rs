@@ -13,7 +13,9 @@ use sparts::grpc::{GrpcTask, pb::helloworld::FILE_DESCRIPTOR_SET};
 use sparts::http::HttpTask;
 use sparts::http::axum::{Json, Router, extract::Path, routing::get};
 use sparts::thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask, http::post};
-use sparts::{DirectoryWatcherTask, IntoTaskSpec, PeriodicTask, QueueTask, TaskSpec, VService};
+use sparts::{
+    IntoTaskSpec, PeriodicTask, QueueTask, TaskSpec, VService, tasks::DirectoryWatcherTask,
+};
 use sparts_examples::demo::{FooHandler, Greeter, Inbox, Jobs, Producer, greeter, print_commands};
 use sparts_examples::foobar::FooServiceSyncProcessor;
 

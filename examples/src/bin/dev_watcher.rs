@@ -7,7 +7,7 @@
 //! cargo run -p sparts-examples --bin dev_watcher
 //! cargo run -p sparts-examples --bin dev_watcher -- --dev-watcher-path /tmp --dev-watcher-force-polling
 //! ```
-use sparts::{DirectoryWatcherTask, IntoTaskSpec, VService};
+use sparts::{IntoTaskSpec, VService, tasks::DirectoryWatcherTask};
 
 fn main() -> std::process::ExitCode {
     let watcher = DirectoryWatcherTask::logging().with_name("DevWatcher");

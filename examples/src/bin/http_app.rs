@@ -15,7 +15,7 @@ use serde::Serialize;
 use sparts::http::HttpTask;
 use sparts::http::axum::extract::{Path, State};
 use sparts::http::axum::{Json, Router, http::StatusCode, routing::get};
-use sparts::{Counter, VService};
+use sparts::{VService, counters::Counter};
 
 type Map = Arc<RwLock<BTreeMap<String, String>>>;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// A monotonic time source: time elapsed since an arbitrary fixed origin.
 ///
-/// [`Samples`](crate::Samples) reads it once per `add`, so implementations
+/// [`Samples`](crate::counters::Samples) reads it once per `add`, so implementations
 /// must be cheap. Values must never go backwards; a clock that does makes
 /// windowed counters forget recent values early.
 pub trait Clock: Send + Sync + fmt::Debug {

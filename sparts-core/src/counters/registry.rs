@@ -179,7 +179,7 @@ struct RegistryInner {
 /// handles to it keep working but are no longer exported.
 ///
 /// ```
-/// use sparts_core::CounterRegistry;
+/// use sparts_core::counters::CounterRegistry;
 ///
 /// let registry = CounterRegistry::new();
 /// registry.counter("requests").increment();

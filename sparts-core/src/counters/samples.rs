@@ -329,7 +329,7 @@ impl Samples {
         Self::with_clock(config, Arc::new(MonotonicClock::new()))
     }
 
-    /// Samples on the given clock (a [`ManualClock`](crate::ManualClock) in tests).
+    /// Samples on the given clock (a [`ManualClock`](crate::counters::ManualClock) in tests).
     #[must_use]
     pub fn with_clock(config: SamplesConfig, clock: SharedClock) -> Self {
         let config = config.normalized();

@@ -1,4 +1,7 @@
-//! Options: the service's own, and each task's under its prefix.
+//! Options: the service's own ([`ServiceOptions`]: `--level`,
+//! `--shutdown-timeout`, `--admin-trusted`, ...) and each task's under its
+//! prefix, parsed by clap; [`parse_seconds`] reads the fractional seconds
+//! every duration option takes.
 
 mod group;
 mod service;

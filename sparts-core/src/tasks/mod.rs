@@ -1,4 +1,16 @@
-//! Built-in tasks: the shapes most background work takes.
+//! Built-in tasks: the shapes most background work takes. Each is a
+//! trait to implement and a task that runs it, or a closure given to
+//! [`TaskSpec`](crate::TaskSpec):
+//!
+//! - [`PeriodicTask`] runs a [`Periodic`] every interval
+//!   ([`TaskSpec::periodic`](crate::TaskSpec::periodic));
+//! - [`QueueTask`] works items of a [`QueueWork`] on several workers
+//!   ([`TaskSpec::queue`](crate::TaskSpec::queue));
+//! - [`PollerTask`] fetches a [`Poller`]'s value and reacts to changes
+//!   ([`TaskSpec::poller`](crate::TaskSpec::poller));
+//! - `DirectoryWatcherTask` reports what changes in a directory (with the
+//!   `watcher` feature);
+//! - `CommandTask` runs a subprocess (on unix).
 
 #[cfg(unix)]
 mod command;

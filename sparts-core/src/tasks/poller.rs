@@ -34,7 +34,8 @@ pub type PollerContext<O = NoOptions> = PeriodicContext<O>;
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::time::Duration;
-/// use sparts_core::{BoxError, Poller, PollerContext, PollerTask, TaskSpec, VService};
+/// use sparts_core::tasks::{Poller, PollerContext, PollerTask};
+/// use sparts_core::{BoxError, TaskSpec, VService};
 ///
 /// #[derive(Default)]
 /// struct Generation(AtomicU32);

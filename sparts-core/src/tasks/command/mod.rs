@@ -123,7 +123,7 @@ struct Runs {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use sparts_core::{CommandTask, TaskSpec, VService};
+/// use sparts_core::{tasks::CommandTask, TaskSpec, VService};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

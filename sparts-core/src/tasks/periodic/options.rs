@@ -5,11 +5,11 @@ use std::time::Duration;
 use crate::options::parse_seconds;
 
 /// Options of a [`PeriodicTask`](super::PeriodicTask) (and a
-/// [`PollerTask`](crate::PollerTask)): `--<prefix>-interval` and the task's
+/// [`PollerTask`](crate::tasks::PollerTask)): `--<prefix>-interval` and the task's
 /// own options (the `O` of [`Periodic`](super::Periodic)), which this struct derefs to.
 ///
 /// ```
-/// use sparts_core::{PeriodicOptions, clap::Parser};
+/// use sparts_core::{tasks::PeriodicOptions, clap::Parser};
 ///
 /// /// The task's own options.
 /// #[derive(sparts_core::clap::Args, Debug, Clone)]

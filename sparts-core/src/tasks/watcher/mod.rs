@@ -33,7 +33,7 @@ use crate::task::{TaskContext, VTask};
 /// ```
 /// use std::fs::Metadata;
 /// use std::path::Path;
-/// use sparts_core::DirectoryHandler;
+/// use sparts_core::tasks::DirectoryHandler;
 ///
 /// struct Spool;
 ///
@@ -175,7 +175,8 @@ pub enum WatchMode {
 ///
 /// ```
 /// # use std::path::Path;
-/// use sparts_core::{DirectoryHandler, DirectoryWatcherTask, VService, WatchMode};
+/// use sparts_core::VService;
+/// use sparts_core::tasks::{DirectoryHandler, DirectoryWatcherTask, WatchMode};
 ///
 /// #[derive(Default)]
 /// struct Inbox;
@@ -203,7 +204,7 @@ pub enum WatchMode {
 /// watches `.` unless told otherwise:
 ///
 /// ```
-/// use sparts_core::{DirectoryWatcherTask, TaskSpec, VService};
+/// use sparts_core::{tasks::DirectoryWatcherTask, TaskSpec, VService};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
