@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::counters::{CounterRegistry, SharedClock};
@@ -232,7 +232,15 @@ impl VService {
         let runner = self.prepare(argv).map_err(|e| match e {
             CliExit::Info(text) | CliExit::Usage(text) => Error::Usage(text),
         })?;
-        runner.spawn().await
+        let handle = runner.handle.clone();
+        let (tx, rx) = oneshot::channel();
+        let join = tokio::spawn(runner.run(Some(tx)));
+        let running = RunningService { handle, join };
+        match rx.await {
+            Ok(Ok(())) => Ok(running),
+            // The loop's own result says best why it could not start.
+            _ => Err(running.start_error().await),
+        }
     }
 }
 
@@ -244,10 +252,6 @@ pub struct RunningService {
 }
 
 impl RunningService {
-    pub(crate) fn new(handle: ServiceHandle, join: JoinHandle<Result<()>>) -> Self {
-        Self { handle, join }
-    }
-
     /// Why a service whose loop ended before every task started could not
     /// start: the loop's own result says it best.
     pub(crate) async fn start_error(self) -> Error {

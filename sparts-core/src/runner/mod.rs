@@ -16,7 +16,6 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::error::{Error, Result};
 use crate::handle::{Control, ServiceHandle};
 use crate::logging::LogControl;
-use crate::service::RunningService;
 use crate::signals::{self, Request, Signals};
 use crate::status::Phase;
 use crate::task::TaskSpec;
@@ -52,18 +51,6 @@ impl Runner {
     pub(crate) fn task_list(&self) -> String {
         let names: Vec<_> = self.specs.iter().map(|(s, _)| s.name.as_str()).collect();
         names.join(", ")
-    }
-
-    /// Runs the loop on a tokio task; returns once the tasks started.
-    pub(crate) async fn spawn(self) -> Result<RunningService> {
-        let handle = self.handle.clone();
-        let (tx, rx) = oneshot::channel();
-        let join = tokio::spawn(self.run(Some(tx)));
-        match rx.await {
-            Ok(Ok(())) => Ok(RunningService::new(handle, join)),
-            // The loop's own result says best why it could not start.
-            _ => Err(RunningService::new(handle, join).start_error().await),
-        }
     }
 
     /// Runs the service until it stops. `started` learns when every task

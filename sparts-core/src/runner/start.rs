@@ -10,13 +10,19 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, error, info, info_span};
 
 use super::Runner;
-use super::wait::WorkerEvent;
 use crate::counters::CounterRegistry;
 use crate::error::{Error, Result, TaskFailure, panic_message};
 use crate::handle::TaskEntry;
 use crate::options::Owner;
 use crate::task::erased::{ErasedContext, RunningTask};
 use crate::task::{ContextShared, SkipTask, TaskSpec};
+
+/// How a worker ended.
+pub(super) struct WorkerEvent {
+    pub(super) task: String,
+    pub(super) worker: String,
+    pub(super) result: Result<(), String>,
+}
 
 /// A started task and what it takes to stop it.
 pub(super) struct Started {

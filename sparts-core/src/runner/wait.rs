@@ -9,13 +9,6 @@ use crate::error::TaskFailure;
 use crate::handle::Control;
 use crate::signals::{self, Request, Signals};
 
-/// How a worker ended.
-pub(super) struct WorkerEvent {
-    pub(super) task: String,
-    pub(super) worker: String,
-    pub(super) result: Result<(), String>,
-}
-
 /// Why the service stops running its tasks.
 pub(super) enum End {
     Shutdown,
