@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
+# The canonical examples stay within the original's line counts.
+bash scripts/example-lines.sh >/dev/null || { bash scripts/example-lines.sh; exit 1; }
 # The facade: core alone and each transport feature alone must build, so a
 # user who picks one transport compiles no other.
 for features in "" http grpc thrift dbus full; do
