@@ -18,8 +18,4 @@ pub enum Error {
     /// one type, or a service of a built-in's name).
     #[error("gRPC service `{0}` is added twice: leave one out")]
     DuplicateService(String),
-
-    /// The task's `run` was called without a successful `init`.
-    #[error("task {0} has no bound sockets: init did not run or run was called twice")]
-    NotBound(String),
 }

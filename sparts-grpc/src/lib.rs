@@ -37,9 +37,9 @@
 //! [`GrpcTask::with_file_descriptor_set`] for reflection.
 
 mod admin;
+mod connection;
 mod error;
 mod health;
-mod io;
 mod metrics;
 #[cfg(feature = "http")]
 mod one_port;
@@ -52,6 +52,7 @@ mod task;
 pub use error::{Error, Result};
 pub use options::GrpcOptions;
 pub use sparts_core::listen::BoundAddr;
+pub use sparts_core::server::Bound;
 pub use task::GrpcTask;
 
 pub use tonic;

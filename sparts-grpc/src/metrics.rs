@@ -1,6 +1,6 @@
-//! The task's counters, as a tower layer around every hosted service:
-//! requests, errors by gRPC status code, latency overall and per method,
-//! open streams.
+//! The task's counters, as a tower layer around every hosted service: the
+//! request counters every server exports (requests, errors, latency overall
+//! and per method), plus gRPC's own errors by status code and open streams.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,15 +11,14 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use sparts_core::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use sparts_core::counters::{Counter, CounterRegistry, Samples};
+use sparts_core::server::RequestMetrics;
 use tonic::codegen::http::{self, HeaderValue};
 
-/// Counter names, as exported under the task's name (`GrpcTask.requests`).
-pub(crate) const REQUESTS: &str = "requests";
-pub(crate) const ERRORS: &str = "errors";
-pub(crate) const LATENCY: &str = "latency_ms";
-pub(crate) const OPEN_STREAMS: &str = "open_streams";
-pub(crate) const CUT_STREAMS: &str = "cut_streams";
+/// gRPC's own counter names, as exported under the task's name
+/// (`GrpcTask.open_streams`, `GrpcTask.errors.NOT_FOUND`).
+const OPEN_STREAMS: &str = "open_streams";
+const ERRORS_BY_CODE: &str = "errors.";
 
 /// The gRPC status codes' names, by number.
 const CODES: [&str; 17] = [
@@ -46,24 +45,16 @@ const CODES: [&str; 17] = [
 #[derive(Debug)]
 pub(crate) struct Metrics {
     registry: CounterRegistry,
-    requests: Counter,
-    errors: Counter,
+    /// `requests`, `errors` (any status but OK), `latency_ms`.
+    requests: RequestMetrics,
     /// `errors.NOT_FOUND` and the like, registered at the first error with
     /// that code so the list shows only codes that happened.
     by_code: [OnceLock<Counter>; 17],
-    latency: Samples,
     /// Per-method latency of the hosted services; other paths (unknown
     /// services) are left out so a scanner cannot grow the map.
     methods: RwLock<HashMap<String, Samples>>,
     services: Vec<String>,
     open: Arc<AtomicUsize>,
-    pub(crate) cut: Counter,
-}
-
-fn samples_config() -> SamplesConfig {
-    SamplesConfig::default()
-        .with_types([SampleType::Count, SampleType::Avg, SampleType::Max])
-        .with_windows([Window::Secs(60), Window::Secs(600)])
 }
 
 impl Metrics {
@@ -77,20 +68,12 @@ impl Metrics {
         });
         Self {
             registry: registry.clone(),
-            requests: registry.counter(REQUESTS),
-            errors: registry.counter(ERRORS),
+            requests: RequestMetrics::register(registry),
             by_code: Default::default(),
-            latency: registry.samples_with(LATENCY, samples_config()),
             methods: RwLock::new(HashMap::new()),
             services,
             open,
-            cut: registry.counter(CUT_STREAMS),
         }
-    }
-
-    /// Requests whose response has not ended yet.
-    pub(crate) fn open_streams(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
     }
 
     /// The latency samples of the method at `path` (`/pkg.Service/Method`),
@@ -109,9 +92,7 @@ impl Metrics {
         {
             return None;
         }
-        let samples = self
-            .registry
-            .samples_with(&format!("{service}.{method}.{LATENCY}"), samples_config());
+        let samples = self.requests.method_latency(&format!("{service}.{method}"));
         self.methods
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -128,11 +109,11 @@ impl Metrics {
         if code == 0 {
             return;
         }
-        self.errors.increment();
+        self.requests.error();
         let name = CODES.get(code).copied().unwrap_or("UNKNOWN");
         let index = if code < CODES.len() { code } else { 2 };
         self.by_code[index]
-            .get_or_init(|| self.registry.counter(&format!("{ERRORS}.{name}")))
+            .get_or_init(|| self.registry.counter(&format!("{ERRORS_BY_CODE}{name}")))
             .increment();
     }
 }
@@ -172,7 +153,7 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        self.metrics.requests.increment();
+        self.metrics.requests.request();
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
         let method = self.metrics.method(req.uri().path());
         ResponseFuture {
@@ -232,14 +213,14 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        let ms = this.start.elapsed().as_secs_f64() * 1000.0;
+        let latency = this.start.elapsed();
         let Some(mut stream) = this.stream.take() else {
             // Polled after completion: a contract breach by the caller.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::untracked)));
         };
-        stream.metrics.latency.add(ms);
+        stream.metrics.requests.latency(latency);
         if let Some(method) = this.method {
-            method.add(ms);
+            method.add(latency.as_secs_f64() * 1000.0);
         }
         Poll::Ready(result.map(|response| {
             // An error the handler returned comes in the headers

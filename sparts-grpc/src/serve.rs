@@ -1,26 +1,22 @@
-//! Serving until shutdown, then the shutdown sequence: NOT_SERVING at once,
-//! lame duck, stop accepting, drain, cut.
+//! Serving until shutdown, then the shutdown sequence: NOT_SERVING at once
+//! (the health service follows the status), lame duck, stop accepting,
+//! drain, cut.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use sparts_core::listen::{Incoming, Listener};
-use sparts_core::{BoxError, Status, TaskContext};
-use tokio::time::Instant;
+use sparts_core::server::{Connections, Cuttable, ShutdownPlan};
+use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
+use crate::connection::Connection;
 use crate::health::Health;
-use crate::io::{Cut, Cuttable};
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::options::GrpcOptions;
 use crate::router::Router;
-
-/// The most the cut may be brought forward from the end of the shutdown
-/// budget: the time to close what is left before the service gives up.
-const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 
 /// What `init` prepared for `run`.
 #[derive(Debug)]
@@ -29,6 +25,7 @@ pub(crate) struct Prepared {
     pub(crate) router: Router,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) connections: Connections,
     /// One-port mode: the router for requests that are not gRPC.
     #[cfg(feature = "http")]
     pub(crate) http: Option<axum::Router>,
@@ -36,10 +33,9 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub(crate) async fn run(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
-        let cut = Arc::new(Cut::default());
         let accepting = CancellationToken::new();
         let incoming = Incoming::new(std::mem::take(&mut self.listeners), accepting.clone());
-        let serve = self.serve(ctx, incoming, &cut, &accepting);
+        let serve = self.serve(ctx, incoming, &accepting);
         let follow = async {
             if let Some(health) = &self.health {
                 health.follow(ctx).await;
@@ -49,8 +45,8 @@ impl Prepared {
             tokio::pin!(serve);
             tokio::select! {
                 served = &mut serve => served,
-                // Once cut, the connections fail and tonic returns.
-                () = self.shutdown_sequence(ctx, &cut, &accepting) => serve.await,
+                // Drained or cut, every connection has ended and tonic returns.
+                () = self.shutdown(ctx, &accepting) => serve.await,
             }
         };
         let (served, ()) = tokio::join!(serving, follow);
@@ -61,7 +57,6 @@ impl Prepared {
         &self,
         ctx: &TaskContext<GrpcOptions>,
         incoming: Incoming,
-        cut: &Arc<Cut>,
         accepting: &CancellationToken,
     ) -> Result<(), BoxError> {
         let opts = ctx.options();
@@ -81,8 +76,11 @@ impl Prepared {
         let router = self.router.clone();
         let stop = accepting.clone().cancelled_owned();
         // Accept errors are handled (skipped or backed off) by `Incoming`.
-        let cut = Arc::clone(cut);
-        let incoming = incoming.map(move |io| Ok::<_, Infallible>(Cuttable::new(io, &cut)));
+        let connections = self.connections.clone();
+        let incoming = incoming.map(move |io| {
+            let guard = connections.open_connection();
+            Ok::<_, Infallible>(Connection(Cuttable::new(io, guard)))
+        });
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
         #[cfg(feature = "http")]
         if let Some(http) = &self.http {
@@ -103,55 +101,14 @@ impl Prepared {
         Ok(())
     }
 
-    /// Waits for shutdown, serves the lame duck period, stops accepting,
-    /// and cuts the streams still open just before the budget runs out.
-    async fn shutdown_sequence(
-        &self,
-        ctx: &TaskContext<GrpcOptions>,
-        cut: &Arc<Cut>,
-        accepting: &CancellationToken,
-    ) {
-        let name = ctx.name();
-        let began = shutdown_began(ctx).await;
-        let budget = ctx.service().service_options().shutdown_timeout;
-        let cut_at = began + budget.saturating_sub((budget / 10).min(MAX_CUT_MARGIN));
-        let lameduck = ctx.options().lameduck;
-        if !lameduck.is_zero() {
-            tracing::info!(
-                "{name} lame duck: serving {:.3} s more while health answers NOT_SERVING",
-                lameduck.as_secs_f64()
-            );
-            if began + lameduck > cut_at {
-                tracing::warn!(
-                    "{name}: the lame duck period is longer than --shutdown-timeout allows; cut short"
-                );
-            }
-            tokio::time::sleep_until((began + lameduck).min(cut_at)).await;
-        }
+    /// Waits for the shutdown, serves the lame duck period, stops
+    /// accepting (tonic's graceful shutdown: GOAWAY on every connection),
+    /// and drains the connections, cutting those still open just before
+    /// the budget runs out.
+    async fn shutdown(&self, ctx: &TaskContext<GrpcOptions>, accepting: &CancellationToken) {
+        let plan = ShutdownPlan::wait(ctx).await;
+        plan.lame_duck(ctx.options().lameduck).await;
         accepting.cancel();
-        let open = self.metrics.open_streams();
-        if open > 0 {
-            tracing::info!("{name} stopped accepting; draining {open} open streams");
-        }
-        tokio::time::sleep_until(cut_at).await;
-        let left = self.metrics.open_streams();
-        if left > 0 {
-            tracing::warn!(
-                "{name}: {left} streams still open at the end of the shutdown budget: cut"
-            );
-            self.metrics.cut.add(left as u64);
-        }
-        cut.cut();
+        plan.drain(&self.connections).await;
     }
-}
-
-/// Waits until the service begins to shut down (status STOPPING) or the
-/// task is stopped (a restart); returns when.
-async fn shutdown_began(ctx: &TaskContext<GrpcOptions>) -> Instant {
-    let mut status = ctx.service().watch_status();
-    tokio::select! {
-        () = ctx.stopped() => {}
-        Ok(_) = status.wait_for(|s| *s == Status::Stopping) => {}
-    }
-    Instant::now()
 }

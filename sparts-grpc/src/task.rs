@@ -3,11 +3,9 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use sparts_core::listen::{BoundAddr, Listener};
+use sparts_core::server::{Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
@@ -36,9 +34,8 @@ use crate::serve::Prepared;
 /// reads `--admin-port`.
 ///
 /// The sockets are bound in `init`, so a port in use stops the service from
-/// starting, and [`bound_addresses`](Self::bound_addresses) is known (and
-/// logged as `GrpcTask Server Started on 0.0.0.0 (port 50051)`) before the
-/// service runs.
+/// starting, and [`bound`](Self::bound) is known (and logged as `GrpcTask
+/// Server Started on 0.0.0.0 (port 50051)`) before the service runs.
 ///
 /// # Built-in services
 ///
@@ -60,19 +57,27 @@ use crate::serve::Prepared;
 /// # Counters
 ///
 /// Exported under the task's name (`GrpcTask.requests`), for every call the
-/// task serves: `requests`, `errors` and `errors.<CODE>` (`errors.NOT_FOUND`,
-/// registered at the first such error), `latency_ms` and, per method of a
-/// hosted service, `<package.Service>.<Method>.latency_ms` (count, avg and
-/// max over 60 and 600 s, until the response head), `open_streams`,
-/// `cut_streams`.
+/// task serves, with the names every sparts server uses
+/// ([`sparts_core::server`]): `requests`, `errors` (any status but OK),
+/// `latency_ms` and, per method of a hosted service,
+/// `<package.Service>.<Method>.latency_ms` (count, avg and max over 60 and
+/// 600 s, until the response head), `connections` (accepted),
+/// `open_connections`, `cut_connections` (cut at the end of the shutdown
+/// budget); and gRPC's own `errors.<CODE>` (`errors.NOT_FOUND`, registered
+/// at the first such error) and `open_streams` (calls whose response has
+/// not ended).
 ///
 /// # Shutdown
 ///
 /// From the moment shutdown begins health answers NOT_SERVING; the task
-/// keeps serving for `--grpc-lameduck` seconds, then stops accepting
-/// connections, lets calls in flight finish, and cuts the connections of
-/// streams still open shortly before `--shutdown-timeout` runs out, logging
-/// how many.
+/// keeps serving for `--grpc-lameduck` seconds (`GrpcTask lame duck:
+/// serving 2.000 s more while readiness reports not ready`), then stops
+/// accepting and tells every connection to go away once its calls finish
+/// (`GrpcTask stopped accepting; draining 3 open connections`), and cuts
+/// the connections still open (streams that never end included) shortly
+/// before `--shutdown-timeout` runs out, counted from the moment the
+/// shutdown began (`GrpcTask: 1 connections still open at the end of the
+/// shutdown budget: cut`).
 ///
 /// ```
 /// use sparts_core::VService;
@@ -116,8 +121,8 @@ pub struct GrpcTask {
     admin: bool,
     #[cfg(feature = "http")]
     http: Option<axum::Router>,
-    bound: Vec<BoundAddr>,
-    prepared: Mutex<Option<Prepared>>,
+    bound: Bound,
+    prepared: Handoff<Prepared>,
 }
 
 impl fmt::Debug for GrpcTask {
@@ -144,8 +149,8 @@ impl Clone for GrpcTask {
             admin: self.admin,
             #[cfg(feature = "http")]
             http: self.http.clone(),
-            bound: Vec::new(),
-            prepared: Mutex::new(None),
+            bound: Bound::default(),
+            prepared: Handoff::default(),
         }
     }
 }
@@ -168,8 +173,8 @@ impl GrpcTask {
             admin: true,
             #[cfg(feature = "http")]
             http: None,
-            bound: Vec::new(),
-            prepared: Mutex::new(None),
+            bound: Bound::default(),
+            prepared: Handoff::default(),
         }
     }
 
@@ -252,25 +257,15 @@ impl GrpcTask {
     /// The addresses the task listens on, once started: the TCP addresses
     /// with their real ports, or the unix socket.
     #[must_use]
-    pub fn bound_addresses(&self) -> &[BoundAddr] {
+    pub fn bound(&self) -> &Bound {
         &self.bound
     }
 
-    /// The TCP port, once started (`None` on a unix socket).
+    /// The TCP port, once started (`None` on a unix socket): a shortcut
+    /// for `bound().port()`.
     #[must_use]
     pub fn port(&self) -> Option<u16> {
-        self.tcp_addresses().next().map(|a| a.port())
-    }
-
-    /// The TCP addresses, once started.
-    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.bound.iter().filter_map(BoundAddr::tcp)
-    }
-
-    /// The unix socket's path, once started on one.
-    #[must_use]
-    pub fn unix_path(&self) -> Option<&Path> {
-        self.bound.iter().find_map(BoundAddr::unix)
+        self.bound.port()
     }
 
     /// The user's services plus the built-in ones; records their names.
@@ -359,24 +354,20 @@ impl VTask<GrpcOptions> for GrpcTask {
     async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         // The services first: a task that cannot serve them binds nothing.
         let (router, health) = self.router(ctx).await?;
-        let opts = ctx.options();
-        let listeners = opts.listen.bind(None).await.map_err(Error::from)?;
-        self.bound = listeners
-            .iter()
-            .map(Listener::bound_addr)
-            .collect::<std::io::Result<_>>()?;
-        for addr in &self.bound {
-            tracing::info!("{} Server Started on {addr}", ctx.name());
-        }
+        let (listeners, bound) = ctx
+            .options()
+            .listen
+            .bind_for(ctx, None)
+            .await
+            .map_err(Error::from)?;
+        self.bound = bound;
         let metrics = Arc::new(Metrics::register(ctx.counters(), self.services.clone()));
-        *self
-            .prepared
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
+        self.prepared.put(Prepared {
             listeners,
             router,
             health,
             metrics,
+            connections: Connections::register(ctx.counters()),
             #[cfg(feature = "http")]
             http: self.http.clone(),
         });
@@ -384,13 +375,7 @@ impl VTask<GrpcOptions> for GrpcTask {
     }
 
     async fn run(&self, ctx: TaskContext<GrpcOptions>) -> Result<(), BoxError> {
-        let prepared = self
-            .prepared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| Error::NotBound(ctx.name().to_owned()))?;
-        prepared.run(&ctx).await
+        self.prepared.take(ctx.name())?.run(&ctx).await
     }
 }
 

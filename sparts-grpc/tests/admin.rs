@@ -159,19 +159,12 @@ async fn trusted_peers_set_options_reinitialize_and_shut_down() -> TestResult {
     assert_eq!(handle.option("grpc_lameduck")?.as_deref(), Some("0.5"));
 
     let before = handle.require::<sparts_grpc::GrpcTask>()?;
+    let starts = handle.start_count();
     admin.reinitialize(ReinitializeRequest {}).await?;
+    tokio::time::timeout(PATIENCE, handle.wait_for_start(starts)).await??;
     // The restart gives a new task instance, bound again.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let now = handle.get::<sparts_grpc::GrpcTask>();
-        if now.is_some_and(|t| !std::sync::Arc::ptr_eq(&t, &before) && t.port().is_some()) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no restart");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-
     let after = handle.require::<sparts_grpc::GrpcTask>()?;
+    assert!(!std::sync::Arc::ptr_eq(&after, &before), "a new instance");
     let mut admin = AdminClient::new(common::channel(after.port().expect("a port")).await?);
     admin.shutdown(ShutdownRequest {}).await?;
     tokio::time::timeout(PATIENCE, started.running.wait()).await??;

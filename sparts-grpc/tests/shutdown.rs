@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PATIENCE, TestResult, start_greeter};
+use common::{PATIENCE, TestResult, greeter_task, start, start_greeter};
 use futures_util::StreamExt as _;
+use sparts_core::{BoxError, TaskContext, VService, VTask};
 use sparts_grpc::pb::helloworld::HelloRequest;
 use sparts_grpc::pb::helloworld::greeter_client::GreeterClient;
 use tokio::time::Instant;
@@ -103,9 +104,57 @@ async fn streams_still_open_at_the_end_of_the_budget_are_cut() -> TestResult {
     // clock: on a busy machine it says more about the machine than about
     // the cut, which the counter shows.
     assert!(took >= Duration::from_millis(800), "{took:?}");
-    assert_eq!(handle.counter("GrpcTask.cut_streams")?, 1.0);
+    assert_eq!(handle.counter("GrpcTask.cut_connections")?, 1.0);
     // The stream ends with an error rather than hanging.
     let end = tokio::time::timeout(PATIENCE, watch.next()).await?;
     assert!(!matches!(end, Some(Ok(_))), "{end:?}");
+    Ok(())
+}
+
+/// A task whose stop hook takes most of the shutdown budget. Registered
+/// after the server, it is stopped before it: the server's own stop comes
+/// late.
+#[derive(Clone)]
+struct SlowStop(Duration);
+
+impl VTask for SlowStop {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
+        ctx.stopped().await;
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: &TaskContext) {
+        tokio::time::sleep(self.0).await;
+    }
+}
+
+#[tokio::test]
+async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
+    let service = VService::new("Svc")
+        .with_task(greeter_task())
+        .with_task(SlowStop(Duration::from_millis(1500)));
+    let started = start(service, &["--shutdown-timeout", "2"]).await?;
+    let handle = started.running.handle().clone();
+    let mut health = HealthClient::new(started.channel().await?);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner();
+    let first = tokio::time::timeout(PATIENCE, watch.next())
+        .await?
+        .expect("an update")?;
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    let began = Instant::now();
+    tokio::time::timeout(PATIENCE, started.running.shutdown()).await??;
+    let took = began.elapsed();
+    // Counted from its own stop (1.5 s in), the task would cut at 3.3 s
+    // and be aborted at 2 s with nothing counted; counted from the moment
+    // shutdown began, it cuts at 1.8 s and exits cleanly.
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    assert_eq!(handle.counter("GrpcTask.cut_connections")?, 1.0);
+    assert_eq!(handle.counter("GrpcTask.open_connections")?, 0.0);
     Ok(())
 }

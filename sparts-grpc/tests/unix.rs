@@ -45,7 +45,7 @@ async fn a_unix_socket_serves_and_its_peers_are_trusted() -> TestResult {
         .start_with_args(argv)
         .await?;
     let grpc = running.handle().require::<sparts_grpc::GrpcTask>()?;
-    assert_eq!(grpc.unix_path(), Some(sock.as_path()));
+    assert_eq!(grpc.bound().unix_path(), Some(sock.as_path()));
     assert_eq!(grpc.port(), None);
 
     let channel = unix_channel(sock.clone()).await?;

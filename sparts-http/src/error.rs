@@ -14,8 +14,4 @@ pub enum Error {
     /// unknown group (`sparts_core::listen`).
     #[error(transparent)]
     Listen(#[from] sparts_core::Error),
-
-    /// The task's `run` was called without a successful `init`.
-    #[error("task {0} has no bound sockets: init did not run or run was called twice")]
-    NotBound(String),
 }

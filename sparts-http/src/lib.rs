@@ -65,12 +65,12 @@ mod error;
 mod metrics;
 mod options;
 mod serve;
-mod shutdown;
 mod task;
 
 pub use error::{Error, Result};
 pub use options::HttpOptions;
 pub use sparts_core::listen::BoundAddr;
+pub use sparts_core::server::Bound;
 pub use task::HttpTask;
 
 /// Re-exported so that users write routers without a direct dependency on

@@ -2,15 +2,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use sparts_core::listen::{BoundAddr, Listener};
+use sparts_core::server::{Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
-use tokio_util::task::TaskTracker;
 
 use crate::app::App;
 use crate::endpoints::Endpoints;
@@ -42,9 +39,8 @@ enum Routes {
 /// reads `--admin-port`.
 ///
 /// The sockets are bound in `init`, so a port in use stops the service from
-/// starting, and [`bound_addresses`](Self::bound_addresses) is known (and
-/// logged as `HttpTask Server Started on 0.0.0.0 (port 8000)`) before the
-/// service runs.
+/// starting, and [`bound`](Self::bound) is known (and logged as `HttpTask
+/// Server Started on 0.0.0.0 (port 8000)`) before the service runs.
 ///
 /// # Built-in endpoints
 ///
@@ -69,10 +65,12 @@ enum Routes {
 /// # Counters
 ///
 /// Exported under the task's name (`HttpTask.requests`), for every request
-/// the task serves, the user's included: `requests`, `responses_1xx` to
-/// `responses_5xx`, `latency_ms` (count, avg and max over 60 and 600 s, from
-/// the request to the response head), `connections` (accepted),
-/// `open_connections`, `cut_connections` (closed by the shutdown deadline).
+/// the task serves, the user's included, with the names every sparts
+/// server uses ([`sparts_core::server`]): `requests`, `errors` (responses
+/// 5xx), `latency_ms` (count, avg and max over 60 and 600 s, from the
+/// request to the response head), `connections` (accepted),
+/// `open_connections`, `cut_connections` (cut at the end of the shutdown
+/// budget); and HTTP's own `responses_1xx` to `responses_5xx`.
 ///
 /// # Requests
 ///
@@ -83,10 +81,14 @@ enum Routes {
 /// # Shutdown
 ///
 /// From the moment shutdown begins `/readyz` answers 503; the task keeps
-/// serving for `--http-lameduck` seconds, then stops accepting, lets
-/// requests in flight finish, and cuts the connections still open (long
-/// responses and streams included) shortly before `--shutdown-timeout` runs
-/// out, logging how many. An upgraded connection (a WebSocket) belongs to
+/// serving for `--http-lameduck` seconds (`HttpTask lame duck: serving
+/// 2.000 s more while readiness reports not ready`), then stops accepting,
+/// lets requests in flight finish and closes idle connections (`HttpTask
+/// stopped accepting; draining 3 open connections`), and cuts the
+/// connections still open (long responses and streams included) shortly
+/// before `--shutdown-timeout` runs out, counted from the moment the
+/// shutdown began (`HttpTask: 1 connections still open at the end of the
+/// shutdown budget: cut`). An upgraded connection (a WebSocket) belongs to
 /// its handler once upgraded and is not cut.
 ///
 /// ```
@@ -113,8 +115,8 @@ pub struct HttpTask {
     routes: Routes,
     endpoints: Endpoints,
     connect_info: bool,
-    bound: Vec<BoundAddr>,
-    server: Mutex<Option<Server>>,
+    bound: Bound,
+    server: Handoff<Server>,
 }
 
 impl fmt::Debug for HttpTask {
@@ -178,8 +180,8 @@ impl HttpTask {
             routes,
             endpoints,
             connect_info: false,
-            bound: Vec::new(),
-            server: Mutex::new(None),
+            bound: Bound::default(),
+            server: Handoff::default(),
         }
     }
 
@@ -226,25 +228,15 @@ impl HttpTask {
     /// The addresses the task listens on, once started: the TCP addresses
     /// with their real ports, or the unix socket.
     #[must_use]
-    pub fn bound_addresses(&self) -> &[BoundAddr] {
+    pub fn bound(&self) -> &Bound {
         &self.bound
     }
 
-    /// The TCP port, once started (`None` on a unix socket).
+    /// The TCP port, once started (`None` on a unix socket): a shortcut
+    /// for `bound().port()`.
     #[must_use]
     pub fn port(&self) -> Option<u16> {
-        self.tcp_addresses().next().map(|a| a.port())
-    }
-
-    /// The TCP addresses, once started.
-    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.bound.iter().filter_map(BoundAddr::tcp)
-    }
-
-    /// The unix socket's path, once started on one.
-    #[must_use]
-    pub fn unix_path(&self) -> Option<&Path> {
-        self.bound.iter().find_map(BoundAddr::unix)
+        self.bound.port()
     }
 }
 
@@ -255,23 +247,16 @@ impl VTask<HttpOptions> for HttpTask {
 
     async fn init(&mut self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
-        let listeners = opts
+        let (listeners, bound) = opts
             .listen
-            .bind(opts.sock_group.as_deref())
+            .bind_for(ctx, opts.sock_group.as_deref())
             .await
             .map_err(Error::from)?;
-        self.bound = listeners
-            .iter()
-            .map(Listener::bound_addr)
-            .collect::<std::io::Result<_>>()?;
-        for addr in &self.bound {
-            tracing::info!("{} Server Started on {addr}", ctx.name());
-        }
+        self.bound = bound;
         let user = match &self.routes {
             Routes::Fixed(router) => router.clone(),
             Routes::Built(build) => build(ctx),
         };
-        let connections = TaskTracker::new();
         let app = App {
             // Turns every handler into a route now rather than at each
             // request (what axum::serve does for each connection).
@@ -279,26 +264,17 @@ impl VTask<HttpOptions> for HttpTask {
             builtin: self.endpoints.router(ctx.service().admin()),
             endpoints: self.endpoints,
             connect_info: self.connect_info,
-            metrics: Metrics::register(ctx.counters(), connections.clone()),
+            metrics: Metrics::register(ctx.counters()),
         };
-        *self
-            .server
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Server {
+        self.server.put(Server {
             listeners,
             app: Arc::new(app),
-            connections,
+            connections: Connections::register(ctx.counters()),
         });
         Ok(())
     }
 
     async fn run(&self, ctx: TaskContext<HttpOptions>) -> Result<(), BoxError> {
-        let server = self
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| Error::NotBound(ctx.name().to_owned()))?;
-        server.run(&ctx).await
+        self.server.take(ctx.name())?.run(&ctx).await
     }
 }

@@ -34,6 +34,7 @@ async fn default_task_says_hello_world() -> TestResult {
     assert_eq!(handle.counter("HttpTask.requests")?, 2.0);
     assert_eq!(handle.counter("HttpTask.responses_2xx")?, 1.0);
     assert_eq!(handle.counter("HttpTask.responses_4xx")?, 1.0);
+    assert_eq!(handle.counter("HttpTask.errors")?, 0.0, "a 404 is no error");
     assert_eq!(handle.counter("HttpTask.connections")?, 2.0);
     assert_eq!(handle.counter("HttpTask.latency_ms.count.60")?, 2.0);
     assert!(handle.counter("HttpTask.latency_ms.max.600")? >= 0.0);
@@ -83,6 +84,7 @@ async fn user_routes_with_state_are_served_and_counted() -> TestResult {
     assert_eq!(handle.counter("HttpTask.responses_2xx")?, 3.0);
     assert_eq!(handle.counter("HttpTask.responses_4xx")?, 1.0);
     assert_eq!(handle.counter("HttpTask.responses_5xx")?, 1.0);
+    assert_eq!(handle.counter("HttpTask.errors")?, 1.0, "the 500");
     s.running.shutdown().await?;
     assert_eq!(hits.load(Ordering::Relaxed), 2);
     Ok(())

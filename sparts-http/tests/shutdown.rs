@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::{PATIENCE, TestResult, client, start};
 use http_body::Frame;
-use sparts_core::VService;
+use sparts_core::{BoxError, TaskContext, VService, VTask};
 use sparts_http::HttpTask;
 use tokio::sync::{Notify, mpsc};
 
@@ -190,5 +190,59 @@ async fn what_outlives_the_budget_is_cut_before_it_ends() -> TestResult {
             .is_err(),
         "the stream ends with an error, not a clean end"
     );
+    Ok(())
+}
+
+/// A task whose stop hook takes most of the shutdown budget. Registered
+/// after the server, it is stopped before it: the server's own stop comes
+/// late.
+#[derive(Clone)]
+struct SlowStop(Duration);
+
+impl VTask for SlowStop {
+    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
+        ctx.stopped().await;
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: &TaskContext) {
+        tokio::time::sleep(self.0).await;
+    }
+}
+
+#[tokio::test]
+async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
+    let router = Router::new().route("/never", get(std::future::pending::<&'static str>));
+    let s = start(
+        VService::new("Stuck")
+            .with_task(HttpTask::new(router))
+            .with_task(SlowStop(Duration::from_millis(1500))),
+        &["--http-host", "127.0.0.1", "--shutdown-timeout", "2"],
+    )
+    .await?;
+    let handle = s.running.handle().clone();
+    let never = tokio::spawn(client().get(s.url("/never")).send());
+    for _ in 0..2000 {
+        if handle.counter("HttpTask.open_connections")? == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(handle.counter("HttpTask.open_connections")?, 1.0);
+
+    let asked = Instant::now();
+    tokio::time::timeout(PATIENCE, s.running.shutdown()).await??;
+    let took = asked.elapsed();
+    // Counted from its own stop (1.5 s in), the server would cut at 3.3 s
+    // and be aborted at 2 s with nothing counted; counted from the moment
+    // shutdown began, it cuts at 1.8 s and exits cleanly before 2 s.
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert_eq!(handle.counter("HttpTask.cut_connections")?, 1.0);
+    assert_eq!(handle.counter("HttpTask.open_connections")?, 0.0);
+    let never = tokio::time::timeout(PATIENCE, never).await??;
+    assert!(never.is_err(), "cut, not answered");
     Ok(())
 }

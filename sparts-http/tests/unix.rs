@@ -20,8 +20,8 @@ async fn serves_on_a_socket_with_mode_0600_and_removes_it() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("hello.sock");
     let s = start(hello(), &["--http-sock", path.to_str().ok_or("utf-8")?]).await?;
-    assert_eq!(s.http.bound_addresses(), [BoundAddr::Unix(path.clone())]);
-    assert_eq!(s.http.unix_path(), Some(path.as_path()));
+    assert_eq!(s.http.bound().addresses(), [BoundAddr::Unix(path.clone())]);
+    assert_eq!(s.http.bound().unix_path(), Some(path.as_path()));
     assert_eq!(s.http.port(), None);
     let meta = std::fs::symlink_metadata(&path)?;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

@@ -84,10 +84,15 @@ impl Connections {
             cut: counters.counter(CUT_CONNECTIONS),
         });
         let weak = Arc::downgrade(&inner);
-        // usize to f64 is exact for any number of connections a process holds.
+        // usize to f64 is exact for any number of connections a process
+        // holds. Once this start of the server is over (its `Connections`
+        // dropped), none of its connections is open: the gauge reads 0
+        // rather than disappearing from the counters.
         counters.callback(OPEN_CONNECTIONS, move || {
-            weak.upgrade()
-                .map(|inner| inner.open.load(Ordering::Relaxed) as f64)
+            Some(
+                weak.upgrade()
+                    .map_or(0.0, |inner| inner.open.load(Ordering::Relaxed) as f64),
+            )
         });
         Self { inner }
     }
@@ -232,6 +237,12 @@ mod tests {
             .expect("the last close wakes the waiter")
             .expect("no panic");
         assert_eq!(counters.snapshot().get(CONNECTIONS), Some(2.0));
+        drop(connections);
+        assert_eq!(
+            counters.snapshot().get(OPEN_CONNECTIONS),
+            Some(0.0),
+            "a server that stopped has nothing open"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -26,8 +26,7 @@ pub struct Started {
 impl Started {
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
-        let port = self.http.port().expect("a TCP port");
-        format!("http://127.0.0.1:{port}{path}")
+        format!("http://127.0.0.1:{}{path}", self.port())
     }
 
     pub fn port(&self) -> u16 {
