@@ -3,11 +3,11 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use sparts_core::listen::{BoundAddr, Listener};
+use sparts_core::listen::Listener;
+use sparts_core::server::{Bound, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
@@ -49,7 +49,8 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 ///
 /// The port is bound in `init` (a port in use stops the service from
 /// starting) and logged as `ThriftServerTask Server Started on 0.0.0.0
-/// (port 9090)`; [`port`](Self::port) reads it. Handler tasks must be
+/// (port 9090)`; [`bound`](Self::bound) reads the addresses and
+/// [`port`](Self::port) the TCP port. Handler tasks must be
 /// registered before the server task. No handler, or several without
 /// multiplexing, stops the service from starting with an error listing the
 /// handlers found.
@@ -84,8 +85,8 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 pub struct ThriftServerTask {
     multiplexed: bool,
     handlers: Option<Vec<String>>,
-    bound: Vec<BoundAddr>,
-    prepared: Mutex<Option<Prepared>>,
+    bound: Bound,
+    prepared: Handoff<Prepared>,
 }
 
 impl Clone for ThriftServerTask {
@@ -142,27 +143,17 @@ impl ThriftServerTask {
         self
     }
 
-    /// The addresses the server listens on, once started.
+    /// The addresses the server listens on, once started: TCP addresses
+    /// with their real ports, or a unix socket.
     #[must_use]
-    pub fn bound_addresses(&self) -> &[BoundAddr] {
+    pub fn bound(&self) -> &Bound {
         &self.bound
     }
 
-    /// The TCP port, once started.
+    /// The TCP port, once started: `bound().port()`.
     #[must_use]
     pub fn port(&self) -> Option<u16> {
-        self.tcp_addresses().next().map(|a| a.port())
-    }
-
-    /// The TCP addresses with their real ports, once started.
-    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.bound.iter().filter_map(BoundAddr::tcp)
-    }
-
-    /// The unix socket's path, once started on one.
-    #[must_use]
-    pub fn unix_path(&self) -> Option<&std::path::Path> {
-        self.bound.iter().find_map(BoundAddr::unix)
+        self.bound.port()
     }
 
     /// The routes to the handlers this server serves.
@@ -241,18 +232,15 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     async fn init(&mut self, ctx: &TaskContext<ThriftOptions>) -> Result<(), BoxError> {
         let options = ctx.options();
         let routes = self.routes(ctx)?;
-        let listeners = options.listen.bind(None).await.map_err(Error::from)?;
+        let (listeners, bound) = options
+            .listen
+            .bind_for(ctx, None)
+            .await
+            .map_err(Error::from)?;
         let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
         let metrics = Arc::new(Metrics::register(ctx.counters()));
         let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
         let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
-        self.bound = listeners
-            .iter()
-            .map(Listener::bound_addr)
-            .collect::<std::io::Result<_>>()?;
-        for addr in &self.bound {
-            tracing::info!("{} Server Started on {addr}", ctx.name());
-        }
         let shared = Shared {
             dispatcher: Arc::new(dispatcher),
             pool,
@@ -262,7 +250,8 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             idle_timeout: (!options.idle_timeout.is_zero()).then_some(options.idle_timeout),
             closing: CancellationToken::new(),
         };
-        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
+        self.bound = bound;
+        self.prepared.put(Prepared {
             listeners,
             shared: Arc::new(shared),
         });
@@ -270,13 +259,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     }
 
     async fn run(&self, ctx: TaskContext<ThriftOptions>) -> Result<(), BoxError> {
-        let prepared = self
-            .prepared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| Error::NotPrepared(ctx.name().to_owned()))?;
-        prepared.serve(&ctx).await;
+        self.prepared.take(ctx.name())?.serve(&ctx).await;
         Ok(())
     }
 }

@@ -494,7 +494,7 @@ async fn serves_a_unix_socket_whose_peers_are_trusted() -> TestResult {
         ])
         .await?;
     let task = running.handle().require::<ThriftServerTask>()?;
-    assert_eq!(task.unix_path(), Some(path.as_path()));
+    assert_eq!(task.bound().unix_path(), Some(path.as_path()));
     assert_eq!(task.port(), None);
     assert_eq!(
         std::fs::metadata(&path)?.permissions().mode() & 0o777,
