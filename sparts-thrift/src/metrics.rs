@@ -1,25 +1,23 @@
 //! The counters a Thrift server exports under its task's name.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use sparts_core::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 
-/// The counters of one server (or one HTTP route).
+/// The request counters of one server (or one HTTP route). A server's
+/// connections are counted apart, by core's `Connections`.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     registry: CounterRegistry,
     pub(crate) requests: Counter,
     pub(crate) errors: Counter,
     pub(crate) latency: Samples,
-    pub(crate) connections: Counter,
     pub(crate) bad_input: Counter,
     /// Per-method latency, filled only for methods a handler knows, so a
     /// client sending random names cannot grow it.
     /// By service, then method: looked up by `&str`, no key built per call.
     methods: RwLock<HashMap<String, HashMap<String, Samples>>>,
-    open: Arc<AtomicUsize>,
     /// Put before every name: `thrift.` on an HTTP route, nothing on a server.
     prefix: String,
 }
@@ -31,24 +29,13 @@ fn samples_config() -> SamplesConfig {
 }
 
 impl Metrics {
-    /// Registers `requests`, `errors`, `latency_ms`, `connections`,
-    /// `open_connections` and `bad_input`.
+    /// Registers `requests`, `errors`, `latency_ms` and `bad_input`.
     pub(crate) fn register(registry: &CounterRegistry) -> Self {
-        let metrics = Self::register_route(registry, "");
-        let gauge = Arc::clone(&metrics.open);
-        // usize to f64 is exact for any number of connections a process holds.
-        registry.callback("open_connections", move || {
-            Some(gauge.load(Ordering::Relaxed) as f64)
-        });
-        Self {
-            connections: registry.counter("connections"),
-            ..metrics
-        }
+        Self::register_route(registry, "")
     }
 
     /// Registers `requests`, `errors`, `latency_ms` and `bad_input` after
-    /// `prefix`: the counters of a route on another server, whose
-    /// connections are that server's to count.
+    /// `prefix`: the counters of a route on another server.
     pub(crate) fn register_route(registry: &CounterRegistry, prefix: &str) -> Self {
         let name = |name: &str| format!("{prefix}{name}");
         Self {
@@ -56,10 +43,8 @@ impl Metrics {
             requests: registry.counter(&name("requests")),
             errors: registry.counter(&name("errors")),
             latency: registry.samples_with(&name("latency_ms"), samples_config()),
-            connections: Counter::new(),
             bad_input: registry.counter(&name("bad_input")),
             methods: RwLock::new(HashMap::new()),
-            open: Arc::new(AtomicUsize::new(0)),
             prefix: prefix.to_owned(),
         }
     }
@@ -88,27 +73,5 @@ impl Metrics {
             samples
         });
         samples.add(millis);
-    }
-
-    /// Counts a connection open until the guard drops.
-    pub(crate) fn open_connection(self: &Arc<Self>) -> OpenConnection {
-        self.connections.increment();
-        self.open.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(Arc::clone(&self.open))
-    }
-
-    /// Connections open now.
-    pub(crate) fn open_connections(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-}
-
-/// One open connection in `open_connections`.
-#[derive(Debug)]
-pub(crate) struct OpenConnection(Arc<AtomicUsize>);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
