@@ -69,12 +69,16 @@ async fn every_read_method_answers_from_the_admin_model() -> Result<(), Box<dyn 
         let options = c.get_options().expect("getOptions");
         assert_eq!(options["thrift_host"], "127.0.0.1");
         assert_eq!(options["shutdown_timeout"], "10");
+        assert_eq!(options["thrift_lameduck"], "0");
         assert_eq!(c.get_status().expect("still connected"), FbStatus::ALIVE);
     })
     .await;
     let handle = running.handle();
     assert!(handle.counter("ThriftServerTask.fb303.getStatus.latency_ms.count.60")? >= 2.0);
     assert!(handle.counter("ThriftServerTask.errors")? >= 2.0);
+    // The names every server shares.
+    assert!(handle.counter("ThriftServerTask.latency_ms.count.60")? >= 5.0);
+    assert_eq!(handle.counter("ThriftServerTask.cut_connections")?, 0.0);
     running.shutdown().await?;
     Ok(())
 }
