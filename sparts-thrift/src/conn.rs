@@ -1,15 +1,19 @@
 //! One client connection: read requests (framed or buffered), run each on
-//! the worker threads, write the replies, in order.
+//! the worker threads, write the replies, in order, until the shutdown
+//! closes it.
 
+use std::future::{Future as _, poll_fn};
 use std::io;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
+use sparts_core::server::{ConnectionGuard, Phase};
 use thrift::TConfiguration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
-use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::pool::Pool;
@@ -24,9 +28,6 @@ pub(crate) struct Shared {
     pub(crate) protocol: Protocol,
     pub(crate) max_bytes: usize,
     pub(crate) idle_timeout: Option<Duration>,
-    /// Cancelled when the server stops taking requests: idle connections
-    /// close, those with a request in flight close after its reply.
-    pub(crate) closing: CancellationToken,
 }
 
 /// Why a connection was closed by the server.
@@ -44,33 +45,61 @@ enum Closed {
     Io(#[from] io::Error),
 }
 
-/// Serves one connection until the client closes it, it breaks the
-/// protocol, it stays idle too long, or the server closes.
-pub(crate) async fn serve<S>(mut stream: S, peer: Peer, shared: Arc<Shared>)
+/// Serves one connection, open in its server's connections while `guard`
+/// lives, until the client closes it, it breaks the protocol or stays idle
+/// too long, or the shutdown closes it: once draining, when it waits for
+/// its next request (after answering the one in flight); once cut, at
+/// once, whatever it waits on.
+pub(crate) async fn serve<S>(stream: S, peer: Peer, shared: Arc<Shared>, guard: ConnectionGuard)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let metrics = Arc::clone(shared.dispatcher.metrics());
-    let _open = metrics.open_connection();
-    let mut reader = Reader::new(&shared);
+    let mut requests = pin!(serve_requests(stream, peer, &shared, &guard));
+    poll_fn(|cx| {
+        // The waker is registered at every poll, so a change of phase wakes
+        // the connection whatever it waits on: the client, a worker
+        // thread, the client reading its reply.
+        if guard.poll_phase(cx) == Phase::Cut {
+            return Poll::Ready(());
+        }
+        requests.as_mut().poll(cx)
+    })
+    .await;
+}
+
+/// The requests of one connection, answered in order until it closes or,
+/// once the shutdown drains, waits for another.
+async fn serve_requests<S>(mut stream: S, peer: Peer, shared: &Shared, guard: &ConnectionGuard)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let metrics = shared.dispatcher.metrics();
+    let mut reader = Reader::new(shared);
     let reserve = match shared.transport {
         Transport::Framed => 4,
         Transport::Buffered => 0,
     };
     loop {
-        let next = tokio::select! {
-            biased;
-            () = shared.closing.cancelled() => return,
-            next = reader.next_within(&mut stream, shared.idle_timeout) => next,
+        let next = {
+            let mut read = pin!(reader.next_within(&mut stream, shared.idle_timeout));
+            poll_fn(|cx| {
+                // One load: `serve` registered the waker for this poll.
+                if guard.phase() != Phase::Serving {
+                    return Poll::Ready(None);
+                }
+                read.as_mut().poll(cx).map(Some)
+            })
+            .await
         };
         let request = match next {
-            Ok(Some(request)) => request,
-            Ok(None) => return,
-            Err(Closed::Io(e)) => {
+            // Draining: no request is in flight, close.
+            None | Some(Ok(None)) => return,
+            Some(Ok(Some(request))) => request,
+            Some(Err(Closed::Io(e))) => {
                 tracing::debug!("Thrift connection from {peer} failed: {e}");
                 return;
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 metrics.bad_input.increment();
                 tracing::info!("closing Thrift connection from {peer}: {e}");
                 return;

@@ -115,12 +115,12 @@ impl Dispatcher {
     /// `reserve` zero bytes, room for a frame header.
     pub(crate) fn call(&self, request: &[u8], peer: Peer, reserve: usize) -> Outcome {
         let started = Instant::now();
-        self.metrics.requests.increment();
+        self.metrics.requests.request();
         let mut input = self.protocol.input(request, &self.limits);
         let ident = match input.read_message_begin() {
             Ok(ident) => ident,
             Err(e) => {
-                self.metrics.errors.increment();
+                self.metrics.requests.error();
                 return Outcome::Malformed(format!("not a Thrift message: {e}"));
             }
         };
@@ -128,7 +128,7 @@ impl Dispatcher {
         let (route, method) = match self.routes.find(&ident.name) {
             Ok(found) => found,
             Err(reason) => {
-                self.metrics.errors.increment();
+                self.metrics.requests.error();
                 // Replies carry the bare method name, as the client expects.
                 let method = ident.name.split_once(':').map_or(&*ident.name, |(_, m)| m);
                 let bare =
@@ -149,7 +149,7 @@ impl Dispatcher {
         match processed {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                self.metrics.errors.increment();
+                self.metrics.requests.error();
                 return Outcome::Malformed(format!("cannot process {}: {e}", ident.name));
             }
             Err(panic) => {
@@ -171,13 +171,13 @@ impl Dispatcher {
         let known = match self.reply_kind(&out[reserve..]) {
             ReplyKind::Reply => true,
             ReplyKind::Exception { unknown_method } => {
-                self.metrics.errors.increment();
+                self.metrics.requests.error();
                 !unknown_method
             }
         };
         if known {
-            let millis = started.elapsed().as_secs_f64() * 1000.0;
-            self.metrics.record(&route.service, method, millis);
+            self.metrics
+                .record(&route.service, method, started.elapsed());
         }
         if oneway {
             // Generated processors answer a failed oneway call with an

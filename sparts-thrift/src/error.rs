@@ -25,10 +25,6 @@ pub enum Error {
         found: String,
     },
 
-    /// The task's `run` was called without a successful `init`.
-    #[error("task {0} is not prepared: init did not run or run was called twice")]
-    NotPrepared(String),
-
     /// The worker threads could not be started.
     #[error("cannot start Thrift worker thread: {0}")]
     Spawn(#[source] std::io::Error),

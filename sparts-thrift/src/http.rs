@@ -254,7 +254,7 @@ impl ThriftRoute {
             processor: self.processor,
             inline: Arc::default(),
         };
-        let metrics = Arc::new(Metrics::register_route(counters, "thrift."));
+        let metrics = Arc::new(Metrics::register(counters, "thrift."));
         let served = Arc::new(Served {
             dispatcher: Dispatcher::new(
                 Routes::Single(route),

@@ -63,6 +63,7 @@ mod metrics;
 mod options;
 mod peer;
 mod pool;
+mod serve;
 mod server;
 mod wire;
 

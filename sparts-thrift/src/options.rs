@@ -11,13 +11,18 @@ use crate::wire::{Protocol, Transport};
 /// prefix (`thrift` by default: `--thrift-port`; a second server registered
 /// with `TaskSpec::with_prefix("admin")` reads `--admin-port`).
 ///
-/// Read when the task starts (and again at each restart).
+/// Read when the task starts (and again at each restart); `lameduck` is
+/// read when shutdown begins.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct ThriftOptions {
     /// Where to listen: `host` and `port`, or `sock` (its peers are trusted).
     #[command(flatten)]
     pub listen: ListenOptions,
+
+    /// Seconds to keep serving once shutdown begins (fb303's getStatus answers STOPPING meanwhile).
+    #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
+    pub lameduck: Duration,
 
     /// Worker threads that run handler code.
     #[arg(long, value_name = "N", default_value_t = 8,

@@ -3,27 +3,19 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
-use sparts_core::listen::{BoundAddr, Listener};
+use sparts_core::server::{Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::{AbortOnDropHandle, TaskTracker};
-use tracing::Instrument as _;
 
-use crate::conn::{self, Shared};
+use crate::conn::Shared;
 use crate::dispatch::{Dispatcher, Route, Routes};
 use crate::error::Error;
 use crate::handler::ThriftHandlerTask;
 use crate::metrics::Metrics;
 use crate::options::ThriftOptions;
 use crate::pool::Pool;
-
-/// The most the cut may be brought forward from the end of the shutdown
-/// budget: the time to close what is left before the service gives up.
-const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
+use crate::serve::Server;
 
 /// A Thrift server on tokio: serves the service's [`ThriftHandlerTask`]
 /// (or, [`multiplexed`](Self::multiplexed), every handler under its service
@@ -39,7 +31,8 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 /// Options, under the prefix `thrift` (see [`ThriftOptions`]):
 /// `--thrift-host` (default: every interface, IPv4 and IPv6),
 /// `--thrift-port` (0: any free port) or `--thrift-sock PATH` (a unix
-/// socket, mode 0600, whose peers are trusted like any local admin), `--thrift-threads` (default 8),
+/// socket, mode 0600, whose peers are trusted like any local admin),
+/// `--thrift-lameduck SECONDS` (default 0), `--thrift-threads` (default 8),
 /// `--thrift-transport framed|buffered` (default framed),
 /// `--thrift-protocol binary|compact` (default binary),
 /// `--thrift-max-frame-bytes` (default 16 MiB), `--thrift-idle-timeout`
@@ -49,7 +42,8 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 ///
 /// The port is bound in `init` (a port in use stops the service from
 /// starting) and logged as `ThriftServerTask Server Started on 0.0.0.0
-/// (port 9090)`; [`port`](Self::port) reads it. Handler tasks must be
+/// (port 9090)`; [`bound`](Self::bound) reads the addresses and
+/// [`port`](Self::port) the TCP port. Handler tasks must be
 /// registered before the server task. No handler, or several without
 /// multiplexing, stops the service from starting with an error listing the
 /// handlers found.
@@ -63,14 +57,22 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 /// Under the task's name (`ThriftServerTask.requests`): `requests`,
 /// `errors` (exception replies and malformed requests), `latency_ms` and
 /// `<service>.<method>.latency_ms` (count, avg, max over 60 and 600 s),
-/// `connections`, `open_connections`, `bad_input` (connections closed for
-/// bad input).
+/// `connections` (accepted), `open_connections`, `cut_connections` (closed
+/// by the shutdown's cut), the same names as on HTTP and gRPC, and
+/// `bad_input` (connections closed for bad input).
 ///
 /// # Shutdown
 ///
-/// The server stops accepting, closes idle connections at once, lets
-/// requests in flight finish and be answered, and cuts what is left
-/// shortly before `--shutdown-timeout` runs out, logging how many.
+/// The shutdown follows `sparts_core::server::ShutdownPlan`, as HTTP and
+/// gRPC do. From the moment the service begins to shut down (its status,
+/// and fb303's getStatus, say STOPPING) the server keeps serving for
+/// `--thrift-lameduck` seconds, then stops accepting (a unix socket's file
+/// is removed), closes idle connections at once, answers the requests in
+/// flight and closes their connections, and cuts what is left shortly
+/// before `--shutdown-timeout` runs out, logging how many. The budget
+/// counts from that moment, not from when the service stops this task,
+/// which may come much later: tasks stop in reverse order. A restart
+/// stops the server the same way, from the moment it stops the task.
 ///
 /// ```
 /// use sparts_core::VService;
@@ -84,8 +86,8 @@ const MAX_CUT_MARGIN: Duration = Duration::from_millis(250);
 pub struct ThriftServerTask {
     multiplexed: bool,
     handlers: Option<Vec<String>>,
-    bound: Vec<BoundAddr>,
-    prepared: Mutex<Option<Prepared>>,
+    bound: Bound,
+    server: Handoff<Server>,
 }
 
 impl Clone for ThriftServerTask {
@@ -107,12 +109,6 @@ impl fmt::Debug for ThriftServerTask {
             .field("bound", &self.bound)
             .finish_non_exhaustive()
     }
-}
-
-/// What `init` prepared for `run`.
-struct Prepared {
-    listeners: Vec<Listener>,
-    shared: Arc<Shared>,
 }
 
 impl ThriftServerTask {
@@ -142,27 +138,17 @@ impl ThriftServerTask {
         self
     }
 
-    /// The addresses the server listens on, once started.
+    /// The addresses the server listens on, once started: TCP addresses
+    /// with their real ports, or a unix socket.
     #[must_use]
-    pub fn bound_addresses(&self) -> &[BoundAddr] {
+    pub fn bound(&self) -> &Bound {
         &self.bound
     }
 
-    /// The TCP port, once started.
+    /// The TCP port, once started: `bound().port()`.
     #[must_use]
     pub fn port(&self) -> Option<u16> {
-        self.tcp_addresses().next().map(|a| a.port())
-    }
-
-    /// The TCP addresses with their real ports, once started.
-    pub fn tcp_addresses(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.bound.iter().filter_map(BoundAddr::tcp)
-    }
-
-    /// The unix socket's path, once started on one.
-    #[must_use]
-    pub fn unix_path(&self) -> Option<&std::path::Path> {
-        self.bound.iter().find_map(BoundAddr::unix)
+        self.bound.port()
     }
 
     /// The routes to the handlers this server serves.
@@ -241,18 +227,15 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     async fn init(&mut self, ctx: &TaskContext<ThriftOptions>) -> Result<(), BoxError> {
         let options = ctx.options();
         let routes = self.routes(ctx)?;
-        let listeners = options.listen.bind(None).await.map_err(Error::from)?;
+        let (listeners, bound) = options
+            .listen
+            .bind_for(ctx, None)
+            .await
+            .map_err(Error::from)?;
         let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
-        let metrics = Arc::new(Metrics::register(ctx.counters()));
+        let metrics = Arc::new(Metrics::register(ctx.counters(), ""));
         let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
         let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
-        self.bound = listeners
-            .iter()
-            .map(Listener::bound_addr)
-            .collect::<std::io::Result<_>>()?;
-        for addr in &self.bound {
-            tracing::info!("{} Server Started on {addr}", ctx.name());
-        }
         let shared = Shared {
             dispatcher: Arc::new(dispatcher),
             pool,
@@ -260,23 +243,18 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             protocol: options.protocol,
             max_bytes,
             idle_timeout: (!options.idle_timeout.is_zero()).then_some(options.idle_timeout),
-            closing: CancellationToken::new(),
         };
-        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = Some(Prepared {
+        self.bound = bound;
+        self.server.put(Server {
             listeners,
             shared: Arc::new(shared),
+            connections: Connections::register(ctx.counters()),
         });
         Ok(())
     }
 
     async fn run(&self, ctx: TaskContext<ThriftOptions>) -> Result<(), BoxError> {
-        let prepared = self
-            .prepared
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| Error::NotPrepared(ctx.name().to_owned()))?;
-        prepared.serve(&ctx).await;
+        self.server.take(ctx.name())?.run(&ctx).await;
         Ok(())
     }
 }
@@ -285,71 +263,4 @@ impl VTask<ThriftOptions> for ThriftServerTask {
 fn worker_prefix(task: &str) -> String {
     let short: String = task.chars().take(10).collect();
     format!("{short}-w")
-}
-
-impl Prepared {
-    async fn serve(self, ctx: &TaskContext<ThriftOptions>) {
-        let connections = TaskTracker::new();
-        let cut = CancellationToken::new();
-        let accepting: Vec<_> = self
-            .listeners
-            .into_iter()
-            .map(|listener| {
-                let shared = Arc::clone(&self.shared);
-                let connections = connections.clone();
-                let cut = cut.clone();
-                let stop = ctx.token().clone();
-                // In the task's span, so that accept errors name the task.
-                AbortOnDropHandle::new(tokio::spawn(
-                    accept(listener, shared, connections, cut, stop).in_current_span(),
-                ))
-            })
-            .collect();
-        ctx.stopped().await;
-        // Wait for the listeners to be gone: a unix socket's file goes with
-        // its listener, before the service reports it has stopped.
-        for task in &accepting {
-            task.abort();
-        }
-        for task in accepting {
-            let _ = task.await;
-        }
-        self.shared.closing.cancel();
-        connections.close();
-        let budget = ctx.service().service_options().shutdown_timeout;
-        let drain = budget.saturating_sub((budget / 10).min(MAX_CUT_MARGIN));
-        if tokio::time::timeout(drain, connections.wait())
-            .await
-            .is_err()
-        {
-            let left = self.shared.dispatcher.metrics().open_connections();
-            tracing::warn!(
-                "{}: cutting {left} connection(s) whose requests did not finish within the shutdown timeout",
-                ctx.name()
-            );
-            cut.cancel();
-            connections.wait().await;
-        }
-    }
-}
-
-/// Accepts connections until aborted or stopped.
-async fn accept(
-    listener: Listener,
-    shared: Arc<Shared>,
-    connections: TaskTracker,
-    cut: CancellationToken,
-    stop: CancellationToken,
-) {
-    while let Some(accepted) = listener.accept(&stop).await {
-        let peer = accepted.peer();
-        let shared = Arc::clone(&shared);
-        let cut = cut.clone();
-        connections.spawn(async move {
-            tokio::select! {
-                () = conn::serve(accepted, peer, shared) => {}
-                () = cut.cancelled() => {}
-            }
-        });
-    }
 }

@@ -69,12 +69,16 @@ async fn every_read_method_answers_from_the_admin_model() -> Result<(), Box<dyn 
         let options = c.get_options().expect("getOptions");
         assert_eq!(options["thrift_host"], "127.0.0.1");
         assert_eq!(options["shutdown_timeout"], "10");
+        assert_eq!(options["thrift_lameduck"], "0");
         assert_eq!(c.get_status().expect("still connected"), FbStatus::ALIVE);
     })
     .await;
     let handle = running.handle();
     assert!(handle.counter("ThriftServerTask.fb303.getStatus.latency_ms.count.60")? >= 2.0);
     assert!(handle.counter("ThriftServerTask.errors")? >= 2.0);
+    // The names every server shares.
+    assert!(handle.counter("ThriftServerTask.latency_ms.count.60")? >= 5.0);
+    assert_eq!(handle.counter("ThriftServerTask.cut_connections")?, 0.0);
     running.shutdown().await?;
     Ok(())
 }
@@ -207,24 +211,22 @@ async fn reinitialize_restarts_and_oneway_shutdown_stops() -> Result<(), Box<dyn
     let handle = running.handle().clone();
     let first = handle.require::<ThriftServerTask>()?;
     let port = first.port().expect("bound");
+    let before = handle.start_count();
     blocking(move || {
         client(port, FRAMED_BINARY, None)
             .reinitialize()
             .expect("oneway sent")
     })
     .await;
-    // A restart builds a new server task; wait (bounded) for it.
-    let mut restarted = None;
-    for _ in 0..100 {
-        if let Some(task) = handle.get::<ThriftServerTask>() {
-            if !std::sync::Arc::ptr_eq(&task, &first) && handle.status() == Status::Alive {
-                restarted = Some(task);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let port = restarted.expect("restarted").port().expect("bound again");
+    // A restart builds a new server task, bound again.
+    let starts = tokio::time::timeout(Duration::from_secs(10), handle.wait_for_start(before))
+        .await
+        .expect("restarts in time")?;
+    assert_eq!(starts, before + 1);
+    assert_eq!(handle.status(), Status::Alive);
+    let restarted = handle.require::<ThriftServerTask>()?;
+    assert!(!std::sync::Arc::ptr_eq(&restarted, &first));
+    let port = restarted.port().expect("bound again");
     blocking(move || {
         let mut c = client(port, FRAMED_BINARY, None);
         assert_eq!(c.get_status().expect("alive again"), FbStatus::ALIVE);

@@ -1,5 +1,5 @@
 //! The server task over real sockets: transports, protocols, multiplexing,
-//! worker threads, bad input and shutdown.
+//! worker threads, bad input, unix sockets (shutdown: `shutdown.rs`).
 
 mod common;
 
@@ -7,23 +7,14 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{FRAMED_BINARY, Gate, TestHandler, Wire, app_error, blocking, client, port};
-use sparts_core::{Status, VService};
-use sparts_thrift::fb303::{FacebookServiceSyncProcessor, FbStatus, TFacebookServiceSyncClient};
+use common::{
+    FRAMED_BINARY, TestHandler, Wire, app_error, blocking, client, framed_call, handler, port,
+};
+use sparts_core::VService;
+use sparts_thrift::fb303::{FbStatus, TFacebookServiceSyncClient};
 use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const PATIENCE: Duration = Duration::from_secs(10);
-
-fn handler(name: &'static str, handler: TestHandler) -> ThriftHandlerTask {
-    ThriftHandlerTask::from_fn(name, move |_| {
-        FacebookServiceSyncProcessor::new(TestHandler {
-            name,
-            ..handler.clone()
-        })
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_every_transport_and_protocol() -> TestResult {
@@ -280,40 +271,6 @@ async fn inline_methods_run_where_the_request_was_read() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_in_flight_is_answered_before_shutdown_completes() -> TestResult {
-    let gate = Gate::default();
-    let held = TestHandler {
-        gate: Some(gate.clone()),
-        ..TestHandler::default()
-    };
-    let running = VService::new("Drain")
-        .with_task(handler("Held", held))
-        .with_task(ThriftServerTask::new())
-        .start_with_args(["drain", "--thrift-host", "127.0.0.1"])
-        .await?;
-    let port = port(running.handle());
-    let call = tokio::task::spawn_blocking(move || {
-        let mut c = client(port, FRAMED_BINARY, None);
-        assert_eq!(c.get_name().expect("connected"), "Held");
-        c.get_status()
-    });
-    // Shutdown begins while the request is in its handler, held at the gate.
-    assert!(gate.entered().await, "the request reached its handler");
-    running.handle().request_shutdown();
-    let mut status = running.handle().watch_status();
-    tokio::time::timeout(PATIENCE, status.wait_for(|s| *s == Status::Stopping)).await??;
-    gate.open();
-    running.shutdown().await?;
-    let reply = call.await?;
-    assert_eq!(reply.expect("answered during shutdown"), FbStatus::WARNING);
-    assert!(
-        TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "closed after shutdown"
-    );
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_handler_answers_an_exception() -> TestResult {
     let running = VService::new("Panics")
         .with_task(handler(
@@ -459,21 +416,6 @@ async fn buffered_messages_split_across_writes_are_reassembled() -> TestResult {
     Ok(())
 }
 
-/// A framed, strict-binary call with no arguments.
-fn framed_call(method: &str, message_type: u8, seq: u32) -> Vec<u8> {
-    let mut msg = vec![0x80, 0x01, 0x00, message_type];
-    msg.extend(u32::try_from(method.len()).expect("short").to_be_bytes());
-    msg.extend(method.as_bytes());
-    msg.extend(seq.to_be_bytes());
-    msg.push(0); // the empty argument struct
-    let mut framed = u32::try_from(msg.len())
-        .expect("short")
-        .to_be_bytes()
-        .to_vec();
-    framed.extend(msg);
-    framed
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_a_unix_socket_whose_peers_are_trusted() -> TestResult {
     use std::os::unix::fs::PermissionsExt as _;
@@ -494,7 +436,7 @@ async fn serves_a_unix_socket_whose_peers_are_trusted() -> TestResult {
         ])
         .await?;
     let task = running.handle().require::<ThriftServerTask>()?;
-    assert_eq!(task.unix_path(), Some(path.as_path()));
+    assert_eq!(task.bound().unix_path(), Some(path.as_path()));
     assert_eq!(task.port(), None);
     assert_eq!(
         std::fs::metadata(&path)?.permissions().mode() & 0o777,

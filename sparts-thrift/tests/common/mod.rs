@@ -6,9 +6,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sparts_core::ServiceHandle;
-use sparts_thrift::ThriftServerTask;
-
-use sparts_thrift::fb303::{FacebookServiceSyncClient, FacebookServiceSyncHandler, FbStatus};
+use sparts_thrift::fb303::{
+    FacebookServiceSyncClient, FacebookServiceSyncHandler, FacebookServiceSyncProcessor, FbStatus,
+};
+use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
 use thrift::protocol::{
     TBinaryInputProtocol, TBinaryOutputProtocol, TCompactInputProtocol, TCompactOutputProtocol,
     TInputProtocol, TMultiplexedOutputProtocol, TOutputProtocol,
@@ -185,6 +186,31 @@ impl FacebookServiceSyncHandler for TestHandler {
     fn handle_shutdown(&self) -> thrift::Result<()> {
         Ok(())
     }
+}
+
+/// A handler task named `name` whose fb303 handler is `handler`, named too.
+pub fn handler(name: &'static str, handler: TestHandler) -> ThriftHandlerTask {
+    ThriftHandlerTask::from_fn(name, move |_| {
+        FacebookServiceSyncProcessor::new(TestHandler {
+            name,
+            ..handler.clone()
+        })
+    })
+}
+
+/// A framed, strict-binary call with no arguments.
+pub fn framed_call(method: &str, message_type: u8, seq: u32) -> Vec<u8> {
+    let mut msg = vec![0x80, 0x01, 0x00, message_type];
+    msg.extend(u32::try_from(method.len()).expect("short").to_be_bytes());
+    msg.extend(method.as_bytes());
+    msg.extend(seq.to_be_bytes());
+    msg.push(0); // the empty argument struct
+    let mut framed = u32::try_from(msg.len())
+        .expect("short")
+        .to_be_bytes()
+        .to_vec();
+    framed.extend(msg);
+    framed
 }
 
 /// Runs blocking client code off the runtime, with a deadline.
