@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     pub(crate) alive_since: SystemTime,
     /// When the current shutdown began (status `STOPPING`), if one did.
     shutdown_began: Mutex<Option<Instant>>,
+    /// When the runner began stopping the running tasks (for a shutdown or
+    /// a restart), until they start again.
+    stop_began: Mutex<Option<Instant>>,
     /// How many times every task has started: 1 after the first start, one
     /// more after each restart.
     starts: watch::Sender<u64>,
@@ -106,6 +109,7 @@ impl Shared {
             tasks: RwLock::new(Vec::new()),
             alive_since: SystemTime::now(),
             shutdown_began: Mutex::new(None),
+            stop_began: Mutex::new(None),
             starts: watch::Sender::new(0),
             control,
             notifier: OnceLock::new(),
@@ -170,6 +174,18 @@ impl ServiceHandle {
     /// server's drain alike.
     pub fn shutdown_began(&self) -> Option<Instant> {
         *lock(&self.shared.shutdown_began)
+    }
+
+    /// When the tasks began to stop, for a shutdown or a restart: the
+    /// instant their `--shutdown-timeout` counts from. `None` while they run.
+    pub(crate) fn stop_began(&self) -> Option<Instant> {
+        *lock(&self.shared.stop_began)
+    }
+
+    /// Records that the tasks begin to stop (`Some`), or that they start
+    /// again (`None`).
+    pub(crate) fn set_stop_began(&self, began: Option<Instant>) {
+        *lock(&self.shared.stop_began) = began;
     }
 
     /// How many times every task has started: 0 before the first

@@ -77,6 +77,7 @@ impl Runner {
     /// Builds and initializes every task, then starts their workers.
     pub(super) async fn start(&mut self) -> Result<Generation> {
         self.handle.write_tasks().clear();
+        self.handle.set_stop_began(None);
         let wanted = self.handle.service_options().tasks.clone();
         let specs = select(&self.specs, wanted.as_deref())?;
         let root = CancellationToken::new();

@@ -17,6 +17,7 @@ impl Runner {
     pub(super) async fn stop(&self, mut g: Generation) -> Vec<TaskFailure> {
         let grace = self.handle.service_options().shutdown_timeout;
         let began = self.handle.shutdown_began().unwrap_or_else(Instant::now);
+        self.handle.set_stop_began(Some(began));
         let deadline = began + grace;
         let mut overrun = Vec::new();
         for task in g.tasks.iter().rev() {

@@ -40,7 +40,10 @@ pub struct ShutdownPlan {
 impl ShutdownPlan {
     /// Waits until the service begins to shut down (its status turns
     /// `STOPPING`) or this task is stopped (a restart), and plans within
-    /// `--shutdown-timeout` from that moment.
+    /// `--shutdown-timeout` from the moment the shutdown or the restart
+    /// began, as the service's runner counts it: a server stopped after a
+    /// slow task still cuts its connections before the runner gives up on
+    /// it.
     pub async fn wait<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
         let service = ctx.service();
         let mut status = service.watch_status();
@@ -48,7 +51,10 @@ impl ShutdownPlan {
             () = ctx.stopped() => {}
             Ok(_) = status.wait_for(|s| *s == Status::Stopping) => {}
         }
-        let began = service.shutdown_began().unwrap_or_else(Instant::now);
+        let began = service
+            .shutdown_began()
+            .or_else(|| service.stop_began())
+            .unwrap_or_else(Instant::now);
         Self::new(
             ctx.name(),
             began,
