@@ -54,6 +54,7 @@ use thrift::server::TProcessor;
 
 use crate::dispatch::{Dispatcher, Outcome, Route, Routes};
 use crate::error::{Error, Result};
+use crate::fb303_handler::Fb303Handler;
 use crate::handler::{Processor, ThriftHandlerTask};
 use crate::metrics::Metrics;
 use crate::wire::Protocol;
@@ -90,6 +91,24 @@ where
     P: TProcessor + Send + Sync + 'static,
 {
     ThriftRoute::new(processor).into_method_router(counters)
+}
+
+/// fb303 over HTTP, answered by the service's admin model: the
+/// [`Fb303Handler`] that [`ThriftHandlerTask::fb303`] serves on a Thrift
+/// port, here on an HTTP route of the task whose context this is (no
+/// handler task needed), its counters under `thrift.`. The original's
+/// `http_thrift` demo serves it at `POST /thrift`.
+///
+/// ```
+/// use axum::Router;
+/// use sparts_http::HttpTask;
+///
+/// use sparts_thrift::http::fb303;
+///
+/// let task = HttpTask::from_fn(|ctx| Router::new().route("/thrift", fb303(ctx)));
+/// ```
+pub fn fb303<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> MethodRouter {
+    post(Fb303Handler::new(ctx.service()).processor(), ctx.counters())
 }
 
 /// Serves the processor of the [`ThriftHandlerTask`] with this task or

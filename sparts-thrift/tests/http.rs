@@ -28,13 +28,7 @@ fn web(connect_info: bool) -> VService {
         let small = ThriftRoute::new(Fb303Handler::new(ctx.service()).processor())
             .with_max_body_bytes(1024);
         Router::new()
-            .route(
-                "/thrift",
-                sparts_thrift::http::post(
-                    Fb303Handler::new(ctx.service()).processor(),
-                    ctx.counters(),
-                ),
-            )
+            .route("/thrift", sparts_thrift::http::fb303(ctx))
             .route("/small", small.into_method_router(ctx.counters()))
     });
     let task = if connect_info {

@@ -12,7 +12,7 @@ use sparts::dbus::DBusServiceTask;
 use sparts::grpc::{GrpcTask, pb::helloworld::FILE_DESCRIPTOR_SET};
 use sparts::http::HttpTask;
 use sparts::http::axum::{Json, Router, extract::Path, routing::get};
-use sparts::thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask, http::post};
+use sparts::thrift::{ThriftHandlerTask, ThriftServerTask, http::fb303};
 use sparts::{
     IntoTaskSpec, PeriodicTask, QueueTask, TaskSpec, VService, tasks::DirectoryWatcherTask,
 };
@@ -21,14 +21,13 @@ use sparts_examples::foobar::FooServiceSyncProcessor;
 
 fn main() -> std::process::ExitCode {
     let http = HttpTask::from_fn(|ctx| {
-        let fb303 = Fb303Handler::new(ctx.service()).processor();
         Router::new()
             .route("/", get(|| async { "Hello, world" }))
             .route(
                 "/hello/{name}",
                 get(|Path(name): Path<String>| async { Json(greeter(name)) }),
             )
-            .route("/thrift", post(fb303, ctx.counters()))
+            .route("/thrift", fb303(ctx))
     });
     VService::new("Demo")
         .with_task(local(http.with_connect_info(), 8080))
@@ -45,14 +44,13 @@ fn main() -> std::process::ExitCode {
         ))
         .with_task(local(ThriftServerTask::new().multiplexed(), 9090))
         .with_task(
-            TaskSpec::new(DBusServiceTask::new().optional())
+            DBusServiceTask::new()
+                .optional()
                 .with_default("bus_name", "org.sparts.Demo"),
         )
         .with_task(QueueTask::new(Jobs))
         .with_task(PeriodicTask::new(Producer::default()))
-        .with_task(
-            TaskSpec::new(DirectoryWatcherTask::new(Inbox)).with_default("path", Inbox::path()),
-        )
+        .with_task(DirectoryWatcherTask::new(Inbox).with_default("path", Inbox::path()))
         .on_first_started(print_commands)
         .run_from_cli()
 }

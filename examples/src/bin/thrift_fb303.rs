@@ -6,16 +6,13 @@
 //! ```
 use sparts::VService;
 use sparts::http::{HttpTask, axum::Router};
-use sparts::thrift::{Fb303Handler, ThriftHandlerTask, ThriftServerTask, http};
+use sparts::thrift::{ThriftHandlerTask, ThriftServerTask, http};
 
 fn main() -> std::process::ExitCode {
-    let fb303_over_http = HttpTask::from_fn(|ctx| {
-        let fb303 = Fb303Handler::new(ctx.service()).processor();
-        Router::new().route("/thrift", http::post(fb303, ctx.counters()))
-    });
+    let over_http = HttpTask::from_fn(|ctx| Router::new().route("/thrift", http::fb303(ctx)));
     VService::new("Fb303Service")
         .with_task(ThriftHandlerTask::fb303())
         .with_task(ThriftServerTask::new())
-        .with_task(fb303_over_http.with_connect_info())
+        .with_task(over_http.with_connect_info())
         .run_from_cli()
 }
