@@ -6,26 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::server::ShutdownPlan;
-use sparts_core::{BoxError, TaskContext, TaskSpec, VService, VTask};
+use sparts_core::{BoxError, TaskSpec, VService};
 use tokio::time::Instant;
 
 type TestResult = Result<(), BoxError>;
-
-/// A task whose stop hook takes a second: registered after the server,
-/// it is stopped first, so the server's own stop comes a second late.
-#[derive(Clone)]
-struct SlowToStop;
-
-impl VTask for SlowToStop {
-    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-
-    async fn stop(&self, _ctx: &TaskContext) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
 
 /// A server stand-in that records when its plan says the stop began and
 /// when it must cut.
@@ -50,7 +34,13 @@ async fn a_restart_plans_from_the_moment_the_runner_began_to_stop() -> TestResul
     let plans = Arc::new(Mutex::new(Vec::new()));
     let running = VService::new("Svc")
         .with_task(server(&plans))
-        .with_task(SlowToStop)
+        .with_task(TaskSpec::task("SlowToStop", |ctx| async move {
+            // Stopped before the server, it takes most of the budget to end:
+            // the server's own stop comes late.
+            ctx.stopped().await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        }))
         .start_with_args(["svc", "--shutdown-timeout", "4"])
         .await?;
     let handle = running.handle().clone();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{PATIENCE, TestResult, greeter_task, start, start_greeter};
 use futures_util::StreamExt as _;
-use sparts_core::{BoxError, TaskContext, VService, VTask};
+use sparts_core::{TaskSpec, VService};
 use sparts_grpc::pb::helloworld::HelloRequest;
 use sparts_grpc::pb::helloworld::greeter_client::GreeterClient;
 use tokio::time::Instant;
@@ -111,28 +111,17 @@ async fn streams_still_open_at_the_end_of_the_budget_are_cut() -> TestResult {
     Ok(())
 }
 
-/// A task whose stop hook takes most of the shutdown budget. Registered
-/// after the server, it is stopped before it: the server's own stop comes
-/// late.
-#[derive(Clone)]
-struct SlowStop(Duration);
-
-impl VTask for SlowStop {
-    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-
-    async fn stop(&self, _ctx: &TaskContext) {
-        tokio::time::sleep(self.0).await;
-    }
-}
-
 #[tokio::test]
 async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
     let service = VService::new("Svc")
         .with_task(greeter_task())
-        .with_task(SlowStop(Duration::from_millis(1500)));
+        .with_task(TaskSpec::task("SlowToStop", |ctx| async move {
+            // Stopped before the server, it takes most of the budget to end:
+            // the server's own stop comes late.
+            ctx.stopped().await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(())
+        }));
     let started = start(service, &["--shutdown-timeout", "2"]).await?;
     let handle = started.running.handle().clone();
     let mut health = HealthClient::new(started.channel().await?);

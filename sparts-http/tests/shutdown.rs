@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::{PATIENCE, TestResult, client, start};
 use http_body::Frame;
-use sparts_core::{BoxError, TaskContext, VService, VTask};
+use sparts_core::{TaskSpec, VService};
 use sparts_http::HttpTask;
 use tokio::sync::{Notify, mpsc};
 
@@ -193,30 +193,19 @@ async fn what_outlives_the_budget_is_cut_before_it_ends() -> TestResult {
     Ok(())
 }
 
-/// A task whose stop hook takes most of the shutdown budget. Registered
-/// after the server, it is stopped before it: the server's own stop comes
-/// late.
-#[derive(Clone)]
-struct SlowStop(Duration);
-
-impl VTask for SlowStop {
-    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-
-    async fn stop(&self, _ctx: &TaskContext) {
-        tokio::time::sleep(self.0).await;
-    }
-}
-
 #[tokio::test]
 async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
     let router = Router::new().route("/never", get(std::future::pending::<&'static str>));
     let s = start(
         VService::new("Stuck")
             .with_task(HttpTask::new(router))
-            .with_task(SlowStop(Duration::from_millis(1500))),
+            .with_task(TaskSpec::task("SlowToStop", |ctx| async move {
+                // Stopped before the server, it takes most of the budget to end:
+                // the server's own stop comes late.
+                ctx.stopped().await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                Ok(())
+            })),
         &["--http-host", "127.0.0.1", "--shutdown-timeout", "2"],
     )
     .await?;

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{FRAMED_BINARY, Gate, TestHandler, blocking, client, framed_call, handler, port};
-use sparts_core::{BoxError, Status, TaskContext, VService, VTask};
+use sparts_core::{Status, TaskSpec, VService};
 use sparts_thrift::fb303::{FbStatus, TFacebookServiceSyncClient};
 use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
 
@@ -189,21 +189,6 @@ async fn a_request_that_outlives_the_budget_is_cut_and_counted() -> TestResult {
     Ok(())
 }
 
-/// A task whose stop hook takes most of the shutdown budget.
-#[derive(Clone)]
-struct SlowToStop(Duration);
-
-impl VTask for SlowToStop {
-    async fn run(&self, ctx: TaskContext) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-
-    async fn stop(&self, _ctx: &TaskContext) {
-        tokio::time::sleep(self.0).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_counts_from_stopping_not_from_the_servers_own_stop() -> TestResult {
     let gate = Gate::default();
@@ -212,7 +197,13 @@ async fn the_drain_counts_from_stopping_not_from_the_servers_own_stop() -> TestR
     let running = VService::new("Late")
         .with_task(held(&gate))
         .with_task(ThriftServerTask::new())
-        .with_task(SlowToStop(Duration::from_millis(1500)))
+        .with_task(TaskSpec::task("SlowToStop", |ctx| async move {
+            // Stopped before the server, it takes most of the budget to end:
+            // the server's own stop comes late.
+            ctx.stopped().await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            Ok(())
+        }))
         .start_with_args([
             "late",
             "--thrift-host",
