@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::{PATIENCE, TestResult, client, start};
 use http_body::Frame;
-use sparts_core::{TaskSpec, VService};
+use sparts_core::{ServiceHandle, TaskSpec, VService};
 use sparts_http::HttpTask;
 use tokio::sync::{Notify, mpsc};
 
@@ -160,13 +160,7 @@ async fn what_outlives_the_budget_is_cut_before_it_ends() -> TestResult {
     let mut stream = c.get(s.url("/stream")).send().await?;
     assert_eq!(stream.chunk().await?.as_deref(), Some(b"tick\n".as_slice()));
     // Both connections are open before the shutdown begins.
-    for _ in 0..2000 {
-        if handle.counter("HttpTask.open_connections")? == 2.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(handle.counter("HttpTask.open_connections")?, 2.0);
+    wait_for_open_connections(&handle, 2.0).await?;
 
     let asked = Instant::now();
     tokio::time::timeout(PATIENCE, s.running.shutdown()).await??;
@@ -211,13 +205,7 @@ async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
     .await?;
     let handle = s.running.handle().clone();
     let never = tokio::spawn(client().get(s.url("/never")).send());
-    for _ in 0..2000 {
-        if handle.counter("HttpTask.open_connections")? == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(handle.counter("HttpTask.open_connections")?, 1.0);
+    wait_for_open_connections(&handle, 1.0).await?;
 
     let asked = Instant::now();
     tokio::time::timeout(PATIENCE, s.running.shutdown()).await??;
@@ -233,5 +221,17 @@ async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
     assert_eq!(handle.counter("HttpTask.open_connections")?, 0.0);
     let never = tokio::time::timeout(PATIENCE, never).await??;
     assert!(never.is_err(), "cut, not answered");
+    Ok(())
+}
+
+/// Waits (bounded) until the HTTP task counts `open` open connections.
+async fn wait_for_open_connections(handle: &ServiceHandle, open: f64) -> TestResult {
+    for _ in 0..2000 {
+        if handle.counter("HttpTask.open_connections")? == open {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(handle.counter("HttpTask.open_connections")?, open);
     Ok(())
 }
