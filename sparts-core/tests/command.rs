@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use sparts_core::{Error, Status, TaskSpec, VService, tasks::CommandTask};
+use sparts_core::{Error, IntoTaskSpec, Status, VService, tasks::CommandTask};
 use tokio::sync::mpsc;
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -77,7 +77,7 @@ async fn output_lines_go_to_callbacks_and_the_exit_status_to_a_future() -> TestR
         .on_stdout(on_out)
         .on_stderr(on_err);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Script"))
+        .with_task(task.with_name("Script"))
         .start_with_args(["cmd"])
         .await?;
     let handle = running.handle().clone();
@@ -133,7 +133,7 @@ async fn shutdown_leaves_no_orphan() -> TestResult {
     // The shell starts a grandchild in its process group and waits for it.
     let task = CommandTask::new("sh", ["-c", "sleep 300 & echo $!; wait"]).on_stdout(on_out);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Sleeper"))
+        .with_task(task.with_name("Sleeper"))
         .start_with_args(["cmd"])
         .await?;
     let task = running.handle().require_named::<CommandTask>("Sleeper")?;
@@ -161,7 +161,7 @@ async fn a_command_ignoring_sigterm_is_killed_after_the_kill_timeout() -> TestRe
     let script = "trap '' TERM; sleep 300 & echo $!; wait; wait";
     let task = CommandTask::new("sh", ["-c", script]).on_stdout(on_out);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Stubborn"))
+        .with_task(task.with_name("Stubborn"))
         .start_with_args(["cmd", "--stubborn-kill-timeout", "0.2"])
         .await?;
     let task = running.handle().require_named::<CommandTask>("Stubborn")?;
@@ -185,7 +185,7 @@ async fn a_command_that_exits_is_restarted_when_asked() -> TestResult {
         .on_stdout(on_out)
         .restart_on_exit(true);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Again"))
+        .with_task(task.with_name("Again"))
         .start_with_args(["cmd", "--again-restart-delay", "0.01"])
         .await?;
     for _ in 0..3 {
@@ -204,7 +204,7 @@ async fn a_command_that_exits_is_restarted_when_asked() -> TestResult {
 async fn the_restart_option_overrides_the_builder() -> TestResult {
     let task = CommandTask::new("true", Vec::<String>::new()).restart_on_exit(true);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Once"))
+        .with_task(task.with_name("Once"))
         .start_with_args(["cmd", "--once-restart", "false"])
         .await?;
     let handle = running.handle().clone();
@@ -242,7 +242,7 @@ async fn with_restart_a_program_that_cannot_start_is_a_warning_until_it_can() ->
         .on_stdout(on_out)
         .restart_on_exit(true);
     let running = VService::new("Cmd")
-        .with_task(TaskSpec::new(task).with_name("Later"))
+        .with_task(task.with_name("Later"))
         .start_with_args(["cmd", "--later-restart-delay", "0.05"])
         .await?;
     let handle = running.handle().clone();

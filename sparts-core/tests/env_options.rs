@@ -1,7 +1,7 @@
 //! Options from environment variables. Its own test binary: it changes the
 //! process environment, which no other test may read concurrently.
 
-use sparts_core::{BoxError, TaskContext, TaskSpec, VService, VTask, clap};
+use sparts_core::{BoxError, IntoTaskSpec, TaskContext, VService, VTask, clap};
 
 #[derive(clap::Args, Clone, Debug)]
 struct ServerOptions {
@@ -43,7 +43,7 @@ fn environment_variables_set_options_and_the_command_line_wins() {
     runtime.block_on(async {
         let service = || {
             VService::new("MyService")
-                .with_task(TaskSpec::new(Server).with_prefix("http"))
+                .with_task(Server.with_prefix("http"))
                 .with_task(Quiet)
         };
         let running = service().start_with_args(["svc"]).await.expect("starts");

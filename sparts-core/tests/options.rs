@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Error, TaskContext, TaskSpec, VService, VTask, clap,
+    BoxError, Error, IntoTaskSpec, TaskContext, VService, VTask, clap,
     counters::{ManualClock, Samples},
 };
 
@@ -43,12 +43,8 @@ impl<const MS: u64> VTask<TickOptions> for Tick<MS> {
 #[tokio::test]
 async fn the_same_type_twice_under_two_prefixes() -> Result<(), Error> {
     let running = VService::new("Twice")
-        .with_task(TaskSpec::new(Tick::<250>).with_name("Fast"))
-        .with_task(
-            TaskSpec::new(Tick::<250>)
-                .with_name("Slow")
-                .with_prefix("slow"),
-        )
+        .with_task(Tick::<250>.with_name("Fast"))
+        .with_task(Tick::<250>.with_name("Slow").with_prefix("slow"))
         .start_with_args(["twice", "--fast-interval", "0.1", "--slow-label", "s"])
         .await?;
     let h = running.handle();
@@ -75,7 +71,7 @@ async fn the_same_type_twice_under_two_prefixes() -> Result<(), Error> {
 async fn a_registration_sets_its_own_defaults_below_the_command_line() -> Result<(), Error> {
     let running = VService::new("Defaults")
         .with_task(
-            TaskSpec::new(Tick::<250>)
+            Tick::<250>
                 .with_name("Tick")
                 .with_default("interval", "0.5")
                 .with_default("label", "from-spec"),
@@ -96,7 +92,7 @@ async fn a_registration_sets_its_own_defaults_below_the_command_line() -> Result
     running.shutdown().await?;
 
     let unknown = VService::new("Defaults")
-        .with_task(TaskSpec::new(Tick::<250>).with_default("nope", "1"))
+        .with_task(Tick::<250>.with_default("nope", "1"))
         .start_with_args(["defaults"])
         .await
         .expect_err("unknown id");
@@ -107,7 +103,7 @@ async fn a_registration_sets_its_own_defaults_below_the_command_line() -> Result
 #[tokio::test]
 async fn runtime_set_goes_through_the_parser_and_tasks_see_it() -> Result<(), Error> {
     let running = VService::new("Live")
-        .with_task(TaskSpec::new(Tick::<1000>).with_name("Tick"))
+        .with_task(Tick::<1000>.with_name("Tick"))
         .start_with_args(["live"])
         .await?;
     let h = running.handle().clone();
@@ -162,7 +158,7 @@ async fn bad_command_lines_are_errors_not_panics() {
         vec!["svc", "--status", "--daemon"],
     ] {
         let result = VService::new("Svc")
-            .with_task(TaskSpec::new(Tick::<1000>).with_name("Tick"))
+            .with_task(Tick::<1000>.with_name("Tick"))
             .start_with_args(argv.clone())
             .await;
         match result {
@@ -175,8 +171,8 @@ async fn bad_command_lines_are_errors_not_panics() {
 #[tokio::test]
 async fn duplicate_names_or_prefixes_are_refused() {
     let err = VService::new("Dup")
-        .with_task(TaskSpec::new(Tick::<1>).with_name("A"))
-        .with_task(TaskSpec::new(Tick::<1>).with_name("A"))
+        .with_task(Tick::<1>.with_name("A"))
+        .with_task(Tick::<1>.with_name("A"))
         .start_with_args(["dup"])
         .await
         .expect_err("duplicate name");

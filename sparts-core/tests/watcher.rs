@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    RunningService, Status, TaskSpec, VService,
+    IntoTaskSpec, RunningService, Status, VService,
     tasks::{DirectoryHandler, DirectoryWatcherTask, WatchMode},
 };
 use tokio::sync::mpsc;
@@ -432,7 +432,7 @@ async fn without_a_handler_changes_are_logged_at_info() -> TestResult {
     // The path is this registration's default; polling, so that the paused
     // clock drives the scans.
     let running = VService::new("Watch")
-        .with_task(TaskSpec::new(DirectoryWatcherTask::logging()).with_default("path", path))
+        .with_task(DirectoryWatcherTask::logging().with_default("path", path))
         .start_with_args(["watch", "--directory-watcher-force-polling"])
         .await?;
     assert_eq!(

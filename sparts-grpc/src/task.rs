@@ -30,7 +30,7 @@ use crate::serve::Prepared;
 /// `--grpc-lameduck SECONDS` (default 0), `--grpc-max-message-size`,
 /// `--grpc-concurrency-per-connection`, `--grpc-max-concurrent-streams`,
 /// `--grpc-request-timeout`, `--grpc-keepalive`. Register a second one
-/// with another name and prefix: `TaskSpec::new(GrpcTask::new()).with_name("AdminGrpc").with_prefix("admin")`
+/// with another name and prefix: `GrpcTask::new().with_name("AdminGrpc").with_prefix("admin")`
 /// reads `--admin-port`.
 ///
 /// The sockets are bound in `init`, so a port in use stops the service from

@@ -35,7 +35,7 @@ enum Routes {
 /// (default 0: any free port), `--http-sock PATH` (a unix socket instead,
 /// mode 0600, or 0660 with `--http-sock-group GROUP`), `--http-lameduck
 /// SECONDS` (default 0). Register a second one with another name and prefix:
-/// `TaskSpec::new(HttpTask::new(admin)).with_name("AdminHttp").with_prefix("admin")`
+/// `HttpTask::new(admin).with_name("AdminHttp").with_prefix("admin")`
 /// reads `--admin-port`.
 ///
 /// The sockets are bound in `init`, so a port in use stops the service from

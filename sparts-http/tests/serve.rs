@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use common::{PATIENCE, TestResult, client, start};
-use sparts_core::{Peer, TaskSpec, VService, counters::Counter};
+use sparts_core::{IntoTaskSpec, Peer, VService, counters::Counter};
 use sparts_http::HttpTask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -184,7 +184,7 @@ async fn a_second_task_serves_admin_on_its_own_port() -> TestResult {
     let service = VService::new("Site")
         .with_task(HttpTask::new(public).without_admin().without_metrics())
         .with_task(
-            TaskSpec::new(HttpTask::new(Router::new()))
+            HttpTask::new(Router::new())
                 .with_name("AdminHttp")
                 .with_prefix("admin"),
         );

@@ -37,7 +37,7 @@ use crate::serve::Server;
 /// `--thrift-protocol binary|compact` (default binary),
 /// `--thrift-max-frame-bytes` (default 16 MiB), `--thrift-idle-timeout`
 /// (seconds, default 300, 0: none). A second server registered with
-/// `TaskSpec::new(ThriftServerTask::new()).with_name("Internal").with_prefix("internal")`
+/// `ThriftServerTask::new().with_name("Internal").with_prefix("internal")`
 /// reads `--internal-port`.
 ///
 /// The port is bound in `init` (a port in use stops the service from

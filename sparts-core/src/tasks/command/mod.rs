@@ -25,7 +25,7 @@ use crate::task::VTask;
 
 /// Options of a [`CommandTask`], under its prefix (`--command-task-…` by
 /// default; register it with a name, e.g.
-/// `TaskSpec::new(task).with_name("Tail")`, to get `--tail-…`).
+/// `task.with_name("Tail")`, to get `--tail-…`).
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct CommandOptions {
@@ -123,7 +123,7 @@ struct Runs {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use sparts_core::{tasks::CommandTask, TaskSpec, VService};
+/// use sparts_core::{IntoTaskSpec, VService, tasks::CommandTask};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,7 +131,7 @@ struct Runs {
 /// let sink = Arc::clone(&seen);
 /// let echo = CommandTask::new("sh", ["-c", "echo hello; exit 3"])
 ///     .on_stdout(move |line| sink.lock().expect("lines").push(line.to_owned()));
-/// let service = VService::new("Echo").with_task(TaskSpec::new(echo).with_name("Echo"));
+/// let service = VService::new("Echo").with_task(echo.with_name("Echo"));
 /// let running = service.start_with_args(["echo"]).await?;
 /// let task = running.handle().require_named::<CommandTask>("Echo")?;
 /// let status = task.exit_status().await?;

@@ -9,7 +9,7 @@ use crate::options::parse_seconds;
 /// own options (the `O` of [`Periodic`](super::Periodic)), which this struct derefs to.
 ///
 /// ```
-/// use sparts_core::{tasks::PeriodicOptions, clap::Parser};
+/// use sparts_core::{clap::Parser, tasks::PeriodicOptions};
 ///
 /// /// The task's own options.
 /// #[derive(sparts_core::clap::Args, Debug, Clone)]

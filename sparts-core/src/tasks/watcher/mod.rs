@@ -204,11 +204,11 @@ pub enum WatchMode {
 /// watches `.` unless told otherwise:
 ///
 /// ```
-/// use sparts_core::{tasks::DirectoryWatcherTask, TaskSpec, VService};
+/// use sparts_core::{IntoTaskSpec, VService, tasks::DirectoryWatcherTask};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let watcher = TaskSpec::new(DirectoryWatcherTask::logging()).with_default("path", "/tmp");
+/// let watcher = DirectoryWatcherTask::logging().with_default("path", "/tmp");
 /// let running = VService::new("Tmp").with_task(watcher).start_with_args(["tmp"]).await?;
 /// let path = running.handle().option("directory_watcher_path")?;
 /// assert_eq!(path.as_deref(), Some("/tmp"));
