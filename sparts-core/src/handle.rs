@@ -14,6 +14,7 @@ use crate::exported::ExportedValues;
 use crate::notify::Notifier;
 use crate::options::{OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
+use crate::telemetry::Telemetry;
 
 /// What the handle asks of the service's lifecycle loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) exported: ExportedValues,
     pub(crate) options: Mutex<OptionStore>,
     pub(crate) counters: CounterRegistry,
+    /// The Prometheus view of the service's metrics.
+    pub(crate) telemetry: Telemetry,
     pub(crate) tasks: RwLock<Vec<TaskEntry>>,
     pub(crate) alive_since: SystemTime,
     /// When the current shutdown began (status `STOPPING`), if one did.
@@ -96,9 +99,11 @@ impl Shared {
         version: Option<String>,
         options: OptionStore,
         counters: CounterRegistry,
+        telemetry: Telemetry,
         control: mpsc::UnboundedSender<Control>,
     ) -> Self {
         Self {
+            telemetry,
             name,
             version,
             status: Mutex::new(StatusState::new()),
@@ -272,6 +277,7 @@ impl ServiceHandle {
             lock(&self.shared.shutdown_began).get_or_insert_with(Instant::now);
         }
         let details = state.details();
+        self.shared.telemetry.set_status(status);
         let changed = self.shared.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
@@ -315,6 +321,12 @@ impl ServiceHandle {
         keys: impl IntoIterator<Item = &'a str>,
     ) -> BTreeMap<String, String> {
         self.shared.exported.selected(keys)
+    }
+
+    /// The service's metrics as Prometheus reads them (`/metrics`): the
+    /// families sparts records in, and the place to register your own.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.shared.telemetry
     }
 
     /// The service's own counters (not prefixed with a task's name).
@@ -430,6 +442,14 @@ impl ServiceHandle {
             .as_ref()
             .and_then(|p| p.downcast_ref::<V>())
             .cloned())
+    }
+
+    /// The counter registries of the running tasks, with their names.
+    pub(crate) fn task_counters(&self) -> Vec<(String, CounterRegistry)> {
+        self.read_tasks()
+            .iter()
+            .map(|t| (t.name.clone(), t.counters.clone()))
+            .collect()
     }
 
     fn read_tasks(&self) -> std::sync::RwLockReadGuard<'_, Vec<TaskEntry>> {

@@ -76,6 +76,7 @@ mod signals;
 mod status;
 pub mod task;
 pub mod tasks;
+pub mod telemetry;
 
 pub use admin::{Admin, Peer};
 pub use error::{

@@ -14,6 +14,7 @@ use crate::runner::{Hooks, Runner, TaskFailurePolicy, select};
 use crate::task::IntoTaskSpec;
 use crate::task::TaskSpec;
 use crate::task::erased::resolve;
+use crate::telemetry::{Fb303Counters, Telemetry, install_recorder};
 
 /// A service: a name, a version, tasks, and the options, logging, signals,
 /// counters and status they share.
@@ -35,6 +36,8 @@ pub struct VService {
     pub(crate) clock: Option<SharedClock>,
     pub(crate) signals: Option<bool>,
     pub(crate) logging: Option<bool>,
+    pub(crate) latency_buckets: Option<Vec<f64>>,
+    pub(crate) metrics_recorder: bool,
 }
 
 impl std::fmt::Debug for VService {
@@ -60,6 +63,8 @@ impl VService {
             clock: None,
             signals: None,
             logging: None,
+            latency_buckets: None,
+            metrics_recorder: true,
         }
     }
 
@@ -119,6 +124,30 @@ impl VService {
     /// clock; tests inject a [`ManualClock`](crate::counters::ManualClock).
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// The bucket boundaries, in seconds, of every latency histogram on
+    /// `/metrics` (requests, calls, task executions). Default:
+    /// [`DEFAULT_LATENCY_BUCKETS`](crate::telemetry::DEFAULT_LATENCY_BUCKETS),
+    /// half a millisecond to ten seconds. Boundaries are sorted; those that
+    /// are not finite are left out.
+    pub fn with_latency_buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
+        let mut buckets: Vec<f64> = buckets.into_iter().filter(|b| b.is_finite()).collect();
+        buckets.sort_by(f64::total_cmp);
+        buckets.dedup();
+        self.latency_buckets = Some(buckets);
+        self
+    }
+
+    /// Whether the service becomes the `metrics` facade's recorder, so that
+    /// `metrics::counter!`, `gauge!` and `histogram!` in its code and in
+    /// the libraries it uses appear on `/metrics` and in fb303
+    /// `getCounters`. The facade has one recorder per process: it follows
+    /// the service started last. Default: on; off leaves the facade to a
+    /// recorder of your own.
+    pub fn with_metrics_recorder(mut self, on: bool) -> Self {
+        self.metrics_recorder = on;
         self
     }
 
@@ -193,11 +222,34 @@ impl VService {
         let counters = self
             .clock
             .map_or_else(CounterRegistry::new, CounterRegistry::with_clock);
-        let shared = Shared::new(self.name, self.version, store, counters, control_tx);
+        let telemetry = Telemetry::new(&self.name, self.version.as_deref(), self.latency_buckets);
+        let shared = Shared::new(
+            self.name,
+            self.version,
+            store,
+            counters,
+            telemetry,
+            control_tx,
+        );
+        let shared = Arc::new(shared);
+        if self.metrics_recorder {
+            install_recorder(&shared.telemetry, &shared.counters);
+        }
+        let weak = Arc::downgrade(&shared);
+        shared
+            .telemetry
+            .register_collector(Box::new(Fb303Counters::new(move || {
+                let Some(shared) = weak.upgrade() else {
+                    return Vec::new();
+                };
+                let handle = ServiceHandle { shared };
+                let tasks = handle.task_counters().into_iter();
+                std::iter::once((None, handle.counters().clone()))
+                    .chain(tasks.map(|(name, counters)| (Some(name), counters)))
+                    .collect()
+            })));
         Ok(Runner {
-            handle: ServiceHandle {
-                shared: Arc::new(shared),
-            },
+            handle: ServiceHandle { shared },
             control,
             specs,
             hooks: self.hooks,

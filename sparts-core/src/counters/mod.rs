@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use clock::{Clock, ManualClock, MonotonicClock, SharedClock};
 pub use counter::{Average, CallbackCounter, Count, Counter, CounterCallback, Max, Min};
-pub use registry::{CounterKind, CounterRegistry, CounterValue, CountersSnapshot};
+pub use registry::{CounterKind, CounterRegistry, CounterValue, CountersSnapshot, ExportedCounter};
 pub use samples::{SampleType, Samples, SamplesConfig, Window};
 
 /// Locks, ignoring poisoning: every critical section in this module leaves

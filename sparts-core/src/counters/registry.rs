@@ -167,6 +167,29 @@ impl Entry {
 struct RegistryInner {
     clock: SharedClock,
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Per name: its description (the HELP line on `/metrics`), and whether
+    /// it stays off `/metrics` (a counter with a labelled family of its own).
+    meta: Mutex<BTreeMap<String, Meta>>,
+}
+
+/// What `/metrics` knows of a counter besides its value.
+#[derive(Debug, Clone, Default)]
+struct Meta {
+    help: Option<String>,
+    fb303_only: bool,
+}
+
+/// A counter as `/metrics` shows it: from [`CounterRegistry::exported`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedCounter {
+    /// The name it was registered under.
+    pub name: String,
+    /// Its description, when one was given ([`CounterRegistry::describe`]).
+    pub help: Option<String>,
+    /// Whether it only grows (a sum or a count) or goes up and down.
+    pub kind: CounterKind,
+    /// Its value now.
+    pub value: f64,
 }
 
 /// A thread-safe registry of named counters: the source of a service's
@@ -193,6 +216,8 @@ struct RegistryInner {
 #[derive(Clone)]
 pub struct CounterRegistry {
     inner: Arc<RegistryInner>,
+    /// Registrations through this handle stay off `/metrics`.
+    fb303_only: bool,
 }
 
 impl CounterRegistry {
@@ -209,7 +234,78 @@ impl CounterRegistry {
             inner: Arc::new(RegistryInner {
                 clock,
                 entries: Mutex::new(BTreeMap::new()),
+                meta: Mutex::new(BTreeMap::new()),
             }),
+            fb303_only: false,
+        }
+    }
+
+    /// A handle on the same registry whose registrations are fb303's only:
+    /// `getCounters` shows them, `/metrics` does not. For counters that have
+    /// a labelled Prometheus family of their own (the servers' and built-in
+    /// tasks' counters), so `/metrics` does not show them twice.
+    #[must_use]
+    pub fn fb303_only(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            fb303_only: true,
+        }
+    }
+
+    /// Gives counter `name` a description: the HELP line of its family on
+    /// `/metrics` (where it is `<name>_total` for a sum or a count, `<name>`
+    /// otherwise, labelled with its task). Returns `self`, so it chains with
+    /// a registration.
+    ///
+    /// ```
+    /// use sparts_core::counters::CounterRegistry;
+    ///
+    /// let counters = CounterRegistry::new();
+    /// let writes = counters.describe("kv_writes", "Keys written.").counter("kv_writes");
+    /// writes.increment();
+    /// ```
+    pub fn describe(&self, name: &str, help: &str) -> &Self {
+        lock(&self.inner.meta)
+            .entry(name.to_owned())
+            .or_default()
+            .help = Some(help.to_owned());
+        self
+    }
+
+    /// Every counter `/metrics` shows, with its description: all but
+    /// windowed samples (their windows are fb303's; a histogram is what
+    /// Prometheus reads) and those registered [`fb303_only`](Self::fb303_only).
+    pub fn exported(&self) -> Vec<ExportedCounter> {
+        let meta = lock(&self.inner.meta).clone();
+        let mut values = Vec::new();
+        self.snapshot_into("", &mut values);
+        let samples: Vec<String> = lock(&self.inner.entries)
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Samples(_)))
+            .map(|(name, _)| format!("{name}."))
+            .collect();
+        values
+            .into_iter()
+            .filter(|v| !samples.iter().any(|prefix| v.name.starts_with(prefix)))
+            .filter_map(|v| {
+                let meta = meta.get(&v.name).cloned().unwrap_or_default();
+                (!meta.fb303_only).then_some(ExportedCounter {
+                    help: meta.help,
+                    name: v.name,
+                    kind: v.kind,
+                    value: v.value,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks `name` fb303-only when registered through such a handle.
+    fn note_registration(&self, name: &str) {
+        if self.fb303_only {
+            lock(&self.inner.meta)
+                .entry(name.to_owned())
+                .or_default()
+                .fb303_only = true;
         }
     }
 
@@ -312,6 +408,7 @@ impl CounterRegistry {
         name: &str,
         callback: impl Fn() -> Option<f64> + Send + Sync + 'static,
     ) -> CallbackCounter {
+        self.note_registration(name);
         let counter = CallbackCounter::new(callback);
         let old =
             lock(&self.inner.entries).insert(name.to_owned(), Entry::Callback(counter.clone()));
@@ -410,6 +507,7 @@ impl CounterRegistry {
     where
         Entry: From<T>,
     {
+        self.note_registration(name);
         let mut entries = lock(&self.inner.entries);
         if let Some(entry) = entries.get(name) {
             if let Some(handle) = extract(entry) {

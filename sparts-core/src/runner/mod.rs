@@ -19,6 +19,7 @@ use crate::logging::LogControl;
 use crate::signals::{self, Request, Signals};
 use crate::status::Phase;
 use crate::task::TaskSpec;
+use crate::telemetry::uninstall_recorder;
 
 pub(crate) use hooks::Hooks;
 pub use hooks::TaskFailurePolicy;
@@ -86,6 +87,7 @@ impl Runner {
         let watchers = self.spawn_watchers();
         let result = self.generations(&mut signals, started).await;
         watchers.cancel();
+        uninstall_recorder(self.handle.telemetry());
         let phase = if result.is_ok() {
             Phase::Stopped
         } else {

@@ -14,10 +14,11 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 use tracing::debug;
 
-use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use crate::counters::{Counter, SampleType, Samples, SamplesConfig, Window};
 use crate::error::{BoxError, Error, short_type_name};
 use crate::task::{NoOptions, OptionsWatch, TaskContext, TaskOptions, VTask};
 use crate::tasks::TryLater;
+use crate::telemetry::PeriodicMetrics;
 
 pub use options::PeriodicOptions;
 pub(crate) use state::{PhaseWatch, State};
@@ -242,24 +243,29 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
     }
 }
 
-/// The counters every periodic task exports.
+/// The counters every periodic task exports: fb303's (`n_iterations`, ...)
+/// and Prometheus' (`sparts_periodic_*{task}`).
 struct Metrics {
     iterations: Counter,
     slow: Counter,
     try_later: Counter,
     duration_ms: Samples,
+    prometheus: PeriodicMetrics,
 }
 
 impl Metrics {
-    fn new(registry: &CounterRegistry) -> Self {
+    fn new<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
         let samples = SamplesConfig::default()
             .with_types([SampleType::Avg, SampleType::Max, SampleType::Min])
             .with_windows([Window::Secs(60), Window::Secs(240)]);
+        // Prometheus has labelled families of these; fb303 keeps its names.
+        let registry = ctx.counters().fb303_only();
         Self {
             iterations: registry.counter("n_iterations"),
             slow: registry.counter("n_slow_iterations"),
             try_later: registry.counter("n_try_later"),
             duration_ms: registry.samples_with("execute_duration_ms", samples),
+            prometheus: ctx.service().telemetry().periodic(ctx.name()),
         }
     }
 }
@@ -288,7 +294,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
     async fn init(&mut self, ctx: &PeriodicContext<O>) -> Result<(), BoxError> {
         self.inner.init(ctx).await?;
         // Registered now so that they read 0 before the first execution.
-        Metrics::new(ctx.counters());
+        Metrics::new(ctx);
         self.state
             .start(ctx.name(), ctx.token().clone(), self.workers);
         Ok(())
@@ -296,7 +302,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
 
     async fn run(&self, ctx: PeriodicContext<O>) -> Result<(), BoxError> {
         let _worker = WorkerGuard(&self.state);
-        let metrics = Metrics::new(ctx.counters());
+        let metrics = Metrics::new(&ctx);
         let mut options = ctx.watch_options();
         let mut schedule = Schedule::starting_at(Instant::now());
         while Self::wait(&ctx, &mut options, &mut schedule).await {
@@ -312,8 +318,10 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
                     metrics
                         .duration_ms
                         .add((now - started).as_secs_f64() * 1000.0);
+                    metrics.prometheus.ran(now - started);
                     if schedule.finished(now, interval) {
                         metrics.slow.increment();
+                        metrics.prometheus.slow.inc();
                         debug!("execution overran the {interval:?} interval; next one at once");
                     }
                     resolve(waiters, &output);
@@ -325,6 +333,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
                         return Err(Failed(error).into());
                     };
                     metrics.try_later.increment();
+                    metrics.prometheus.retries.inc();
                     debug!("{try_later}: retrying");
                     schedule.retry(now, try_later.after, interval);
                     self.state.put_back(waiters);

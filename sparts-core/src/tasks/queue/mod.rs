@@ -352,11 +352,15 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> VTask<QueueOptions<O
             options.max_items,
             options.workers,
         ));
-        worker::Counters::register(ctx.counters());
+        worker::Counters::register(ctx);
         let weak: Weak<Shared<W::Item, R>> = Arc::downgrade(&shared);
-        ctx.counters().callback("queue_depth", move || {
-            weak.upgrade().map(|shared| shared.depth() as f64)
-        });
+        let depth = move || weak.upgrade().map(|shared| shared.depth() as f64);
+        ctx.counters()
+            .fb303_only()
+            .callback("queue_depth", depth.clone());
+        ctx.service()
+            .telemetry()
+            .track_queue_depth(ctx.name(), depth);
         ctx.provide(Arc::new(QueueSender::new(Arc::clone(&shared))));
         self.shared = shared;
         Ok(())

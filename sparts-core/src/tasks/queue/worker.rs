@@ -9,10 +9,11 @@ use super::context::ItemContext;
 use super::shared::{Intake, Shared};
 use super::store::Entry;
 use super::{QueueOptions, QueueWork};
-use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
+use crate::counters::{Counter, SampleType, Samples, SamplesConfig, Window};
 use crate::error::{BoxError, panic_message};
 use crate::task::{TaskContext, TaskOptions};
 use crate::tasks::TryLater;
+use crate::telemetry::QueueMetrics;
 
 /// The task's counters, as Python sparts names them.
 pub(super) struct Counters {
@@ -20,13 +21,17 @@ pub(super) struct Counters {
     trylater: Counter,
     unhandled: Counter,
     execute_duration_ms: Samples,
+    prometheus: QueueMetrics,
 }
 
 impl Counters {
     /// Registers the counters (at init, so they read 0 before any item) or
     /// returns the registered ones.
-    pub(super) fn register(registry: &CounterRegistry) -> Self {
+    pub(super) fn register<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
+        // Prometheus has labelled families of these; fb303 keeps its names.
+        let registry = ctx.counters().fb303_only();
         Self {
+            prometheus: ctx.service().telemetry().queue(ctx.name()),
             completed: registry.counter("n_completed"),
             trylater: registry.counter("n_trylater"),
             unhandled: registry.counter("n_unhandled"),
@@ -71,7 +76,7 @@ where
     O: TaskOptions,
     R: Send + 'static,
 {
-    let counters = Counters::register(ctx.counters());
+    let counters = Counters::register(&ctx);
     let token = ctx.token().clone();
     let mut intake = Intake::new(shared, &token);
     // One context per worker, updated for each item, so an item costs no
@@ -118,15 +123,20 @@ where
             Ok(output) => {
                 counters.completed.increment();
                 counters.execute_duration_ms.add(elapsed_ms);
+                counters.prometheus.completed.inc();
+                counters.prometheus.duration.observe(elapsed_ms / 1000.0);
                 shared.finish(entry, Ok(output));
             }
             Err(error) => {
                 if let Some(retry) = TryLater::find(&error) {
                     counters.trylater.increment();
+                    counters.prometheus.retried.inc();
                     shared.retry(entry, retry.after);
                 } else {
                     counters.unhandled.increment();
                     counters.execute_duration_ms.add(elapsed_ms);
+                    counters.prometheus.failed.inc();
+                    counters.prometheus.duration.observe(elapsed_ms / 1000.0);
                     shared.finish(entry, Err(error));
                 }
             }

@@ -1,0 +1,127 @@
+use std::time::Duration;
+
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn requests_land_in_labelled_histograms_in_seconds() {
+    let telemetry = Telemetry::new("Svc", None, Some(vec![0.001, 0.01, 0.1]));
+    let http = telemetry.http_server("HttpTask");
+    http.observe("GET", "/kv/{key}", 200, ms(3));
+    http.observe("GET", "/kv/{key}", 200, ms(30));
+    http.observe("PROPFIND", "/kv/{key}", 405, ms(1));
+    let rpc = telemetry.rpc_server("GrpcTask", "grpc");
+    let say_hello = rpc.method("helloworld.Greeter", "SayHello");
+    rpc.observe(&say_hello, "OK", ms(2));
+    rpc.observe(&say_hello, "NOT_FOUND", ms(2));
+    let text = telemetry.render(Format::Prometheus).expect("encodes");
+    let get = r#"task="HttpTask",method="GET",route="/kv/{key}",status="200""#;
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_bucket{{{get},le=\"0.01\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_bucket{{{get},le=\"0.1\"}} 2"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_sum{{{get}}} 0.033"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(r#"method="PROPFIND""#), "{text}");
+    assert!(text.contains(r#"rpc_server_call_duration_seconds_count{task="GrpcTask",system="grpc",service="helloworld.Greeter",method="SayHello",code="NOT_FOUND"} 1"#), "{text}");
+    assert!(
+        text.contains("# HELP http_server_request_duration_seconds "),
+        "{text}"
+    );
+}
+
+#[test]
+fn counters_end_in_total_and_every_family_has_help() {
+    let telemetry = Telemetry::new("Svc", Some("2.1"), None);
+    let conns = telemetry.connections("ThriftServerTask");
+    conns.accepted();
+    conns.bad_input();
+    conns.cut(2);
+    conns.track_open(|| Some(3.0));
+    let text = telemetry.render(Format::Prometheus).expect("encodes");
+    assert!(
+        text.contains(r#"sparts_server_connections_total{task="ThriftServerTask"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sparts_server_cut_connections_total{task="ThriftServerTask"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sparts_server_bad_input_total{task="ThriftServerTask"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sparts_server_open_connections{task="ThriftServerTask"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sparts_build_info{service="Svc",version="2.1"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("sparts_status 1"), "starting: {text}");
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split(' ').nth(2).expect("a name");
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_gauge_read_at_scrape_time_goes_once_its_source_is_gone() {
+    let telemetry = Telemetry::new("Svc", None, None);
+    let depth = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(4));
+    let weak = std::sync::Arc::downgrade(&depth);
+    telemetry.track_queue_depth("Jobs", move || {
+        weak.upgrade()
+            .map(|d| d.load(std::sync::atomic::Ordering::Relaxed) as f64)
+    });
+    let text = telemetry.render(Format::Prometheus).expect("encodes");
+    assert!(
+        text.contains(r#"sparts_queue_depth{task="Jobs"} 4"#),
+        "{text}"
+    );
+    drop(depth);
+    let text = telemetry.render(Format::Prometheus).expect("encodes");
+    assert!(
+        !text.contains(r#"sparts_queue_depth{task="Jobs"}"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn openmetrics_is_served_when_asked_for() {
+    assert_eq!(Format::from_accept(None), Format::Prometheus);
+    assert_eq!(
+        Format::from_accept(Some(
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+        )),
+        Format::OpenMetrics
+    );
+    let telemetry = Telemetry::new("Svc", None, None);
+    let text = telemetry.render(Format::OpenMetrics).expect("encodes");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        !telemetry
+            .render(Format::Prometheus)
+            .expect("encodes")
+            .contains("# EOF")
+    );
+}
