@@ -8,7 +8,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 cargo build --release -p sparts-bench
-for bench in lifecycle counters periodic watcher queue; do
+for bench in lifecycle counters periodic watcher queue telemetry; do
     [ -x "target/release/$bench" ] || continue
     echo
     case "$bench" in

@@ -10,6 +10,9 @@
 #                                               exit of an idle one (50 runs)
 #   target/release/queue                       QueueTask against a bare tokio
 #                                               mpsc + oneshot loop, 1M items
+#   target/release/telemetry                   Prometheus counter and histogram
+#                                               recording, 1 and 2 threads;
+#                                               rendering 1,000 series
 #   bash bench/http.sh 3 8                     HttpTask against bare axum under
 #                                               wrk (installed from Debian when
 #                                               missing), 3 rounds of 8 s
@@ -85,6 +88,7 @@ bench() {
 
 bench lifecycle "$BIN/lifecycle" "${LIFECYCLE_ARGS[@]}"
 bench queue "$BIN/queue"
+bench telemetry "$BIN/telemetry"
 bench http bash bench/http.sh "${HTTP_ARGS[@]}"
 bench grpc "$BIN/grpc_load" "${GRPC_ARGS[@]}"
 bench thrift "$BIN/thrift_load" "${THRIFT_ARGS[@]}"
@@ -155,6 +159,9 @@ mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
     echo "| Thrift getStatus calls/s, 64 connections, vs TServer | $(num "$(v thrift_64conn_calls_per_s)") | $(num "$(v thrift_64conn_tserver_calls_per_s)") | $(num "$(v thrift_64conn)" 3) | ≥ 1.0 | $(met "$(v thrift_64conn)" '>=' 1.0) |"
     echo "| Thrift, $flood_busy busy connections beside $(num "$flood_idle") idle ones, p99 | $(unit "$(v idle_flood_p99_ms)" ms) ($(num "$(v idle_flood_calls_per_s)") calls/s) | $tserver_flood | — | < 5 ms | $(met "$(v idle_flood_p99_ms)" '<' 5) |"
     echo "| QueueTask items/s (1 worker, 1M no-op items) vs bare tokio mpsc + oneshot | $(num "$(v queue_items_per_s)") | $(num "$(v queue_bare_items_per_s)") | $(num "$(v queue_ratio)" 3) | ≥ 0.5 and ≥ 500,000/s | $(met "$(v queue_ratio)" '>=' 0.5 "$(v queue_items_per_s)" '>=' 500000) |"
+    echo "| Prometheus counter increment, ns (uncontended / 2 threads on one series) | $(num "$(v counter_ns)" 2) / $(num "$(v counter_2t_ns)" 2) | — | — | ≤ 10 ns uncontended | $(met "$(v counter_ns)" '<=' 10) |"
+    echo "| Prometheus histogram observation, ns (uncontended / 2 threads on one series) | $(num "$(v histogram_ns)" 2) / $(num "$(v histogram_2t_ns)" 2) | — | — | ≤ 50 ns uncontended | $(met "$(v histogram_ns)" '<=' 50) |"
+    echo "| render 1,000 series on /metrics (counters; 1,000 histograms: $(unit "$(v render_1000_histograms_ms)" ms)) | $(unit "$(v render_1000_counters_ms)" ms) | — | — | ≤ 1 ms | $(met "$(v render_1000_counters_ms)" '<=' 1) |"
     echo "| empty service, start → exit (median of ${LIFECYCLE_ARGS[1]}) | $(unit "$(v empty_exit_ms)" ms) | $(unit "$(v noop_exit_ms)" ms) (no-op Rust program) | — | ≤ 5 ms | $(met "$(v empty_exit_ms)" '<=' 5) |"
     echo "| empty service, peak RSS (max of ${LIFECYCLE_ARGS[1]}) | $(mb "$(v empty_peak_rss_mb)") | $(mb "$(v noop_peak_rss_mb)") (no-op Rust program) | — | ≤ 5 MB | $(met "$(v empty_peak_rss_mb)" '<=' 5) |"
     echo "| idle service, SIGTERM → exit (median / max of ${LIFECYCLE_ARGS[3]}) | $(unit "$(v sigterm_exit_ms)" ms) / $(unit "$(v sigterm_exit_max_ms)" ms) | — | — | ≤ 20 ms | $(met "$(v sigterm_exit_ms)" '<=' 20)$(max_met) |"
