@@ -11,7 +11,7 @@ use regex::Regex;
 use crate::counters::CountersSnapshot;
 use crate::error::{Error, Result};
 use crate::handle::ServiceHandle;
-use crate::status::Status;
+use crate::status::{Readiness, Status};
 
 /// Who is calling an admin method, as the transport saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ impl Admin {
     /// Why the status is what it is, one reason per line (fb303 `getStatusDetails`).
     pub fn status_details(&self) -> String {
         self.service.status_details()
+    }
+
+    /// Whether the service should get traffic, and the reasons it is held
+    /// not ready (see [`ServiceHandle::hold_not_ready`]).
+    pub fn readiness(&self) -> Readiness {
+        self.service.readiness()
     }
 
     /// Every counter (fb303 `getCounters`).
