@@ -228,6 +228,28 @@ impl Admin {
         crate::profile::cpu_profile(duration).await
     }
 
+    /// Profiles the CPU use of the whole process for `duration`, as
+    /// [`cpu_profile`](Self::cpu_profile) does, and answers in pprof's
+    /// format: gzip-compressed `profile.proto`, what Go's
+    /// `/debug/pprof/profile` serves and `go tool pprof`, Pyroscope and
+    /// Parca read. Each sample is one stack (leaf first, the profiler's own
+    /// frames left out) with a `thread` label, valued in samples and in CPU
+    /// nanoseconds.
+    ///
+    /// Trusted peers only, unlike the folded stacks of fb303's
+    /// `getCpuProfile`: this is the call served where untrusted clients
+    /// reach (HTTP), and a profile holds the process's one profiler for up
+    /// to five minutes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotTrusted`] for a peer outside `--admin-trusted`, then
+    /// those of [`cpu_profile`](Self::cpu_profile).
+    pub async fn cpu_profile_pprof(&self, peer: &Peer, duration: Duration) -> Result<Vec<u8>> {
+        self.authorize(peer, "CPU profile")?;
+        crate::profile::cpu_profile_pprof(duration).await
+    }
+
     /// Whether this peer may call the mutating methods.
     pub fn is_trusted(&self, peer: &Peer) -> bool {
         match peer {

@@ -116,6 +116,7 @@ mod tests {
             "/admin/status",
             "/admin/options/http_port",
             "/admin/counters/HttpTask.requests",
+            "/debug/pprof/profile",
         ] {
             assert!(all.serves(path), "{path}");
         }

@@ -64,6 +64,7 @@ mod endpoints;
 mod error;
 mod metrics;
 mod options;
+mod pprof;
 mod serve;
 mod task;
 

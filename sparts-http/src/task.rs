@@ -65,6 +65,13 @@ enum Routes {
 ///   others get 403. Errors are `{"error": "..."}` with the status of their
 ///   [`AdminErrorKind`](sparts_core::AdminErrorKind) (404, 400, 409, 403,
 ///   503, 500).
+/// - `GET /debug/pprof/profile[?seconds=N]` (with the admin endpoints): a
+///   CPU profile of N seconds (1 to 300, default 30) in pprof's format,
+///   gzip-compressed `profile.proto` as Go serves it
+///   ([`Admin::cpu_profile_pprof`](sparts_core::Admin::cpu_profile_pprof)),
+///   for `go tool pprof http://host:port/debug/pprof/profile?seconds=5`,
+///   Pyroscope or Parca. Trusted peers only (403); 409 while another
+///   profile runs, 400 for a bad N, 501 without the `cpu-profile` feature.
 ///
 /// # Counters
 ///
