@@ -11,7 +11,7 @@ use regex::Regex;
 use crate::counters::CountersSnapshot;
 use crate::error::{Error, Result};
 use crate::handle::ServiceHandle;
-use crate::status::Status;
+use crate::status::{Readiness, Status};
 
 /// Who is calling an admin method, as the transport saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ impl Admin {
     /// Why the status is what it is, one reason per line (fb303 `getStatusDetails`).
     pub fn status_details(&self) -> String {
         self.service.status_details()
+    }
+
+    /// Whether the service should get traffic, and the reasons it is held
+    /// not ready (see [`ServiceHandle::hold_not_ready`]).
+    pub fn readiness(&self) -> Readiness {
+        self.service.readiness()
     }
 
     /// Every counter (fb303 `getCounters`).
@@ -220,6 +226,28 @@ impl Admin {
     /// ```
     pub async fn cpu_profile(&self, duration: Duration) -> Result<String> {
         crate::profile::cpu_profile(duration).await
+    }
+
+    /// Profiles the CPU use of the whole process for `duration`, as
+    /// [`cpu_profile`](Self::cpu_profile) does, and answers in pprof's
+    /// format: gzip-compressed `profile.proto`, what Go's
+    /// `/debug/pprof/profile` serves and `go tool pprof`, Pyroscope and
+    /// Parca read. Each sample is one stack (leaf first, the profiler's own
+    /// frames left out) with a `thread` label, valued in samples and in CPU
+    /// nanoseconds.
+    ///
+    /// Trusted peers only, unlike the folded stacks of fb303's
+    /// `getCpuProfile`: this is the call served where untrusted clients
+    /// reach (HTTP), and a profile holds the process's one profiler for up
+    /// to five minutes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotTrusted`] for a peer outside `--admin-trusted`, then
+    /// those of [`cpu_profile`](Self::cpu_profile).
+    pub async fn cpu_profile_pprof(&self, peer: &Peer, duration: Duration) -> Result<Vec<u8>> {
+        self.authorize(peer, "CPU profile")?;
+        crate::profile::cpu_profile_pprof(duration).await
     }
 
     /// Whether this peer may call the mutating methods.

@@ -41,6 +41,9 @@ pub(crate) struct Shared {
     pub(crate) version: Option<String>,
     pub(crate) status: Mutex<StatusState>,
     pub(crate) status_tx: watch::Sender<Status>,
+    /// Whether the service is ready (serving, no readiness hold); set
+    /// with the status, under its lock.
+    pub(crate) ready_tx: watch::Sender<bool>,
     pub(crate) exported: ExportedValues,
     pub(crate) options: Mutex<OptionStore>,
     pub(crate) counters: CounterRegistry,
@@ -108,6 +111,7 @@ impl Shared {
             version,
             status: Mutex::new(StatusState::new()),
             status_tx: watch::Sender::new(Status::Starting),
+            ready_tx: watch::Sender::new(false),
             exported: ExportedValues::default(),
             options: Mutex::new(options),
             counters,
@@ -123,7 +127,7 @@ impl Shared {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the state consistent, so a panic in
     // another thread does not make it unusable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -278,6 +282,12 @@ impl ServiceHandle {
         }
         let details = state.details();
         self.shared.telemetry.set_status(status);
+        let ready = state.is_ready();
+        self.shared.ready_tx.send_if_modified(|r| {
+            let changed = *r != ready;
+            *r = ready;
+            changed
+        });
         let changed = self.shared.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;

@@ -69,6 +69,7 @@ mod logging;
 mod notify;
 pub mod options;
 mod profile;
+mod readiness;
 mod runner;
 pub mod server;
 mod service;
@@ -83,9 +84,10 @@ pub use error::{
     AdminErrorKind, BoxError, Error, Result, TaskFailure, panic_text, short_type_name,
 };
 pub use handle::ServiceHandle;
+pub use readiness::NotReady;
 pub use runner::TaskFailurePolicy;
 pub use service::{RunningService, VService};
-pub use status::{Status, WarningId};
+pub use status::{Readiness, Status, WarningId};
 pub use task::{IntoTaskSpec, NoOptions, SkipTask, TaskContext, TaskSpec, VTask};
 pub use tasks::{ItemContext, QueueSender, QueueTask, QueueWork, TryLater};
 pub use tasks::{Periodic, PeriodicContext, PeriodicTask};

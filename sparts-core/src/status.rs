@@ -64,12 +64,41 @@ pub(crate) enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WarningId(pub(crate) u64);
 
+/// The id of a readiness hold ([`NotReady`](crate::NotReady)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct HoldId(u64);
+
+/// Whether the service should get traffic now, and what holds it back.
+///
+/// Ready means serving (`ALIVE` or `WARNING`) with no
+/// [`NotReady`](crate::NotReady) hold. A hold keeps the service out of
+/// rotation without calling it unhealthy: its status stays what it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Readiness {
+    /// The status at the same moment.
+    pub status: Status,
+    /// The reason of every active hold, oldest first.
+    pub holds: Vec<String>,
+}
+
+impl Readiness {
+    /// Whether the service should get traffic: serving and not held.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.status.is_serving() && self.holds.is_empty()
+    }
+}
+
 /// The mutable part of the status.
 #[derive(Debug)]
 pub(crate) struct StatusState {
     pub(crate) phase: Phase,
     warnings: BTreeMap<WarningId, String>,
-    next_warning: u64,
+    /// Readiness holds: the service is not ready while one is here.
+    holds: BTreeMap<HoldId, String>,
+    /// The next warning's or hold's id.
+    next_id: u64,
     /// Tasks that died while the service ran, with why.
     deaths: Vec<String>,
 }
@@ -79,7 +108,8 @@ impl StatusState {
         Self {
             phase: Phase::Starting,
             warnings: BTreeMap::new(),
-            next_warning: 1,
+            holds: BTreeMap::new(),
+            next_id: 1,
             deaths: Vec::new(),
         }
     }
@@ -95,21 +125,64 @@ impl StatusState {
         }
     }
 
-    /// The reasons behind the status, one per line.
+    /// The status and the readiness holds, read together.
+    pub(crate) fn readiness(&self) -> Readiness {
+        Readiness {
+            status: self.status(),
+            holds: self.holds.values().cloned().collect(),
+        }
+    }
+
+    /// [`Readiness::is_ready`] without copying the reasons.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.status().is_serving() && self.holds.is_empty()
+    }
+
+    /// The reasons behind the status, one per line: dead tasks, warnings,
+    /// then readiness holds as `not ready: <reason>`.
     pub(crate) fn details(&self) -> String {
         self.deaths
             .iter()
             .chain(self.warnings.values())
             .cloned()
+            .chain(
+                self.holds
+                    .values()
+                    .map(|reason| format!("not ready: {reason}")),
+            )
             .collect::<Vec<_>>()
             .join("\n")
     }
 
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     pub(crate) fn register_warning(&mut self, message: String) -> WarningId {
-        let id = WarningId(self.next_warning);
-        self.next_warning += 1;
+        let id = WarningId(self.next_id());
         self.warnings.insert(id, message);
         id
+    }
+
+    pub(crate) fn hold(&mut self, reason: String) -> HoldId {
+        let id = HoldId(self.next_id());
+        self.holds.insert(id, reason);
+        id
+    }
+
+    /// Gives an active hold a new reason and returns the old one; `None`
+    /// (and nothing changes) if the hold was released.
+    pub(crate) fn update_hold(&mut self, id: HoldId, reason: String) -> Option<String> {
+        self.holds
+            .get_mut(&id)
+            .map(|r| std::mem::replace(r, reason))
+    }
+
+    /// Releases a hold, returning its reason.
+    pub(crate) fn release(&mut self, id: HoldId) -> Option<String> {
+        self.holds.remove(&id)
     }
 
     pub(crate) fn clear_warning(&mut self, id: WarningId) -> bool {
@@ -155,6 +228,43 @@ mod tests {
         s.phase = Phase::Stopping;
         assert_eq!(s.status(), Status::Stopping, "stopping wins over warnings");
         assert_eq!(s.details(), "task Worker died: boom");
+    }
+
+    #[test]
+    fn holds_make_the_service_unready_without_a_warning() {
+        let mut s = StatusState::new();
+        let early = s.hold("cache warming".into());
+        assert!(!s.readiness().is_ready(), "starting, and held");
+        s.phase = Phase::Running;
+        assert_eq!(s.status(), Status::Alive, "a hold is no warning");
+        let db = s.hold("database down".into());
+        assert_eq!(
+            s.readiness(),
+            Readiness {
+                status: Status::Alive,
+                holds: vec!["cache warming".into(), "database down".into()],
+            }
+        );
+        let old = s.update_hold(db, "database reconnecting".into());
+        assert_eq!(old.as_deref(), Some("database down"));
+        s.register_warning("slow upstream".into());
+        assert_eq!(
+            s.details(),
+            "slow upstream\nnot ready: cache warming\nnot ready: database reconnecting"
+        );
+        assert_eq!(s.release(early).as_deref(), Some("cache warming"));
+        assert_eq!(s.release(early), None, "released once");
+        assert!(!s.readiness().is_ready());
+        assert_eq!(s.release(db).as_deref(), Some("database reconnecting"));
+        assert_eq!(s.update_hold(db, "gone".into()), None, "released for good");
+        assert!(s.is_ready());
+        assert!(s.readiness().is_ready(), "WARNING and no hold is ready");
+        s.phase = Phase::Stopping;
+        assert!(
+            !s.readiness().is_ready(),
+            "never ready once shutdown begins"
+        );
+        assert!(!s.is_ready());
     }
 
     #[test]

@@ -175,3 +175,31 @@ async fn a_dropped_profile_releases_the_profiler() {
     profile.expect("the dropped profile let go of the profiler");
     running.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn the_pprof_profile_is_gzip_and_for_trusted_peers_only() {
+    let _turn = TURN.lock().await;
+    let (running, admin) = service().await;
+    let stranger = sparts_core::Peer::Ip("192.0.2.7".parse().expect("an address"));
+    let err = admin
+        .cpu_profile_pprof(&stranger, Duration::from_millis(50))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::NotTrusted { .. }), "{err:?}");
+    assert!(err.to_string().contains("192.0.2.7"), "{err}");
+    let err = admin
+        .cpu_profile_pprof(&sparts_core::Peer::InProcess, Duration::ZERO)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, Error::InvalidProfileDuration { .. }),
+        "{err:?}"
+    );
+    let profile = admin
+        .cpu_profile_pprof(&sparts_core::Peer::InProcess, Duration::from_millis(100))
+        .await
+        .expect("profiles");
+    // What the sample holds is checked where it is written (and over HTTP).
+    assert_eq!(&profile[..2], [0x1f, 0x8b], "gzip magic");
+    running.shutdown().await.expect("stops");
+}

@@ -1,6 +1,6 @@
-//! `grpc.health.v1.Health` driven by the service's status.
+//! `grpc.health.v1.Health` driven by the service's readiness.
 
-use sparts_core::{Status, TaskContext};
+use sparts_core::TaskContext;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -27,22 +27,23 @@ impl Health {
         }
     }
 
-    /// Follows the status until the task stops: SERVING while ALIVE or
-    /// WARNING, NOT_SERVING otherwise (STARTING, and STOPPING from the
-    /// moment shutdown is requested). Ends NOT_SERVING.
+    /// Follows the service's readiness until the task stops: SERVING
+    /// while ALIVE or WARNING with no readiness hold, NOT_SERVING otherwise
+    /// (STARTING, held not ready, and STOPPING from the moment shutdown is
+    /// requested). Ends NOT_SERVING.
     pub(crate) async fn follow(&self, ctx: &TaskContext<GrpcOptions>) {
-        let mut status = ctx.service().watch_status();
+        let mut ready = ctx.service().watch_ready();
         // Init left every entry NOT_SERVING. Watchers get an update per
         // `set`, so only changes are set.
         let mut serving = false;
         loop {
-            let now = Status::is_serving(*status.borrow_and_update()) && !ctx.is_stopping();
+            let now = *ready.borrow_and_update() && !ctx.is_stopping();
             if now != serving {
                 serving = now;
                 self.set(serving).await;
             }
             tokio::select! {
-                changed = status.changed() => if changed.is_err() { break },
+                changed = ready.changed() => if changed.is_err() { break },
                 () = ctx.stopped() => break,
             }
         }

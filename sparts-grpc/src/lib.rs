@@ -1,6 +1,6 @@
 //! A gRPC task for sparts services, built on [tonic]: the user's services
 //! in one call each, plus `grpc.health.v1.Health` wired to the service's
-//! status, reflection (v1 and v1alpha), the admin service
+//! readiness, reflection (v1 and v1alpha), the admin service
 //! `sparts.admin.v1.Admin`, per-method counters and a drain on shutdown.
 //!
 //! ```no_run

@@ -42,9 +42,12 @@ use crate::serve::Prepared;
 /// Served unless turned off:
 ///
 /// - `grpc.health.v1.Health` ([`without_health`](Self::without_health)):
-///   SERVING while the service is ALIVE or WARNING, NOT_SERVING while it
-///   starts and from the moment shutdown begins; for the overall entry `""`
-///   and for each hosted service.
+///   SERVING while the service is ready (ALIVE or WARNING, and no task
+///   holds it not ready with
+///   [`hold_not_ready`](sparts_core::ServiceHandle::hold_not_ready)),
+///   NOT_SERVING while it starts, while it is held and from the moment
+///   shutdown begins; for the overall entry `""` and for each hosted
+///   service.
 /// - `grpc.reflection.v1` and `grpc.reflection.v1alpha.ServerReflection`
 ///   ([`without_reflection`](Self::without_reflection)), listing the
 ///   services whose descriptors the task knows: the built-in ones and those

@@ -1,5 +1,6 @@
-//! The admin API over HTTP: the core's admin model as JSON. Reads are
-//! open; writes need a trusted peer (a unix socket peer or an address in
+//! The admin API over HTTP: the core's admin model as JSON, and the CPU
+//! profile (`crate::pprof`). Reads are open; writes and profiles need a
+//! trusted peer (a unix socket peer or an address in
 //! `--admin-trusted`), others get 403. Errors are `{"error": "..."}` with
 //! the status of their [`AdminErrorKind`].
 
@@ -13,13 +14,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sparts_core::{Admin, AdminErrorKind, Peer};
 
-const PATHS: [&str; 6] = [
+use crate::pprof;
+
+const PATHS: [&str; 7] = [
     "/admin/status",
     "/admin/counters",
     "/admin/options",
     "/admin/exported",
     "/admin/reinitialize",
     "/admin/shutdown",
+    pprof::PATH,
 ];
 /// The endpoints that end in a counter's or an option's name.
 const NAMED: [&str; 2] = ["/admin/counters/", "/admin/options/"];
@@ -44,6 +48,7 @@ pub(crate) fn routes(router: Router<Admin>) -> Router<Admin> {
         .route("/admin/exported", get(exported))
         .route("/admin/reinitialize", post(reinitialize))
         .route("/admin/shutdown", post(shutdown))
+        .route(pprof::PATH, get(pprof::profile))
 }
 
 /// An admin error as `{"error": "..."}` with the HTTP status of its kind.
@@ -66,7 +71,7 @@ impl From<sparts_core::Error> for AdminError {
 
 /// The HTTP status of each kind of admin error; the README's table of
 /// admin errors lists it beside the other transports' codes.
-fn status_code(kind: AdminErrorKind) -> StatusCode {
+pub(crate) fn status_code(kind: AdminErrorKind) -> StatusCode {
     match kind {
         AdminErrorKind::NotFound => StatusCode::NOT_FOUND,
         AdminErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
@@ -81,8 +86,8 @@ fn status_code(kind: AdminErrorKind) -> StatusCode {
 }
 
 #[derive(Serialize)]
-struct ErrorBody {
-    error: String,
+pub(crate) struct ErrorBody {
+    pub(crate) error: String,
 }
 
 #[derive(Serialize)]

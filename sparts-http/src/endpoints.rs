@@ -1,4 +1,4 @@
-//! The endpoints every HttpTask serves unless turned off: health,
+//! The endpoints every HttpTask serves unless turned off: liveness,
 //! readiness, Prometheus metrics, and the admin API.
 
 use axum::Router;
@@ -33,7 +33,7 @@ impl Endpoints {
     #[inline]
     pub(crate) fn serves(self, path: &str) -> bool {
         match path {
-            "/healthz" | "/readyz" => self.health,
+            "/livez" | "/healthz" | "/readyz" => self.health,
             "/metrics" => self.metrics,
             _ => self.admin && admin::serves(path),
         }
@@ -44,7 +44,8 @@ impl Endpoints {
         let mut router = Router::new();
         if self.health {
             router = router
-                .route("/healthz", get(healthz))
+                .route("/livez", get(livez))
+                .route("/healthz", get(livez))
                 .route("/readyz", get(readyz));
         }
         if self.metrics {
@@ -57,9 +58,12 @@ impl Endpoints {
     }
 }
 
-/// 200 while the process runs (starting, serving, stopping); 503 once it is
-/// dead or stopped. The body is the status.
-async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {
+/// Liveness, for `/livez` and its older name `/healthz`: 200 while the
+/// process runs (starting, serving, stopping; held not ready or with
+/// warnings too), 503 once it is dead or stopped. A failing liveness probe
+/// gets the process restarted, so it fails only when a restart is the
+/// cure. The body is the status.
+async fn livez(State(admin): State<Admin>) -> impl IntoResponse {
     let status = admin.status();
     let code = match status {
         Status::Dead | Status::Stopped => StatusCode::SERVICE_UNAVAILABLE,
@@ -68,16 +72,25 @@ async fn healthz(State(admin): State<Admin>) -> impl IntoResponse {
     (code, format!("{status}\n"))
 }
 
-/// 200 only while the service serves (ALIVE or WARNING): 503 while it
-/// starts and from the moment shutdown begins.
+/// Readiness: 200 only while the service should get traffic (ALIVE or
+/// WARNING, and no readiness hold); 503 while it starts, while a task
+/// holds it not ready, and from the moment shutdown begins. A failing
+/// readiness probe takes the process out of rotation, nothing more. The
+/// body is the status, then `not ready: <reason>` for each hold.
 async fn readyz(State(admin): State<Admin>) -> impl IntoResponse {
-    let status = admin.status();
-    let code = if status.is_serving() {
+    let readiness = admin.readiness();
+    let code = if readiness.is_ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, format!("{status}\n"))
+    let mut body = format!("{}\n", readiness.status);
+    for reason in &readiness.holds {
+        body.push_str("not ready: ");
+        body.push_str(reason);
+        body.push('\n');
+    }
+    (code, body)
 }
 
 /// Every counter of the service in the Prometheus text format.
@@ -96,12 +109,14 @@ mod tests {
     fn paths_go_to_the_endpoints_turned_on() {
         let all = Endpoints::ALL;
         for path in [
+            "/livez",
             "/healthz",
             "/readyz",
             "/metrics",
             "/admin/status",
             "/admin/options/http_port",
             "/admin/counters/HttpTask.requests",
+            "/debug/pprof/profile",
         ] {
             assert!(all.serves(path), "{path}");
         }

@@ -2,7 +2,7 @@
 //!
 //! [`HttpTask`] serves the user's [`axum::Router`] (every extractor, layer
 //! and middleware of axum stays available) plus what platforms expect of a
-//! service: `/healthz`, `/readyz`, `/metrics` in the Prometheus text format,
+//! service: `/livez`, `/readyz`, `/metrics` in the Prometheus text format,
 //! and an admin API (status, counters, options, reinitialize, shutdown) with
 //! writes limited to trusted peers. It listens on TCP (IPv4 and IPv6) or a
 //! unix socket, counts requests, responses and latency, and on shutdown
@@ -64,6 +64,7 @@ mod endpoints;
 mod error;
 mod metrics;
 mod options;
+mod pprof;
 mod serve;
 mod task;
 

@@ -49,9 +49,13 @@ enum Routes {
 /// [`without_admin`](Self::without_admin)); they take precedence over the
 /// user's routes at the same paths:
 ///
-/// - `GET /healthz`: 200 while the process runs, 503 once DEAD or STOPPED.
-/// - `GET /readyz`: 200 while ALIVE or WARNING; 503 while starting and from
-///   the moment shutdown begins.
+/// - `GET /livez` (and `/healthz`, its older name): liveness, 200 while the
+///   process runs, 503 once DEAD or STOPPED.
+/// - `GET /readyz`: readiness, 200 while ALIVE or WARNING and no task holds
+///   the service not ready
+///   ([`hold_not_ready`](sparts_core::ServiceHandle::hold_not_ready)); 503
+///   while starting, while held (with the reasons) and from the moment
+///   shutdown begins.
 /// - `GET /metrics`: every counter of the service, Prometheus text format.
 /// - `GET /admin/status`, `/admin/counters[?filter=REGEX]`,
 ///   `/admin/counters/{name}`, `/admin/options`, `/admin/options/{name}`,
@@ -61,6 +65,13 @@ enum Routes {
 ///   others get 403. Errors are `{"error": "..."}` with the status of their
 ///   [`AdminErrorKind`](sparts_core::AdminErrorKind) (404, 400, 409, 403,
 ///   503, 500).
+/// - `GET /debug/pprof/profile[?seconds=N]` (with the admin endpoints): a
+///   CPU profile of N seconds (1 to 300, default 30) in pprof's format,
+///   gzip-compressed `profile.proto` as Go serves it
+///   ([`Admin::cpu_profile_pprof`](sparts_core::Admin::cpu_profile_pprof)),
+///   for `go tool pprof http://host:port/debug/pprof/profile?seconds=5`,
+///   Pyroscope or Parca. Trusted peers only (403); 409 while another
+///   profile runs, 400 for a bad N, 501 without the `cpu-profile` feature.
 ///
 /// # Counters
 ///
@@ -185,7 +196,7 @@ impl HttpTask {
         }
     }
 
-    /// Leaves out `/healthz` and `/readyz`. Default: served.
+    /// Leaves out `/livez`, `/healthz` and `/readyz`. Default: served.
     pub fn without_health(mut self) -> Self {
         self.endpoints.health = false;
         self

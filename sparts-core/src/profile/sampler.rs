@@ -1,5 +1,6 @@
-//! The pprof sampler: every thread of the process is sampled, and the
-//! stacks come out folded, the text flamegraph tools read.
+//! The pprof sampler: every thread of the process is sampled, without the
+//! profiler's own frames; the report comes out folded (the text flamegraph
+//! tools read, [`fold`]) or as `profile.proto` (`super::proto`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,15 +20,19 @@ const FREQUENCY: i32 = 99;
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// Profiles the whole process for `duration`, already checked, and returns
-/// folded stacks.
-pub(super) async fn profile(duration: Duration) -> Result<String> {
+/// the report as `render` writes it.
+pub(super) async fn profile<T: Send + 'static>(
+    duration: Duration,
+    render: fn(&Report) -> T,
+) -> Result<T> {
     let claim = Claim::take()?;
     // Starting resolves a first backtrace (pprof warms its symbol cache),
     // which can read debug info for a while: not on a runtime thread.
     let session = blocking(move || Session::start(claim)).await??;
     tokio::time::sleep(duration).await;
-    // Symbolizing every sampled address is the costly part.
-    blocking(move || session.finish()).await?
+    // Symbolizing every sampled address, and rendering (the report is not
+    // Send), are the costly part.
+    blocking(move || session.finish(render)).await?
 }
 
 /// Runs `work` on tokio's blocking pool. If the caller gives up (the
@@ -82,18 +87,26 @@ impl Session {
         })
     }
 
-    fn finish(self) -> Result<String> {
+    fn finish<T>(self, render: fn(&Report) -> T) -> Result<T> {
         let report = self
             .guard
             .report()
+            .frames_post_processor(skip_own_frames)
             .build()
             .map_err(|err| Error::ProfilingUnavailable(err.to_string()))?;
-        Ok(fold(&report))
+        Ok(render(&report))
     }
 }
 
+/// Drops the profiler's own frames from a sampled stack; stacks that then
+/// read the same are merged by the report.
+fn skip_own_frames(frames: &mut pprof::Frames) {
+    let own = frames.frames.len() - own_frames_skipped(&frames.frames).len();
+    frames.frames.drain(..own);
+}
+
 /// The report as folded stacks, one line per distinct stack, sorted.
-fn fold(report: &Report) -> String {
+pub(super) fn fold(report: &Report) -> String {
     // pprof keys samples by address, so two keys can read the same once
     // symbolized (and its resolved keys also differ by sample time): the
     // text is the key that counts.
@@ -102,7 +115,8 @@ fn fold(report: &Report) -> String {
         let mut stack = clean(&frames.thread_name_or_id());
         // Same order as pprof's flamegraph writer: frames outermost first,
         // and within a frame the inlined functions outermost first.
-        for symbol in own_frames_skipped(&frames.frames)
+        for symbol in frames
+            .frames
             .iter()
             .rev()
             .flat_map(|frame| frame.iter().rev())
