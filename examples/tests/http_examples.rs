@@ -65,11 +65,15 @@ async fn http_app_stores_values_and_counts_writes() -> TestResult {
     let got = c.get(url("/kv/greeting")).send().await?.text().await?;
     assert_eq!(got, r#"{"key":"greeting","value":"hello"}"#);
     let metrics = c.get(url("/metrics")).send().await?.text().await?;
-    assert!(
-        metrics.contains("# TYPE HttpTask_kv_writes counter\nHttpTask_kv_writes 1\n"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("HttpTask_responses_4xx 1\n"), "{metrics}");
+    for want in [
+        "# HELP kv_writes_total Keys written.\n",
+        "\nkv_writes_total{task=\"HttpTask\"} 1.0\n",
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/kv/{key}",status="404"} 1"#,
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="PUT",route="/kv/{key}",status="200"} 1"#,
+    ] {
+        assert!(metrics.contains(want), "{want} in {metrics}");
+    }
+    assert!(!metrics.contains("greeting"), "no raw path: {metrics}");
     let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())

@@ -1,12 +1,13 @@
 //! A small JSON API with state: a key-value store at `/kv/{key}` (GET and
-//! PUT) whose writes are counted by a counter of its own, exported on
-//! `/metrics` as `HttpTask_kv_writes` beside the task's request counters.
+//! PUT). Writes are counted by a counter of the task's own
+//! (`HttpTask.kv_writes` in fb303's view, `kv_writes_total{task="HttpTask"}`
+//! on `/metrics`), beside the task's request metrics.
 //!
 //! ```sh
 //! cargo run -p sparts-examples --bin http_app -- --http-port 8000
 //! curl -X PUT localhost:8000/kv/greeting -d hello
 //! curl localhost:8000/kv/greeting      # {"key":"greeting","value":"hello"}
-//! curl -s localhost:8000/metrics | grep kv_writes
+//! curl -s localhost:8000/metrics | grep kv_
 //! ```
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -52,7 +53,10 @@ fn main() -> std::process::ExitCode {
     // its counter are made at each start, from the task's context.
     let map = Map::default();
     let api = HttpTask::from_fn(move |ctx| {
-        let writes = ctx.counters().counter("kv_writes");
+        let writes = ctx
+            .counters()
+            .describe("kv_writes", "Keys written.")
+            .counter("kv_writes");
         let store = Store {
             map: Arc::clone(&map),
             writes,
