@@ -1,7 +1,8 @@
 //! A small JSON API with state: a key-value store at `/kv/{key}` (GET and
 //! PUT). Writes are counted by a counter of the task's own
 //! (`HttpTask.kv_writes` in fb303's view, `kv_writes_total{task="HttpTask"}`
-//! on `/metrics`), beside the task's request metrics.
+//! on `/metrics`), reads through the `metrics` facade, as a library would
+//! (`kv_reads` and `kv_reads_total`), beside the task's request metrics.
 //!
 //! ```sh
 //! cargo run -p sparts-examples --bin http_app -- --http-port 8000
@@ -24,6 +25,7 @@ type Map = Arc<RwLock<BTreeMap<String, String>>>;
 struct Store {
     map: Map,
     writes: Counter,
+    reads: metrics::Counter,
 }
 
 #[derive(Serialize)]
@@ -36,6 +38,7 @@ async fn get_key(
     State(s): State<Store>,
     Path(key): Path<String>,
 ) -> Result<Json<Entry>, StatusCode> {
+    s.reads.increment(1);
     let map = s.map.read().unwrap_or_else(PoisonError::into_inner);
     let value = map.get(&key).cloned().ok_or(StatusCode::NOT_FOUND)?;
     Ok(Json(Entry { key, value }))
@@ -57,9 +60,12 @@ fn main() -> std::process::ExitCode {
             .counters()
             .describe("kv_writes", "Keys written.")
             .counter("kv_writes");
+        // Described once the service is the facade's recorder: at start.
+        metrics::describe_counter!("kv_reads", "Keys read, found or not.");
         let store = Store {
             map: Arc::clone(&map),
             writes,
+            reads: metrics::counter!("kv_reads"),
         };
         Router::new()
             .route("/kv/{key}", get(get_key).put(put_key))
