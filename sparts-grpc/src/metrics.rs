@@ -1,6 +1,13 @@
-//! The task's counters, as a tower layer around every hosted service: the
-//! request counters every server exports (requests, errors, latency overall
-//! and per method), plus gRPC's own errors by status code and open streams.
+//! The task's metrics, as a tower layer around every hosted service: the
+//! request metrics every server records (core's
+//! [`RequestMetrics`]: requests, errors, latency overall and per method,
+//! `rpc_server_call_duration_seconds` with `system="grpc"`), plus gRPC's
+//! own errors by status code and open streams.
+//!
+//! A call is recorded once its status is known: in the response head for
+//! an error the handler returned ("trailers-only"), in the trailers
+//! otherwise; a call whose response ends without a status (the client
+//! reset it) is recorded as `CANCELLED`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,14 +18,18 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use sparts_core::counters::{Counter, CounterRegistry, Samples};
-use sparts_core::server::RequestMetrics;
+use sparts_core::TaskContext;
+use sparts_core::counters::{Counter, CounterRegistry};
+use sparts_core::server::{KnownMethod, RequestMetrics};
 use tonic::codegen::http::{self, HeaderValue};
 
 /// gRPC's own counter names, as exported under the task's name
 /// (`GrpcTask.open_streams`, `GrpcTask.errors.NOT_FOUND`).
 const OPEN_STREAMS: &str = "open_streams";
 const ERRORS_BY_CODE: &str = "errors.";
+
+/// The `system` label of gRPC calls.
+const SYSTEM: &str = "grpc";
 
 /// The gRPC status codes' names, by number.
 const CODES: [&str; 17] = [
@@ -40,35 +51,63 @@ const CODES: [&str; 17] = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
+const CANCELLED: usize = 1;
+const UNKNOWN: usize = 2;
+const UNIMPLEMENTED: usize = 12;
 
-/// The counters of one start of the task.
+/// The metrics of one start of the task.
 #[derive(Debug)]
 pub(crate) struct Metrics {
-    registry: CounterRegistry,
-    /// `requests`, `errors` (any status but OK), `latency_ms`.
+    counters: CounterRegistry,
+    /// `requests`, `errors` (any status but OK), `latency_ms`, per-method
+    /// latency and the call histogram.
     requests: RequestMetrics,
     /// `errors.NOT_FOUND` and the like, registered at the first error with
     /// that code so the list shows only codes that happened.
     by_code: [OnceLock<Counter>; 17],
-    /// Per-method latency of the hosted services; other paths (unknown
-    /// services) are left out so a scanner cannot grow the map.
-    methods: RwLock<HashMap<String, Samples>>,
+    /// The methods of the hosted services that answered something other
+    /// than UNIMPLEMENTED, by path; other paths (unknown services and
+    /// methods) are left out so a scanner cannot grow the map.
+    methods: RwLock<HashMap<String, Arc<KnownMethod>>>,
     services: Vec<String>,
     open: Arc<AtomicUsize>,
 }
 
+/// What a call's path says about its method.
+#[derive(Debug)]
+enum Method {
+    Known(Arc<KnownMethod>),
+    /// A method of a hosted service not seen yet: known once it answers
+    /// something other than UNIMPLEMENTED.
+    Unseen {
+        path: String,
+        service_len: usize,
+    },
+    Unknown,
+}
+
 impl Metrics {
-    /// Registers the counters; `services` are the names of the hosted services.
-    pub(crate) fn register(registry: &CounterRegistry, services: Vec<String>) -> Self {
+    /// Registers the metrics of the task whose context this is; `services`
+    /// are the names of the hosted services.
+    pub(crate) fn register(
+        ctx: &TaskContext<impl Send + Sync + 'static>,
+        services: Vec<String>,
+    ) -> Self {
+        // `/metrics` shows the calls as `rpc_server_call_duration_seconds`;
+        // open streams have no family of their own and stay on it through
+        // the counters.
+        let counters = ctx.counters();
         let open = Arc::new(AtomicUsize::new(0));
         let gauge = Arc::clone(&open);
         // usize to f64 is exact for any number of streams a process holds.
-        registry.callback(OPEN_STREAMS, move || {
-            Some(gauge.load(Ordering::Relaxed) as f64)
-        });
+        counters
+            .describe(OPEN_STREAMS, "gRPC calls whose response has not ended.")
+            .callback(OPEN_STREAMS, move || {
+                Some(gauge.load(Ordering::Relaxed) as f64)
+            });
         Self {
-            registry: registry.clone(),
-            requests: RequestMetrics::register(registry),
+            counters: counters.fb303_only(),
+            requests: RequestMetrics::register(ctx),
             by_code: Default::default(),
             methods: RwLock::new(HashMap::new()),
             services,
@@ -76,45 +115,59 @@ impl Metrics {
         }
     }
 
-    /// The latency samples of the method at `path` (`/pkg.Service/Method`),
-    /// if its service is hosted.
-    fn method(&self, path: &str) -> Option<Samples> {
+    /// What the method at `path` (`/pkg.Service/Method`) is to the task.
+    fn method(&self, path: &str) -> Method {
         if let Some(found) = self
             .methods
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(path)
         {
-            return Some(found.clone());
+            return Method::Known(Arc::clone(found));
         }
-        let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+        let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return Method::Unknown;
+        };
         if method.is_empty() || method.contains('/') || !self.services.iter().any(|s| s == service)
         {
-            return None;
+            return Method::Unknown;
         }
-        let samples = self.requests.method_latency(&format!("{service}.{method}"));
-        self.methods
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_owned(), samples.clone());
-        Some(samples)
+        Method::Unseen {
+            path: path.to_owned(),
+            service_len: service.len(),
+        }
     }
 
-    /// Counts a `grpc-status` value other than OK.
-    fn status(&self, value: &HeaderValue) {
-        let code = std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or(2);
-        if code == 0 {
-            return;
+    /// The metrics of the method at `path` (`/<service>/<method>`, the
+    /// service's name `service_len` bytes long) once it answered:
+    /// registered at its first call.
+    fn learn(&self, path: String, service_len: usize) -> Arc<KnownMethod> {
+        let (service, method) = (&path[1..=service_len], &path[service_len + 2..]);
+        let known = Arc::new(self.requests.known_method(SYSTEM, service, method));
+        let mut methods = self.methods.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(methods.entry(path).or_insert(known))
+    }
+
+    /// Records a call that ended with status `code` (an index of
+    /// [`CODES`]) after `latency`.
+    fn record(&self, method: Method, code: usize, latency: std::time::Duration) {
+        if code != 0 {
+            self.by_code[code]
+                .get_or_init(|| {
+                    self.counters
+                        .counter(&format!("{ERRORS_BY_CODE}{}", CODES[code]))
+                })
+                .increment();
         }
-        self.requests.error();
-        let name = CODES.get(code).copied().unwrap_or("UNKNOWN");
-        let index = if code < CODES.len() { code } else { 2 };
-        self.by_code[index]
-            .get_or_init(|| self.registry.counter(&format!("{ERRORS_BY_CODE}{name}")))
-            .increment();
+        let known = match method {
+            Method::Known(known) => Some(known),
+            Method::Unseen { path, service_len } if code != UNIMPLEMENTED => {
+                Some(self.learn(path, service_len))
+            }
+            Method::Unseen { .. } | Method::Unknown => None,
+        };
+        self.requests
+            .rpc_call(known.as_deref(), CODES[code], latency);
     }
 }
 
@@ -160,34 +213,49 @@ where
             inner: self.inner.call(req),
             stream: Some(Stream {
                 metrics: Arc::clone(&self.metrics),
-                status_seen: false,
+                method: Some(method),
+                start: Instant::now(),
             }),
-            method,
-            start: Instant::now(),
         }
     }
 }
 
-/// One request until its response ends: counted in `open_streams` while it lives.
+/// One call until its response ends: counted in `open_streams` while it
+/// lives, recorded once its status is seen (or, without one, as it ends).
 #[derive(Debug)]
 struct Stream {
     metrics: Arc<Metrics>,
-    status_seen: bool,
+    /// Taken when the call is recorded.
+    method: Option<Method>,
+    start: Instant,
 }
 
 impl Stream {
+    /// Records the call if `value` is its `grpc-status`.
     fn status(&mut self, value: Option<&HeaderValue>) {
         if let Some(value) = value {
-            if !self.status_seen {
-                self.status_seen = true;
-                self.metrics.status(value);
-            }
+            let code = std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|code| *code < CODES.len())
+                .unwrap_or(UNKNOWN);
+            self.record(code);
+        }
+    }
+
+    /// Records the call, unless it has been.
+    fn record(&mut self, code: usize) {
+        if let Some(method) = self.method.take() {
+            self.metrics.record(method, code, self.start.elapsed());
         }
     }
 }
 
 impl Drop for Stream {
     fn drop(&mut self) {
+        // Ended with no status: the client reset the call, or the server
+        // cut it.
+        self.record(CANCELLED);
         self.metrics.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -199,8 +267,6 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         stream: Option<Stream>,
-        method: Option<Samples>,
-        start: Instant,
     }
 }
 
@@ -213,24 +279,24 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        let latency = this.start.elapsed();
         let Some(mut stream) = this.stream.take() else {
             // Polled after completion: a contract breach by the caller.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::untracked)));
         };
-        stream.metrics.requests.latency(latency);
-        if let Some(method) = this.method {
-            method.add(latency.as_secs_f64() * 1000.0);
-        }
-        Poll::Ready(result.map(|response| {
-            // An error the handler returned comes in the headers
-            // ("trailers-only"); otherwise it comes in the trailers.
-            stream.status(response.headers().get("grpc-status"));
-            response.map(|body| MeteredBody {
-                inner: body,
-                stream: Some(stream),
-            })
-        }))
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                stream.record(UNKNOWN);
+                return Poll::Ready(Err(e));
+            }
+        };
+        // An error the handler returned comes in the headers
+        // ("trailers-only"); otherwise it comes in the trailers.
+        stream.status(response.headers().get("grpc-status"));
+        Poll::Ready(Ok(response.map(|body| MeteredBody {
+            inner: body,
+            stream: Some(stream),
+        })))
     }
 }
 

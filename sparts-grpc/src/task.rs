@@ -59,16 +59,26 @@ use crate::serve::Prepared;
 ///
 /// # Counters
 ///
-/// Exported under the task's name (`GrpcTask.requests`), for every call the
-/// task serves, with the names every sparts server uses
-/// ([`sparts_core::server`]): `requests`, `errors` (any status but OK),
-/// `latency_ms` and, per method of a hosted service,
+/// In fb303's view, under the task's name (`GrpcTask.requests`), for every
+/// call the task serves, the built-in services' included, with the names
+/// every sparts server uses ([`sparts_core::server`]): `requests`, `errors`
+/// (any status but OK), `latency_ms` and, per method of a hosted service,
 /// `<package.Service>.<Method>.latency_ms` (count, avg and max over 60 and
-/// 600 s, until the response head), `connections` (accepted),
-/// `open_connections`, `cut_connections` (cut at the end of the shutdown
-/// budget); and gRPC's own `errors.<CODE>` (`errors.NOT_FOUND`, registered
-/// at the first such error) and `open_streams` (calls whose response has
-/// not ended).
+/// 600 s, until the call's status: the whole call for a unary one),
+/// `connections` (accepted), `open_connections`, `cut_connections` (cut at
+/// the end of the shutdown budget); and gRPC's own `errors.<CODE>`
+/// (`errors.NOT_FOUND`, registered at the first such error) and
+/// `open_streams` (calls whose response has not ended). A call whose
+/// response ends without a status (the client reset it) counts as
+/// `CANCELLED`.
+///
+/// On `/metrics`, labelled with `task`: the histogram
+/// `rpc_server_call_duration_seconds{task,system="grpc",service,method,code}`
+/// (`code` the status name, `OK` or `NOT_FOUND`), for the methods of the
+/// hosted services only (a method that answers UNIMPLEMENTED is left out,
+/// so the number of series stays bounded); `sparts_server_connections_total`,
+/// `sparts_server_open_connections`, `sparts_server_cut_connections_total`;
+/// and `open_streams`.
 ///
 /// # Shutdown
 ///
@@ -364,13 +374,13 @@ impl VTask<GrpcOptions> for GrpcTask {
             .await
             .map_err(Error::from)?;
         self.bound = bound;
-        let metrics = Arc::new(Metrics::register(ctx.counters(), self.services.clone()));
+        let metrics = Arc::new(Metrics::register(ctx, self.services.clone()));
         self.prepared.put(Prepared {
             listeners,
             router,
             health,
             metrics,
-            connections: Connections::register(ctx.counters()),
+            connections: Connections::register(ctx),
             #[cfg(feature = "http")]
             http: self.http.clone(),
         });

@@ -6,6 +6,7 @@ mod common;
 use common::{PATIENCE, TestResult, start, start_greeter};
 use futures_util::StreamExt as _;
 use sparts_core::VService;
+use sparts_core::telemetry::Format;
 use sparts_grpc::GrpcTask;
 use sparts_grpc::pb::helloworld::HelloRequest;
 use sparts_grpc::pb::helloworld::greeter_client::GreeterClient;
@@ -48,6 +49,17 @@ async fn greeter_answers_and_is_counted() -> TestResult {
         2.0
     );
     assert_eq!(handle.counter("GrpcTask.open_streams")?, 0.0);
+    let text = handle.telemetry().render(Format::Prometheus)?;
+    for code in ["OK", "INVALID_ARGUMENT"] {
+        let want = format!(
+            r#"rpc_server_call_duration_seconds_count{{task="GrpcTask",system="grpc",service="helloworld.Greeter",method="SayHello",code="{code}"}} 1"#
+        );
+        assert!(text.contains(&want), "{want} in {text}");
+    }
+    assert!(
+        text.contains(r#"open_streams{task="GrpcTask"} 0"#),
+        "{text}"
+    );
     started.running.shutdown().await?;
     Ok(())
 }
@@ -56,20 +68,31 @@ async fn greeter_answers_and_is_counted() -> TestResult {
 async fn unknown_method_is_unimplemented_and_not_a_method_counter() -> TestResult {
     let started = start_greeter(&[]).await?;
     let mut client = tonic::client::Grpc::new(started.channel().await?);
-    client.ready().await?;
     let codec = tonic_prost::ProstCodec::<HelloRequest, HelloRequest>::default();
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static("/nope.Nope/Nothing");
-    let err = client
-        .unary(tonic::Request::new(HelloRequest::default()), path, codec)
-        .await
-        .expect_err("unimplemented");
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
+    // An unknown service, and an unknown method of a hosted one.
+    for path in ["/nope.Nope/Nothing", "/helloworld.Greeter/Nothing"] {
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+        client.ready().await?;
+        let err = client
+            .unary(
+                tonic::Request::new(HelloRequest::default()),
+                path,
+                codec.clone(),
+            )
+            .await
+            .expect_err("unimplemented");
+        assert_eq!(err.code(), tonic::Code::Unimplemented);
+    }
     let handle = started.running.handle();
-    assert_eq!(handle.counter("GrpcTask.errors.UNIMPLEMENTED")?, 1.0);
+    assert_eq!(handle.counter("GrpcTask.errors.UNIMPLEMENTED")?, 2.0);
+    for method in ["nope.Nope.Nothing", "helloworld.Greeter.Nothing"] {
+        let name = format!("GrpcTask.{method}.latency_ms.count.60");
+        assert!(handle.counter(&name).is_err(), "{name}");
+    }
+    let text = handle.telemetry().render(Format::Prometheus)?;
     assert!(
-        handle
-            .counter("GrpcTask.nope.Nope.Nothing.latency_ms.count.60")
-            .is_err()
+        !text.contains("Nothing") && !text.contains("UNIMPLEMENTED"),
+        "{text}"
     );
     started.running.shutdown().await?;
     Ok(())

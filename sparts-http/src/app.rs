@@ -1,5 +1,7 @@
 //! What serves each request: the built-in endpoints or the user's router,
-//! counted, with the peer's address in the request's extensions.
+//! with the peer's address in the request's extensions. The user's
+//! requests are counted; the built-in endpoints' (scrapes, probes, admin
+//! calls) are not user traffic.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,25 +13,28 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
+use sparts_core::server::RequestMetrics;
 use tower::Service;
 
 use crate::endpoints::Endpoints;
-use crate::metrics::Metrics;
+use crate::route::{UNMATCHED, noting};
 
 /// The routers of one run of the task and its counters.
 #[derive(Debug)]
 pub(crate) struct App {
+    /// With [`NoteRoute`](crate::route::NoteRoute) on every route.
     pub(crate) user: Router,
     pub(crate) builtin: Router,
     pub(crate) endpoints: Endpoints,
     /// Whether the user's handlers get the peer's address.
     pub(crate) connect_info: bool,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: RequestMetrics,
 }
 
 /// The hyper service of one connection.
@@ -65,7 +70,6 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         let start = Instant::now();
         let conn = &*self.conn;
         let app = &*conn.app;
-        app.metrics.request();
         let mut req = req.map(Body::new);
         // Extensions cost allocations per request: added only where asked
         // for (the admin endpoints always need the peer).
@@ -77,27 +81,43 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
                 extensions.insert(ConnectInfo(remote));
             }
         }
-        // Cloning a router is one reference count; `call` needs `&mut`.
-        let mut router = if builtin {
-            app.builtin.clone()
-        } else {
-            app.user.clone()
-        };
+        if builtin {
+            // Cloning a router is one reference count; `call` needs `&mut`.
+            return Counted {
+                inner: app.builtin.clone().call(req),
+                start,
+                conn: Arc::clone(&self.conn),
+                user: None,
+            };
+        }
+        app.metrics.request();
+        let method = req.method().clone();
+        let (inner, route) = noting(|| app.user.clone().call(req));
         Counted {
-            inner: router.call(req),
+            inner,
             start,
             conn: Arc::clone(&self.conn),
+            user: Some(UserRequest { method, route }),
         }
     }
 }
 
+/// What the metrics of a user's request need besides its answer.
+struct UserRequest {
+    method: Method,
+    /// Noted by the router when it calls the route.
+    route: Option<MatchedPath>,
+}
+
 pin_project_lite::pin_project! {
-    /// A response on its way, counted when it is ready.
+    /// A response on its way, counted when it is ready if the user's
+    /// router serves it.
     pub(crate) struct Counted {
         #[pin]
         inner: RouteFuture<Infallible>,
         start: Instant,
         conn: Arc<Connection>,
+        user: Option<UserRequest>,
     }
 }
 
@@ -106,11 +126,26 @@ impl Future for Counted {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
-        this.conn
-            .app
-            .metrics
-            .response(response.status(), this.start.elapsed());
+        let Some(user) = this.user else {
+            return this.inner.poll(cx);
+        };
+        let polled = if user.route.is_none() {
+            // The route is called at the router's first poll (or later, if
+            // a layer of the user's is not ready): note it then.
+            let (polled, route) = noting(|| this.inner.poll(cx));
+            user.route = route;
+            polled
+        } else {
+            this.inner.poll(cx)
+        };
+        let Ok(response) = ready!(polled);
+        let route = user.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        this.conn.app.metrics.http_response(
+            user.method.as_str(),
+            route,
+            response.status().as_u16(),
+            this.start.elapsed(),
+        );
         Poll::Ready(Ok(response))
     }
 }

@@ -51,6 +51,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Future for Supervised<I
         }
         match this.conn.as_mut().poll(cx) {
             Poll::Ready(Err(e)) => {
+                if e.is_parse() || e.is_parse_too_large() {
+                    this.guard.bad_input();
+                }
                 tracing::debug!("connection ended: {e}");
                 Poll::Ready(())
             }

@@ -3,15 +3,14 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use sparts_core::telemetry::Telemetry;
 use sparts_core::{Admin, Status};
 
 use crate::admin;
-
-/// The content type of the Prometheus text exposition format.
-pub(crate) const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::scrape::scrape;
 
 /// Which built-in endpoints a task serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +39,7 @@ impl Endpoints {
     }
 
     /// The router of the endpoints turned on.
-    pub(crate) fn router(self, admin: Admin) -> Router {
+    pub(crate) fn router(self, admin: Admin, telemetry: Telemetry) -> Router {
         let mut router = Router::new();
         if self.health {
             router = router
@@ -49,7 +48,10 @@ impl Endpoints {
                 .route("/readyz", get(readyz));
         }
         if self.metrics {
-            router = router.route("/metrics", get(metrics));
+            router = router.route(
+                "/metrics",
+                get(move |headers: HeaderMap| async move { scrape(&telemetry, &headers) }),
+            );
         }
         if self.admin {
             router = admin::routes(router);
@@ -91,14 +93,6 @@ async fn readyz(State(admin): State<Admin>) -> impl IntoResponse {
         body.push('\n');
     }
     (code, body)
-}
-
-/// Every counter of the service in the Prometheus text format.
-async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, PROMETHEUS)],
-        admin.counters().to_prometheus(),
-    )
 }
 
 #[cfg(test)]

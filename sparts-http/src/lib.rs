@@ -2,10 +2,11 @@
 //!
 //! [`HttpTask`] serves the user's [`axum::Router`] (every extractor, layer
 //! and middleware of axum stays available) plus what platforms expect of a
-//! service: `/livez`, `/readyz`, `/metrics` in the Prometheus text format,
-//! and an admin API (status, counters, options, reinitialize, shutdown) with
-//! writes limited to trusted peers. It listens on TCP (IPv4 and IPv6) or a
-//! unix socket, counts requests, responses and latency, and on shutdown
+//! service: `/livez`, `/readyz`, `/metrics` for Prometheus (OpenMetrics or
+//! the classic text format, gzip when asked), and an admin API (status,
+//! counters, options, reinitialize, shutdown) with writes limited to trusted
+//! peers. It listens on TCP (IPv4 and IPv6) or a unix socket, records the
+//! user's requests (by route template and status) and latency, and on shutdown
 //! turns unready, serves a lame-duck period, drains, then cuts what is left
 //! within the service's shutdown budget.
 //!
@@ -62,9 +63,10 @@ mod app;
 mod connection;
 mod endpoints;
 mod error;
-mod metrics;
 mod options;
 mod pprof;
+mod route;
+mod scrape;
 mod serve;
 mod task;
 

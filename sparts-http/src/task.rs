@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use sparts_core::server::{Bound, Connections, Handoff};
+use sparts_core::server::{Bound, Connections, Handoff, RequestMetrics};
 use sparts_core::{BoxError, TaskContext, VTask};
 
 use crate::app::App;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
-use crate::metrics::Metrics;
 use crate::options::HttpOptions;
+use crate::route::NoteRoute;
 use crate::serve::Server;
 
 type RouterFn = dyn Fn(&TaskContext<HttpOptions>) -> Router + Send + Sync;
@@ -56,7 +56,10 @@ enum Routes {
 ///   ([`hold_not_ready`](sparts_core::ServiceHandle::hold_not_ready)); 503
 ///   while starting, while held (with the reasons) and from the moment
 ///   shutdown begins.
-/// - `GET /metrics`: every counter of the service, Prometheus text format.
+/// - `GET /metrics`: the service's metrics for Prometheus
+///   ([`sparts_core::telemetry`]): OpenMetrics text when the scraper's
+///   `Accept` asks for `application/openmetrics-text`, the classic text
+///   format otherwise, gzip-compressed when its `Accept-Encoding` allows.
 /// - `GET /admin/status`, `/admin/counters[?filter=REGEX]`,
 ///   `/admin/counters/{name}`, `/admin/options`, `/admin/options/{name}`,
 ///   `/admin/exported` (JSON); `PUT /admin/options/{name}` (body: the
@@ -75,13 +78,26 @@ enum Routes {
 ///
 /// # Counters
 ///
-/// Exported under the task's name (`HttpTask.requests`), for every request
-/// the task serves, the user's included, with the names every sparts
-/// server uses ([`sparts_core::server`]): `requests`, `errors` (responses
-/// 5xx), `latency_ms` (count, avg and max over 60 and 600 s, from the
-/// request to the response head), `connections` (accepted),
-/// `open_connections`, `cut_connections` (cut at the end of the shutdown
-/// budget); and HTTP's own `responses_1xx` to `responses_5xx`.
+/// The user's requests are counted; the built-in endpoints' (scrapes,
+/// probes, admin calls: every endpoint above) are not, so they do not
+/// dilute the user's traffic and latency.
+///
+/// In fb303's view, under the task's name (`HttpTask.requests`), with the
+/// names every sparts server uses ([`sparts_core::server`]): `requests`,
+/// `errors` (responses 5xx), `latency_ms` (count, avg and max over 60 and
+/// 600 s, from the request to the response head), `connections`
+/// (accepted), `open_connections`, `cut_connections` (cut at the end of the
+/// shutdown budget), `bad_input` (connections closed for a request hyper
+/// could not parse, from the first); and HTTP's own `responses_1xx` to
+/// `responses_5xx` (from the first response).
+///
+/// On `/metrics`, labelled with `task`: the histogram
+/// `http_server_request_duration_seconds{task,method,route,status}`, whose
+/// `route` is the template the request matched (`/kv/{key}`; `unmatched`
+/// for requests no route matched, never the raw path) and `status` the
+/// numeric code; and `sparts_server_connections_total`,
+/// `sparts_server_open_connections`, `sparts_server_cut_connections_total`,
+/// `sparts_server_bad_input_total`.
 ///
 /// # Requests
 ///
@@ -268,19 +284,22 @@ impl VTask<HttpOptions> for HttpTask {
             Routes::Fixed(router) => router.clone(),
             Routes::Built(build) => build(ctx),
         };
+        let service = ctx.service();
         let app = App {
             // Turns every handler into a route now rather than at each
             // request (what axum::serve does for each connection).
-            user: user.with_state(()),
-            builtin: self.endpoints.router(ctx.service().admin()),
+            user: user.with_state(()).layer(NoteRoute),
+            builtin: self
+                .endpoints
+                .router(service.admin(), service.telemetry().clone()),
             endpoints: self.endpoints,
             connect_info: self.connect_info,
-            metrics: Metrics::register(ctx.counters()),
+            metrics: RequestMetrics::register(ctx),
         };
         self.server.put(Server {
             listeners,
             app: Arc::new(app),
-            connections: Connections::register(ctx.counters()),
+            connections: Connections::register(ctx),
         });
         Ok(())
     }

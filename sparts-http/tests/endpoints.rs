@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use common::{TestResult, client, has_ipv6, start};
@@ -40,56 +40,52 @@ async fn health_and_readiness_while_serving() -> TestResult {
     Ok(())
 }
 
-/// A strict reader of the Prometheus text format (0.0.4) as sparts writes
-/// it: only `# TYPE` lines and samples; each sample right after its own TYPE
-/// line; valid, unique names; values Go's ParseFloat accepts. Returns name
-/// to value.
-fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
-    let valid_name = |n: &str| {
-        let mut chars = n.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-    };
-    assert!(text.ends_with('\n'), "a final newline");
-    let mut typed: Option<String> = None;
-    let mut names = HashSet::new();
-    let mut samples = BTreeMap::new();
+/// Checks what every family of a scrape must have (a HELP and a TYPE line,
+/// `_total` on counters' samples, no task or method baked into a name) and
+/// returns the samples, line by line.
+fn families(text: &str) -> Vec<&str> {
+    let mut samples = Vec::new();
+    let mut kinds = BTreeMap::new();
     for line in text.lines() {
-        assert!(!line.is_empty() && !line.ends_with(' '), "{line:?}");
-        if let Some(rest) = line.strip_prefix('#') {
-            let parts: Vec<&str> = rest.trim_start().split(' ').collect();
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("name and kind");
             assert!(
-                parts.len() == 3 && parts[0] == "TYPE",
-                "only TYPE comments: {line:?}"
+                text.contains(&format!("# HELP {name} ")),
+                "no HELP for {name}"
             );
-            assert!(valid_name(parts[1]), "{line:?}");
-            assert!(matches!(parts[2], "counter" | "gauge"), "{line:?}");
-            assert!(names.insert(parts[1].to_owned()), "duplicate {line:?}");
-            assert!(
-                typed.replace(parts[1].to_owned()).is_none(),
-                "TYPE without sample"
-            );
-            continue;
+            kinds.insert(name, kind);
+        } else if !line.starts_with('#') {
+            samples.push(line);
         }
-        let (name, value) = line.split_once(' ').expect("name value");
-        assert!(valid_name(name), "{line:?}");
-        assert_eq!(typed.take().as_deref(), Some(name), "sample after its TYPE");
-        let value = match value {
-            "NaN" => f64::NAN,
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            v => v.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")),
-        };
-        samples.insert(name.to_owned(), value);
     }
-    assert!(typed.is_none(), "TYPE without sample at the end");
+    for sample in &samples {
+        let name = sample
+            .split(['{', ' '])
+            .next()
+            .expect("a sample has a name");
+        assert!(!name.contains("HttpTask"), "{sample}");
+        let family = kinds
+            .iter()
+            .filter(|(family, _)| name.starts_with(*family))
+            .max_by_key(|(family, _)| family.len())
+            .unwrap_or_else(|| panic!("no TYPE for {sample}"));
+        if *family.1 == "counter" {
+            assert!(name.ends_with("_total"), "{sample}");
+        }
+    }
     samples
 }
 
+/// The value of `series` (name and labels) among `samples`.
+fn sample(samples: &[&str], series: &str) -> Option<f64> {
+    samples
+        .iter()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
 #[tokio::test]
-async fn metrics_are_valid_prometheus_text() -> TestResult {
+async fn metrics_are_labelled_families_for_prometheus() -> TestResult {
     let s = hello(&[]).await?;
     s.running
         .handle()
@@ -98,23 +94,103 @@ async fn metrics_are_valid_prometheus_text() -> TestResult {
         .add(7);
     let c = client();
     c.get(s.url("/")).send().await?;
+    c.get(s.url("/no/such/path")).send().await?;
+    c.get(s.url("/healthz")).send().await?;
     let response = c.get(s.url("/metrics")).send().await?;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let samples = parse_prometheus(&response.text().await?);
-    assert_eq!(samples["HttpTask_requests"], 2.0, "/ and /metrics itself");
-    assert_eq!(
-        samples["HttpTask_responses_2xx"], 1.0,
-        "/metrics not answered yet"
-    );
-    assert_eq!(samples["service_level_counter"], 7.0, "names sanitized");
-    assert_eq!(samples["HttpTask_open_connections"], 1.0);
-    for name in ["HttpTask_latency_ms_avg_60", "HttpTask_latency_ms_max_600"] {
-        assert!(samples.contains_key(name), "{name}");
+    assert!(response.headers().get("content-encoding").is_none());
+    let text = response.text().await?;
+    let samples = families(&text);
+    for (series, value) in [
+        (
+            r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="unmatched",status="404"}"#,
+            1.0,
+        ),
+        (r#"sparts_server_connections_total{task="HttpTask"}"#, 4.0),
+        (r#"sparts_server_open_connections{task="HttpTask"}"#, 1.0),
+        (r#"sparts_build_info{service="Hello",version="1.2.3"}"#, 1.0),
+        ("service_level_counter_total", 7.0),
+        ("sparts_status", 2.0),
+    ] {
+        assert_eq!(sample(&samples, series), Some(value), "{series} in {text}");
     }
+    assert!(
+        !text.contains("/no/such/path") && !text.contains("/healthz"),
+        "no raw paths, no built-in endpoints: {text}"
+    );
+    assert!(
+        !text.contains("latency_ms") && !text.contains("responses_2xx"),
+        "fb303's own view stays off: {text}"
+    );
+    let handle = s.running.handle();
+    assert_eq!(
+        handle.counter("HttpTask.requests")?,
+        2.0,
+        "the probe and the scrape are not user traffic"
+    );
+    assert_eq!(handle.counter("HttpTask.responses_4xx")?, 1.0);
+    s.running.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn metrics_speak_openmetrics_and_gzip_when_asked() -> TestResult {
+    use std::io::Read as _;
+
+    let s = hello(&[]).await?;
+    let c = client();
+    c.get(s.url("/")).send().await?;
+    let open = c
+        .get(s.url("/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await?;
+    assert_eq!(
+        open.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = open.text().await?;
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains(r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/",status="200"} 1"#),
+        "{text}"
+    );
+
+    let zipped = c
+        .get(s.url("/metrics"))
+        .header("accept-encoding", "br;q=1.0, gzip;q=0.8")
+        .send()
+        .await?;
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        zipped.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let bytes = zipped.bytes().await?;
+    assert_eq!(bytes.get(..2), Some(&[0x1f, 0x8b][..]), "the gzip magic");
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut unzipped)?;
+    assert!(
+        unzipped.contains("# TYPE http_server_request_duration_seconds histogram"),
+        "{unzipped}"
+    );
+    let refused = c
+        .get(s.url("/metrics"))
+        .header("accept-encoding", "gzip;q=0")
+        .send()
+        .await?;
+    assert!(refused.headers().get("content-encoding").is_none());
     s.running.shutdown().await?;
     Ok(())
 }
@@ -137,7 +213,10 @@ async fn admin_reads_status_counters_options_and_exported_values() -> TestResult
     c.get(s.url("/")).send().await?;
     let counters: BTreeMap<String, Value> =
         c.get(s.url("/admin/counters")).send().await?.json().await?;
-    assert_eq!(counters["HttpTask.responses_2xx"], 2.0);
+    assert_eq!(
+        counters["HttpTask.responses_2xx"], 1.0,
+        "the admin calls are not user traffic"
+    );
     let filtered: BTreeMap<String, Value> = c
         .get(s.url("/admin/counters?filter=%5EHttpTask%5C.responses_"))
         .send()
@@ -242,7 +321,8 @@ async fn admin_errors_have_the_status_of_their_kind() -> TestResult {
         .await?;
     assert_eq!(
         one,
-        serde_json::json!({"name": "HttpTask.requests", "value": 1.0})
+        serde_json::json!({"name": "HttpTask.requests", "value": 0.0}),
+        "admin calls are not user traffic"
     );
     let cases = [
         (

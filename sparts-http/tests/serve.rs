@@ -80,8 +80,12 @@ async fn user_routes_with_state_are_served_and_counted() -> TestResult {
         StatusCode::OK
     );
     let handle = s.running.handle().clone();
-    assert_eq!(handle.counter("HttpTask.requests")?, 5.0);
-    assert_eq!(handle.counter("HttpTask.responses_2xx")?, 3.0);
+    assert_eq!(
+        handle.counter("HttpTask.requests")?,
+        4.0,
+        "the probe is not user traffic"
+    );
+    assert_eq!(handle.counter("HttpTask.responses_2xx")?, 2.0);
     assert_eq!(handle.counter("HttpTask.responses_4xx")?, 1.0);
     assert_eq!(handle.counter("HttpTask.responses_5xx")?, 1.0);
     assert_eq!(handle.counter("HttpTask.errors")?, 1.0, "the 500");
@@ -115,7 +119,11 @@ async fn a_router_built_at_start_exports_its_own_counters() -> TestResult {
     );
     assert_eq!(s.running.handle().counter("HttpTask.pings")?, 1.0);
     let metrics = client().get(s.url("/metrics")).send().await?.text().await?;
-    assert!(metrics.contains("# TYPE HttpTask_pings counter\nHttpTask_pings 1\n"));
+    assert!(
+        metrics.contains("# TYPE pings_total counter\n")
+            && metrics.contains("\npings_total{task=\"HttpTask\"} 1.0\n"),
+        "{metrics}"
+    );
     s.running.shutdown().await?;
     Ok(())
 }
@@ -212,8 +220,20 @@ async fn a_second_task_serves_admin_on_its_own_port() -> TestResult {
         StatusCode::OK
     );
     let metrics = c.get(admin_url("/metrics")).send().await?.text().await?;
-    assert!(metrics.contains("HttpTask_requests "), "{metrics}");
-    assert!(metrics.contains("AdminHttp_requests "), "{metrics}");
+    // One family, a series per task; the public task has no admin or
+    // metrics endpoints, so those paths are its user's, unmatched.
+    for want in [
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/",status="200"} 1"#,
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="unmatched",status="404"} 2"#,
+        r#"sparts_server_connections_total{task="HttpTask"} 3"#,
+        r#"sparts_server_connections_total{task="AdminHttp"} 2"#,
+    ] {
+        assert!(metrics.contains(want), "{want} in {metrics}");
+    }
+    assert!(
+        !metrics.contains(r#"task="AdminHttp",method"#),
+        "the admin task served only built-in endpoints: {metrics}"
+    );
     let options = s.running.handle().options();
     assert!(options.contains_key("admin_port") && options.contains_key("http_port"));
     s.running.shutdown().await?;
@@ -274,7 +294,14 @@ async fn garbage_on_the_wire_does_not_hurt_the_server() -> TestResult {
 
     let body = client().get(s.url("/")).send().await?.text().await?;
     assert_eq!(body, "Hello, world");
-    assert!(s.running.handle().status().is_serving());
+    let handle = s.running.handle();
+    assert!(handle.status().is_serving());
+    assert_eq!(
+        handle.counter("HttpTask.bad_input")?,
+        5.0,
+        "each garbage connection, not the half request"
+    );
+    assert_eq!(handle.counter("HttpTask.requests")?, 1.0);
     s.running.shutdown().await?;
     Ok(())
 }

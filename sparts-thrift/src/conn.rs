@@ -73,7 +73,6 @@ async fn serve_requests<S>(mut stream: S, peer: Peer, shared: &Shared, guard: &C
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let metrics = shared.dispatcher.metrics();
     let mut reader = Reader::new(shared);
     let reserve = match shared.transport {
         Transport::Framed => 4,
@@ -100,7 +99,7 @@ where
                 return;
             }
             Some(Err(e)) => {
-                metrics.bad_input.increment();
+                guard.bad_input();
                 tracing::info!("closing Thrift connection from {peer}: {e}");
                 return;
             }
@@ -117,7 +116,7 @@ where
         let mut reply = match outcome {
             Some(Outcome::Reply(reply)) => reply,
             Some(Outcome::Malformed(reason)) => {
-                metrics.bad_input.increment();
+                guard.bad_input();
                 tracing::info!("closing Thrift connection from {peer}: {reason}");
                 return;
             }

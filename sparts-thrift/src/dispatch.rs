@@ -1,17 +1,20 @@
 //! Running one request message through the right processor: the part every
 //! way in (a server connection, an HTTP POST) shares.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sparts_core::server::RPC_OK;
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
 
 use crate::handler::Processor;
 use crate::metrics::Metrics;
+use crate::outcome::{APPLICATION_ERROR, Watched, application_error};
 use crate::peer::PeerScope;
 use crate::wire::Protocol;
 
@@ -91,10 +94,6 @@ impl Dispatcher {
         }
     }
 
-    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-
     /// Whether the request calls a method its handler declared
     /// non-blocking, to run where the request was read instead of on a
     /// worker thread (see `ThriftHandlerTask::with_inline_methods`).
@@ -128,12 +127,14 @@ impl Dispatcher {
         let (route, method) = match self.routes.find(&ident.name) {
             Ok(found) => found,
             Err(reason) => {
-                self.metrics.requests.error();
                 // Replies carry the bare method name, as the client expects.
                 let method = ident.name.split_once(':').map_or(&*ident.name, |(_, m)| m);
                 let bare =
                     TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
-                self.exception(&mut out, &bare, ApplicationErrorKind::UnknownMethod, reason);
+                let kind = ApplicationErrorKind::UnknownMethod;
+                self.exception(&mut out, &bare, kind, reason);
+                let code = Cow::Borrowed(application_error(kind));
+                self.metrics.record(None, code, started.elapsed());
                 return Outcome::Reply(out);
             }
         };
@@ -142,12 +143,15 @@ impl Dispatcher {
             let _peer = PeerScope::enter(peer);
             let mut input = TStoredInputProtocol::new(&mut *input, stored);
             let mut output = self.protocol.output(&mut out);
-            catch_unwind(AssertUnwindSafe(|| {
-                route.processor.process(&mut input, &mut *output)
-            }))
+            let mut watched = Watched::new(&mut *output);
+            let processed = catch_unwind(AssertUnwindSafe(|| {
+                route.processor.process(&mut input, &mut watched)
+            }));
+            processed.map(|done| done.map(|()| watched.code()))
         };
-        match processed {
-            Ok(Ok(())) => {}
+        let (code, known) = match processed {
+            Ok(Ok(Some(code))) => (code, true),
+            Ok(Ok(None)) => self.exception_code(&out[reserve..]),
             Ok(Err(e)) => {
                 self.metrics.requests.error();
                 return Outcome::Malformed(format!("cannot process {}: {e}", ident.name));
@@ -159,27 +163,19 @@ impl Dispatcher {
                     route.service
                 );
                 out.truncate(reserve);
+                let kind = ApplicationErrorKind::InternalError;
                 self.exception(
                     &mut out,
                     &ident,
-                    ApplicationErrorKind::InternalError,
+                    kind,
                     format!("handler panicked: {message}"),
                 );
-            }
-        }
-        let oneway = ident.message_type == TMessageType::OneWay;
-        let known = match self.reply_kind(&out[reserve..]) {
-            ReplyKind::Reply => true,
-            ReplyKind::Exception { unknown_method } => {
-                self.metrics.requests.error();
-                !unknown_method
+                (Cow::Borrowed(application_error(kind)), true)
             }
         };
-        if known {
-            self.metrics
-                .record(&route.service, method, started.elapsed());
-        }
-        if oneway {
+        let known = known.then_some((route.service.as_str(), method));
+        self.metrics.record(known, code, started.elapsed());
+        if ident.message_type == TMessageType::OneWay {
             // Generated processors answer a failed oneway call with an
             // exception, which the client never reads: it would take the
             // place of the next reply.
@@ -221,24 +217,27 @@ impl Dispatcher {
         }
     }
 
-    fn reply_kind(&self, reply: &[u8]) -> ReplyKind {
+    /// The code of a reply that is no result, and whether its method is
+    /// known: an exception message names its kind (an unknown method's is
+    /// left out of the per-method metrics); no reply at all is a oneway
+    /// call's success.
+    fn exception_code(&self, reply: &[u8]) -> (Cow<'static, str>, bool) {
         if reply.is_empty() {
-            return ReplyKind::Reply;
+            return (Cow::Borrowed(RPC_OK), true);
         }
         let mut input = self.protocol.input(reply, &self.limits);
-        match input.read_message_begin() {
+        let code = match input.read_message_begin() {
             Ok(ident) if ident.message_type == TMessageType::Exception => {
-                let unknown_method =
-                    thrift::Error::read_application_error_from_in_protocol(&mut *input)
-                        .is_ok_and(|e| e.kind == ApplicationErrorKind::UnknownMethod);
-                ReplyKind::Exception { unknown_method }
+                match thrift::Error::read_application_error_from_in_protocol(&mut *input) {
+                    Ok(e) if e.kind == ApplicationErrorKind::UnknownMethod => {
+                        return (Cow::Borrowed(application_error(e.kind)), false);
+                    }
+                    Ok(e) => application_error(e.kind),
+                    Err(_) => APPLICATION_ERROR,
+                }
             }
-            _ => ReplyKind::Reply,
-        }
+            _ => RPC_OK,
+        };
+        (Cow::Borrowed(code), true)
     }
-}
-
-enum ReplyKind {
-    Reply,
-    Exception { unknown_method: bool },
 }

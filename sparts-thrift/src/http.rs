@@ -16,7 +16,7 @@
 //! let task = HttpTask::from_fn(|ctx| {
 //!     Router::new().route(
 //!         "/thrift",
-//!         sparts_thrift::http::post(Fb303Handler::new(ctx.service()).processor(), ctx.counters()),
+//!         sparts_thrift::http::post(Fb303Handler::new(ctx.service()).processor(), ctx),
 //!     )
 //! });
 //! ```
@@ -33,11 +33,17 @@
 //!
 //! # Counters
 //!
-//! In the registry given (the `HttpTask`'s: `HttpTask.thrift.requests`):
-//! `thrift.requests`, `thrift.errors` (exception replies and malformed
-//! requests), `thrift.bad_input` (malformed requests), `thrift.latency_ms`
-//! and `thrift.<service>.<method>.latency_ms`. Several routes on one task
-//! add to the same `thrift.requests`.
+//! In the counters of the task whose context is given (the `HttpTask`'s:
+//! `HttpTask.thrift.requests`): `thrift.requests`, `thrift.errors`
+//! (exception replies and malformed requests), `thrift.bad_input`
+//! (malformed requests), `thrift.latency_ms` and
+//! `thrift.<service>.<method>.latency_ms`. Several routes on one task add
+//! to the same `thrift.requests`.
+//!
+//! On `/metrics`, as a Thrift server's, labelled with that task:
+//! `rpc_server_call_duration_seconds{system="thrift",...}` and, for
+//! malformed requests, `sparts_server_bad_input_total` (the POST itself is
+//! in the HTTP task's `http_server_request_duration_seconds`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -49,7 +55,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use bytes::Bytes;
-use sparts_core::{Peer, TaskContext, counters::CounterRegistry, short_type_name};
+use sparts_core::counters::Counter;
+use sparts_core::telemetry::ConnectionMetrics;
+use sparts_core::{Peer, TaskContext, short_type_name};
 use thrift::server::TProcessor;
 
 use crate::dispatch::{Dispatcher, Outcome, Route, Routes};
@@ -72,7 +80,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const UNKNOWN_PEER: Peer = Peer::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 
 /// Serves `processor` on POST with the defaults (binary protocol, 16 MiB
-/// bodies), its counters in `counters` under `thrift.`. The service name in
+/// bodies), counted in `ctx`'s task (its counters under `thrift.`). The
+/// service name in
 /// the per-method counters is the processor's (`FooServiceSyncProcessor`
 /// gives `FooService`).
 ///
@@ -83,14 +92,15 @@ const UNKNOWN_PEER: Peer = Peer::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 ///
 /// let task = HttpTask::from_fn(|ctx| {
 ///     let fb303 = Fb303Handler::new(ctx.service()).processor();
-///     Router::new().route("/thrift", sparts_thrift::http::post(fb303, ctx.counters()))
+///     Router::new().route("/thrift", sparts_thrift::http::post(fb303, ctx))
 /// });
 /// ```
-pub fn post<P>(processor: P, counters: &CounterRegistry) -> MethodRouter
+pub fn post<P, O>(processor: P, ctx: &TaskContext<O>) -> MethodRouter
 where
     P: TProcessor + Send + Sync + 'static,
+    O: Send + Sync + 'static,
 {
-    ThriftRoute::new(processor).into_method_router(counters)
+    ThriftRoute::new(processor).into_method_router(ctx)
 }
 
 /// fb303 over HTTP, answered by the service's admin model: the
@@ -108,11 +118,11 @@ where
 /// let task = HttpTask::from_fn(|ctx| Router::new().route("/thrift", fb303(ctx)));
 /// ```
 pub fn fb303<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> MethodRouter {
-    post(Fb303Handler::new(ctx.service()).processor(), ctx.counters())
+    post(Fb303Handler::new(ctx.service()).processor(), ctx)
 }
 
 /// Serves the processor of the [`ThriftHandlerTask`] with this task or
-/// service name, its counters in `ctx`'s registry under `thrift.`.
+/// service name, counted in `ctx`'s task (its counters under `thrift.`).
 ///
 /// The handler task must be registered before the task whose context this
 /// is (an `HttpTask::from_fn` closure runs in that task's `init`), so that
@@ -144,7 +154,7 @@ pub fn handler_route<O: Send + Sync + 'static>(
     ctx: &TaskContext<O>,
     name: &str,
 ) -> Result<MethodRouter> {
-    Ok(ThriftRoute::from_handler(ctx, name)?.into_method_router(ctx.counters()))
+    Ok(ThriftRoute::from_handler(ctx, name)?.into_method_router(ctx))
 }
 
 /// A Thrift-over-HTTP route with its settings, for when [`post`] and
@@ -161,7 +171,7 @@ pub fn handler_route<O: Send + Sync + 'static>(
 ///         .with_service_name("fb303")
 ///         .with_protocol(Protocol::Compact)
 ///         .with_max_body_bytes(64 * 1024);
-///     Router::new().route("/thrift", fb303.into_method_router(ctx.counters()))
+///     Router::new().route("/thrift", fb303.into_method_router(ctx))
 /// })
 /// .with_connect_info();
 /// ```
@@ -266,14 +276,18 @@ impl ThriftRoute {
         self
     }
 
-    /// The axum route, counting in `counters` under `thrift.`.
-    pub fn into_method_router(self, counters: &CounterRegistry) -> MethodRouter {
+    /// The axum route, counted in `ctx`'s task: its counters under
+    /// `thrift.`, and the service's telemetry.
+    pub fn into_method_router<O: Send + Sync + 'static>(
+        self,
+        ctx: &TaskContext<O>,
+    ) -> MethodRouter {
         let route = Route {
             service: self.service,
             processor: self.processor,
             inline: Arc::default(),
         };
-        let metrics = Arc::new(Metrics::register(counters, "thrift."));
+        let metrics = Arc::new(Metrics::register(ctx, "thrift."));
         let served = Arc::new(Served {
             dispatcher: Dispatcher::new(
                 Routes::Single(route),
@@ -281,6 +295,9 @@ impl ThriftRoute {
                 self.max_body_bytes,
                 metrics,
             ),
+            // `/metrics` shows it as the task's `sparts_server_bad_input`.
+            bad_input: ctx.counters().fb303_only().counter("thrift.bad_input"),
+            bad_input_total: ctx.service().telemetry().connections(ctx.name()),
             warned: AtomicBool::new(false),
         });
         axum::routing::post(
@@ -295,6 +312,9 @@ impl ThriftRoute {
 /// What every request to one route shares.
 struct Served {
     dispatcher: Dispatcher,
+    /// Malformed requests, in fb303's view and on `/metrics`.
+    bad_input: Counter,
+    bad_input_total: ConnectionMetrics,
     /// Whether the missing peer has been logged.
     warned: AtomicBool,
 }
@@ -317,7 +337,8 @@ impl Served {
                 ([(header::CONTENT_TYPE, CONTENT_TYPE)], reply).into_response()
             }
             Ok(Outcome::Malformed(reason)) => {
-                self.dispatcher.metrics().bad_input.increment();
+                self.bad_input.increment();
+                self.bad_input_total.bad_input();
                 tracing::info!("bad Thrift request over HTTP from {peer}: {reason}");
                 (StatusCode::BAD_REQUEST, reason).into_response()
             }

@@ -61,6 +61,7 @@ pub mod http;
 mod http_client;
 mod metrics;
 mod options;
+mod outcome;
 mod peer;
 mod pool;
 mod serve;

@@ -54,12 +54,22 @@ use crate::serve::Server;
 ///
 /// # Counters
 ///
-/// Under the task's name (`ThriftServerTask.requests`): `requests`,
-/// `errors` (exception replies and malformed requests), `latency_ms` and
-/// `<service>.<method>.latency_ms` (count, avg, max over 60 and 600 s),
-/// `connections` (accepted), `open_connections`, `cut_connections` (closed
-/// by the shutdown's cut), the same names as on HTTP and gRPC, and
-/// `bad_input` (connections closed for bad input).
+/// In fb303's view, under the task's name (`ThriftServerTask.requests`):
+/// `requests`, `errors` (exception replies, declared or not, and malformed
+/// requests), `latency_ms` and `<service>.<method>.latency_ms` (count, avg,
+/// max over 60 and 600 s), `connections` (accepted), `open_connections`,
+/// `cut_connections` (closed by the shutdown's cut), the same names as on
+/// HTTP and gRPC, and `bad_input` (connections closed for bad input, from
+/// the first).
+///
+/// On `/metrics`, labelled with `task`: the histogram
+/// `rpc_server_call_duration_seconds{task,system="thrift",service,method,code}`
+/// for the methods the handlers know, whose `code` is `OK`, a declared
+/// exception's type name (`NotFound`), the kind of an application
+/// exception (`INTERNAL_ERROR` for a handler that panicked), or
+/// `APPLICATION_ERROR` (a handler's error outside the IDL); and `sparts_server_connections_total`,
+/// `sparts_server_open_connections`, `sparts_server_cut_connections_total`,
+/// `sparts_server_bad_input_total`.
 ///
 /// # Shutdown
 ///
@@ -233,7 +243,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             .await
             .map_err(Error::from)?;
         let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
-        let metrics = Arc::new(Metrics::register(ctx.counters(), ""));
+        let metrics = Arc::new(Metrics::register(ctx, ""));
         let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
         let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
         let shared = Shared {
@@ -248,7 +258,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
         self.server.put(Server {
             listeners,
             shared: Arc::new(shared),
-            connections: Connections::register(ctx.counters()),
+            connections: Connections::register(ctx),
         });
         Ok(())
     }

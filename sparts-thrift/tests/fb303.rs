@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{FRAMED_BINARY, app_error, blocking, client, port};
+use sparts_core::telemetry::Format;
 use sparts_core::{Status, VService};
 use sparts_thrift::fb303::{FacebookServiceSyncClient, FbStatus, TFacebookServiceSyncClient};
 use sparts_thrift::{BoxInputProtocol, BoxOutputProtocol, ThriftClient};
@@ -79,6 +80,23 @@ async fn every_read_method_answers_from_the_admin_model() -> Result<(), Box<dyn 
     // The names every server shares.
     assert!(handle.counter("ThriftServerTask.latency_ms.count.60")? >= 5.0);
     assert_eq!(handle.counter("ThriftServerTask.cut_connections")?, 0.0);
+    // The same calls on `/metrics`, labelled; an exception of no more
+    // specific kind is an APPLICATION_ERROR.
+    let text = handle.telemetry().render(Format::Prometheus)?;
+    let calls = |method: &str, code: &str| {
+        format!(
+            r#"rpc_server_call_duration_seconds_count{{task="ThriftServerTask",system="thrift",service="fb303",method="{method}",code="{code}"}} "#
+        )
+    };
+    for want in [
+        calls("getCounter", "OK") + "1",
+        calls("getCounter", "APPLICATION_ERROR") + "1",
+        calls("getOption", "APPLICATION_ERROR") + "1",
+        calls("getStatus", "OK") + "2",
+        r#"sparts_server_connections_total{task="ThriftServerTask"} 1"#.to_owned(),
+    ] {
+        assert!(text.contains(&want), "{want} in {text}");
+    }
     running.shutdown().await?;
     Ok(())
 }

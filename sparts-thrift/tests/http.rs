@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
+use sparts_core::telemetry::Format;
 use sparts_core::{RunningService, VService};
 use sparts_http::HttpTask;
 use sparts_thrift::fb303::{FacebookServiceSyncClient, FbStatus, TFacebookServiceSyncClient};
@@ -29,7 +30,7 @@ fn web(connect_info: bool) -> VService {
             .with_max_body_bytes(1024);
         Router::new()
             .route("/thrift", sparts_thrift::http::fb303(ctx))
-            .route("/small", small.into_method_router(ctx.counters()))
+            .route("/small", small.into_method_router(ctx))
     });
     let task = if connect_info {
         task.with_connect_info()
@@ -188,6 +189,19 @@ async fn raw_posts() -> TestResult {
     assert_eq!(counters.get("HttpTask.thrift.requests"), Some(4.0));
     assert_eq!(counters.get("HttpTask.thrift.bad_input"), Some(1.0));
     assert_eq!(counters.get("HttpTask.thrift.errors"), Some(2.0));
+    // On `/metrics`: the calls of known methods, the malformed body as the
+    // task's bad input, and every POST as an HTTP request of its route.
+    let text = running.handle().telemetry().render(Format::Prometheus)?;
+    for want in [
+        r#"rpc_server_call_duration_seconds_count{task="HttpTask",system="thrift",service="FacebookService",method="getStatus",code="OK"} 1"#,
+        r#"sparts_server_bad_input_total{task="HttpTask"} 1"#,
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="POST",route="/thrift",status="400"} 1"#,
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="POST",route="/small",status="413"} 1"#,
+        r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/thrift",status="405"} 1"#,
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    assert!(!text.contains("noSuchMethod"), "{text}");
     running.shutdown().await?;
     Ok(())
 }

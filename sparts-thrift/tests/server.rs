@@ -370,6 +370,18 @@ async fn bad_input_closes_only_that_connection() -> TestResult {
     })
     .await;
     assert!(handle.counter("ThriftServerTask.bad_input")? >= 270.0);
+    let text = handle
+        .telemetry()
+        .render(sparts_core::telemetry::Format::Prometheus)?;
+    let prometheus = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"sparts_server_bad_input_total{task="ThriftServerTask"} "#))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert_eq!(
+        prometheus,
+        Some(handle.counter("ThriftServerTask.bad_input")?),
+        "{text}"
+    );
     assert!(handle.counter("ThriftServerTask.open_connections")? <= 1.0);
     // Memory after the third round is where it was after the first.
     assert!(rss[2] <= rss[0] + 4096, "RSS grew: {rss:?} KiB");

@@ -1,12 +1,14 @@
 //! A small JSON API with state: a key-value store at `/kv/{key}` (GET and
-//! PUT) whose writes are counted by a counter of its own, exported on
-//! `/metrics` as `HttpTask_kv_writes` beside the task's request counters.
+//! PUT). Writes are counted by a counter of the task's own
+//! (`HttpTask.kv_writes` in fb303's view, `kv_writes_total{task="HttpTask"}`
+//! on `/metrics`), reads through the `metrics` facade, as a library would
+//! (`kv_reads` and `kv_reads_total`), beside the task's request metrics.
 //!
 //! ```sh
 //! cargo run -p sparts-examples --bin http_app -- --http-port 8000
 //! curl -X PUT localhost:8000/kv/greeting -d hello
 //! curl localhost:8000/kv/greeting      # {"key":"greeting","value":"hello"}
-//! curl -s localhost:8000/metrics | grep kv_writes
+//! curl -s localhost:8000/metrics | grep kv_
 //! ```
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -23,6 +25,7 @@ type Map = Arc<RwLock<BTreeMap<String, String>>>;
 struct Store {
     map: Map,
     writes: Counter,
+    reads: metrics::Counter,
 }
 
 #[derive(Serialize)]
@@ -35,6 +38,7 @@ async fn get_key(
     State(s): State<Store>,
     Path(key): Path<String>,
 ) -> Result<Json<Entry>, StatusCode> {
+    s.reads.increment(1);
     let map = s.map.read().unwrap_or_else(PoisonError::into_inner);
     let value = map.get(&key).cloned().ok_or(StatusCode::NOT_FOUND)?;
     Ok(Json(Entry { key, value }))
@@ -52,10 +56,16 @@ fn main() -> std::process::ExitCode {
     // its counter are made at each start, from the task's context.
     let map = Map::default();
     let api = HttpTask::from_fn(move |ctx| {
-        let writes = ctx.counters().counter("kv_writes");
+        let writes = ctx
+            .counters()
+            .describe("kv_writes", "Keys written.")
+            .counter("kv_writes");
+        // Described once the service is the facade's recorder: at start.
+        metrics::describe_counter!("kv_reads", "Keys read, found or not.");
         let store = Store {
             map: Arc::clone(&map),
             writes,
+            reads: metrics::counter!("kv_reads"),
         };
         Router::new()
             .route("/kv/{key}", get(get_key).put(put_key))

@@ -5,18 +5,21 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::counters::{Counter, CounterRegistry};
+use crate::task::TaskContext;
+use crate::telemetry::{ConnectionMetrics, Telemetry};
 
 /// Counter names, the same on every transport (`<Task>.connections`).
 pub(crate) const CONNECTIONS: &str = "connections";
 pub(crate) const OPEN_CONNECTIONS: &str = "open_connections";
 pub(crate) const CUT_CONNECTIONS: &str = "cut_connections";
+pub(crate) const BAD_INPUT: &str = "bad_input";
 
 /// Where a server's connections are in its shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,8 +45,12 @@ impl Phase {
 }
 
 /// The open connections of one start of a server task, counted as
-/// `connections` (accepted), `open_connections` and `cut_connections`
-/// under the task's name. Cheap to clone.
+/// `connections` (accepted), `open_connections`, `cut_connections` and
+/// `bad_input` (closed for input that broke the protocol, registered at the
+/// first) under the task's name, and on `/metrics` as
+/// `sparts_server_connections_total`, `sparts_server_open_connections`,
+/// `sparts_server_cut_connections_total` and
+/// `sparts_server_bad_input_total`, labelled with the task. Cheap to clone.
 ///
 /// Each accepted connection holds a [`ConnectionGuard`] for as long as it
 /// is open; [`ShutdownPlan::drain`](super::ShutdownPlan::drain) moves them
@@ -66,14 +73,26 @@ struct Inner {
     wakers: Mutex<HashMap<u64, Arc<AtomicWaker>>>,
     /// Woken when the last connection closes.
     closed: Notify,
+    counters: CounterRegistry,
     accepted: Counter,
     cut: Counter,
+    bad_input: OnceLock<Counter>,
+    prometheus: ConnectionMetrics,
 }
 
 impl Connections {
-    /// Connections counted in `counters`: `connections`, `open_connections`
-    /// and `cut_connections`.
-    pub fn register(counters: &CounterRegistry) -> Self {
+    /// The connections of the task whose context this is, counted in its
+    /// counters and the service's telemetry.
+    pub fn register<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
+        Self::new(ctx.counters(), ctx.service().telemetry(), ctx.name())
+    }
+
+    /// The connections of task `task`, counted in `counters` and in
+    /// `telemetry`.
+    pub fn new(counters: &CounterRegistry, telemetry: &Telemetry, task: &str) -> Self {
+        // `/metrics` shows them as the labelled `sparts_server_*` families.
+        let counters = counters.fb303_only();
+        let prometheus = telemetry.connections(task);
         let inner = Arc::new(Inner {
             phase: AtomicU8::new(Phase::Serving as u8),
             open: AtomicUsize::new(0),
@@ -82,18 +101,25 @@ impl Connections {
             closed: Notify::new(),
             accepted: counters.counter(CONNECTIONS),
             cut: counters.counter(CUT_CONNECTIONS),
+            bad_input: OnceLock::new(),
+            counters,
+            prometheus,
         });
-        let weak = Arc::downgrade(&inner);
         // usize to f64 is exact for any number of connections a process
         // holds. Once this start of the server is over (its `Connections`
         // dropped), none of its connections is open: the gauge reads 0
-        // rather than disappearing from the counters.
-        counters.callback(OPEN_CONNECTIONS, move || {
-            Some(
-                weak.upgrade()
-                    .map_or(0.0, |inner| inner.open.load(Ordering::Relaxed) as f64),
-            )
-        });
+        // rather than disappearing.
+        let open = {
+            let weak = Arc::downgrade(&inner);
+            move || {
+                Some(
+                    weak.upgrade()
+                        .map_or(0.0, |inner| inner.open.load(Ordering::Relaxed) as f64),
+                )
+            }
+        };
+        inner.counters.callback(OPEN_CONNECTIONS, open.clone());
+        inner.prometheus.track_open(open);
         Self { inner }
     }
 
@@ -101,6 +127,7 @@ impl Connections {
     pub fn open_connection(&self) -> ConnectionGuard {
         let inner = &self.inner;
         inner.accepted.increment();
+        inner.prometheus.accepted();
         inner.open.fetch_add(1, Ordering::AcqRel);
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let waker = Arc::new(AtomicWaker::new());
@@ -135,6 +162,7 @@ impl Connections {
     pub fn cut(&self) -> usize {
         let open = self.open();
         self.inner.cut.add(open as u64);
+        self.inner.prometheus.cut(open as u64);
         self.enter(Phase::Cut);
         open
     }
@@ -158,6 +186,13 @@ impl Connections {
 impl Inner {
     fn phase(&self) -> Phase {
         Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    fn bad_input(&self) {
+        self.bad_input
+            .get_or_init(|| self.counters.counter(BAD_INPUT))
+            .increment();
+        self.prometheus.bad_input();
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<AtomicWaker>>> {
@@ -187,6 +222,12 @@ impl ConnectionGuard {
         // still wakes this task.
         self.waker.register(cx.waker());
         self.inner.phase()
+    }
+
+    /// Counts this connection as closed for input that broke the protocol
+    /// (`bad_input`); the caller closes it.
+    pub fn bad_input(&self) {
+        self.inner.bad_input();
     }
 
     /// Completes once the shutdown has reached `phase` (at once if it has).
@@ -219,7 +260,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn guards_count_open_connections_and_the_last_close_is_seen() {
         let counters = CounterRegistry::new();
-        let connections = Connections::register(&counters);
+        let connections = Connections::new(&counters, &Telemetry::new("Svc", None, None), "T");
         let first = connections.open_connection();
         let second = connections.open_connection();
         assert_eq!(connections.open(), 2);
@@ -247,7 +288,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_phase_change_wakes_the_connections_waiting_for_it() {
-        let connections = Connections::register(&CounterRegistry::new());
+        let connections = Connections::new(
+            &CounterRegistry::new(),
+            &Telemetry::new("Svc", None, None),
+            "T",
+        );
         let guard = connections.open_connection();
         let draining = tokio::spawn(async move {
             guard.reached(Phase::Draining).await;
@@ -269,11 +314,44 @@ mod tests {
     #[tokio::test]
     async fn a_cut_counts_the_connections_it_closes() {
         let counters = CounterRegistry::new();
-        let connections = Connections::register(&counters);
+        let connections = Connections::new(&counters, &Telemetry::new("Svc", None, None), "T");
         let _a = connections.open_connection();
         let _b = connections.open_connection();
         assert_eq!(connections.cut(), 2);
         assert_eq!(connections.phase(), Phase::Cut);
         assert_eq!(counters.snapshot().get(CUT_CONNECTIONS), Some(2.0));
+    }
+
+    #[test]
+    fn both_views_count_the_same_connections_once_each() {
+        let counters = CounterRegistry::new();
+        let telemetry = Telemetry::new("Svc", None, None);
+        let connections = Connections::new(&counters, &telemetry, "ThriftServerTask");
+        assert_eq!(
+            counters.snapshot().get(BAD_INPUT),
+            None,
+            "registered at the first bad input"
+        );
+        let bad = connections.open_connection();
+        let _open = connections.open_connection();
+        bad.bad_input();
+        drop(bad);
+        connections.cut();
+        let snapshot = counters.snapshot();
+        assert_eq!(snapshot.get(CONNECTIONS), Some(2.0));
+        assert_eq!(snapshot.get(BAD_INPUT), Some(1.0));
+        assert_eq!(snapshot.get(CUT_CONNECTIONS), Some(1.0));
+        assert!(counters.exported().is_empty(), "not on /metrics twice");
+        let text = telemetry
+            .render(crate::telemetry::Format::Prometheus)
+            .expect("encodes");
+        for line in [
+            r#"sparts_server_connections_total{task="ThriftServerTask"} 2"#,
+            r#"sparts_server_bad_input_total{task="ThriftServerTask"} 1"#,
+            r#"sparts_server_cut_connections_total{task="ThriftServerTask"} 1"#,
+            r#"sparts_server_open_connections{task="ThriftServerTask"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

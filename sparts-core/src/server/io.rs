@@ -103,10 +103,15 @@ mod tests {
     use super::*;
     use crate::counters::CounterRegistry;
     use crate::server::Connections;
+    use crate::telemetry::Telemetry;
 
     #[tokio::test(start_paused = true)]
     async fn a_pending_read_fails_at_the_cut_and_the_connection_closes() {
-        let connections = Connections::register(&CounterRegistry::new());
+        let connections = Connections::new(
+            &CounterRegistry::new(),
+            &Telemetry::new("Svc", None, None),
+            "T",
+        );
         let (ours, mut theirs) = tokio::io::duplex(64);
         let mut conn = Cuttable::new(ours, connections.open_connection());
         theirs.write_all(b"ping").await.expect("write");

@@ -3,7 +3,9 @@
 //! of the listeners from `init` to `run`, the open connections and the phase
 //! of their shutdown, one shutdown plan (lame duck, stop accepting, drain,
 //! cut, counted and logged in the same words everywhere), and the request
-//! counters under the same names.
+//! and connection metrics, recorded once per event in both views: fb303
+//! counters under the same names on every transport, and the service's
+//! labelled Prometheus families ([`telemetry`](crate::telemetry)).
 //!
 //! A transport owns only how it speaks on a connection; HTTP, gRPC and
 //! Thrift build on these pieces.
@@ -19,5 +21,5 @@ pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};
 pub use handoff::Handoff;
 pub use io::Cuttable;
-pub use metrics::{RequestMetrics, latency_samples};
+pub use metrics::{KnownMethod, RPC_OK, RequestMetrics, latency_samples};
 pub use plan::ShutdownPlan;

@@ -130,6 +130,7 @@ mod tests {
 
     use super::*;
     use crate::counters::CounterRegistry;
+    use crate::telemetry::Telemetry;
 
     const SEC: Duration = Duration::from_secs(1);
 
@@ -163,7 +164,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drain_waits_for_connections_to_finish() {
         let counters = CounterRegistry::new();
-        let connections = Connections::register(&counters);
+        let connections = Connections::new(&counters, &Telemetry::new("Svc", None, None), "T");
         let guard = connections.open_connection();
         // A connection that finishes its request 2 s into the drain.
         let finishing = tokio::spawn(async move {
@@ -183,7 +184,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drain_cuts_what_is_left_at_the_cut() {
         let counters = CounterRegistry::new();
-        let connections = Connections::register(&counters);
+        let connections = Connections::new(&counters, &Telemetry::new("Svc", None, None), "T");
         let cut_seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut streams = Vec::new();
         for _ in 0..3 {

@@ -200,7 +200,7 @@ impl Telemetry {
         );
         r.register(
             "sparts_server_bad_input",
-            "Connections a server task closed for input that broke its protocol.",
+            "Connections a server task closed, or requests it refused, for input that broke its protocol.",
             i.bad_input.clone(),
         );
         r.register_collector(Box::new(Arc::clone(&i.open)));
@@ -264,12 +264,14 @@ impl Telemetry {
         i.status.set(Status::Starting as i64);
     }
 
-    fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+    fn registry_mut(&self) -> Registering<'_> {
         // A registration or a scrape never leaves the registry half changed.
-        self.inner
-            .registry
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        Registering(
+            self.inner
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Registers a family of the caller's own (a prometheus-client metric):
@@ -367,6 +369,22 @@ impl Telemetry {
     /// Shows the service's status in `sparts_status`.
     pub(crate) fn set_status(&self, status: Status) {
         self.inner.status.set(status as i64);
+    }
+}
+
+/// The registry, locked for registrations. prometheus-client ends every
+/// HELP text with a period of its own: one the text ends with already is
+/// left out, so a description reads the same written either way.
+struct Registering<'a>(std::sync::RwLockWriteGuard<'a, Registry>);
+
+impl Registering<'_> {
+    fn register(&mut self, name: &str, help: &str, metric: impl Metric) {
+        let help = help.strip_suffix('.').unwrap_or(help);
+        self.0.register(name, help, metric);
+    }
+
+    fn register_collector(&mut self, collector: Box<dyn Collector>) {
+        self.0.register_collector(collector);
     }
 }
 

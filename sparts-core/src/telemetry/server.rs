@@ -175,7 +175,7 @@ impl ConnectionMetrics {
         self.cut.inc_by(connections);
     }
 
-    /// Counts a connection closed for bad input.
+    /// Counts a connection closed, or a request refused, for bad input.
     pub fn bad_input(&self) {
         self.bad_input.inc();
     }

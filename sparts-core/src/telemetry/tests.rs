@@ -75,6 +75,12 @@ fn counters_end_in_total_and_every_family_has_help() {
         "{text}"
     );
     assert!(text.contains("sparts_status 1"), "starting: {text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("# HELP "))
+            .all(|l| !l.ends_with("..")),
+        "one period at the end of a HELP text: {text}"
+    );
     for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
         let name = line.split(' ').nth(2).expect("a name");
         assert!(
