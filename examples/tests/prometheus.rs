@@ -124,18 +124,21 @@ async fn prometheus_scrapes_the_demo_and_computes_p99_and_calls_by_code() -> Tes
     let listen_flag = format!("--web.listen-address=127.0.0.1:{prometheus}");
     let _server = Example::spawn("prometheus", &[&config_flag, &storage_flag, &listen_flag])?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
-    poll(&web, prometheus, r#"up{job="demo"}"#, "job", |up| {
-        up.iter().any(|(_, v)| *v == 1.0)
-    })
-    .await?;
 
-    // Traffic after the first scrape, so that rates over it are not zero.
+    // A request before the series is scraped, then the rest: a rate needs
+    // the series to be seen before the traffic it measures.
+    let hello = |name: &str| format!("http://127.0.0.1:{http}/hello/{name}");
+    assert!(web.get(hello("first")).send().await?.status().is_success());
+    poll(
+        &web,
+        prometheus,
+        "sum(http_server_request_duration_seconds_count)",
+        "le",
+        |seen| seen.iter().any(|(_, v)| *v >= 1.0),
+    )
+    .await?;
     for name in ["ann", "bob", "cy", "di", "ed", "flo", "gus", "hal"] {
-        let reply = web
-            .get(format!("http://127.0.0.1:{http}/hello/{name}"))
-            .send()
-            .await?;
-        assert!(reply.status().is_success());
+        assert!(web.get(hello(name)).send().await?.status().is_success());
     }
     let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{grpc}"))?
         .timeout(PATIENCE)
