@@ -36,6 +36,7 @@
 //! `include_bytes!(concat!(env!("OUT_DIR"), "/greeter.bin"))` given to
 //! [`GrpcTask::with_file_descriptor_set`] for reflection.
 
+mod access;
 mod admin;
 mod connection;
 mod error;

@@ -41,6 +41,12 @@ const CODES: [&str; 17] = [
     "UNAUTHENTICATED",
 ];
 
+/// The name of a gRPC status code (`NOT_FOUND`); `UNKNOWN` for a number
+/// gRPC does not define.
+pub(crate) fn code_name(code: usize) -> &'static str {
+    CODES.get(code).copied().unwrap_or("UNKNOWN")
+}
+
 /// The counters of one start of the task.
 #[derive(Debug)]
 pub(crate) struct Metrics {

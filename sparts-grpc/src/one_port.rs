@@ -10,13 +10,14 @@ use tonic::body::Body;
 use tonic::codegen::http::{Request, Response, header};
 use tower::Service;
 
+use crate::access::Logged;
 use crate::metrics::Metered;
 use crate::router::Router;
 
 /// The router of a one-port task.
 #[derive(Debug, Clone)]
 pub(crate) struct Dispatch {
-    pub(crate) grpc: Metered<Router>,
+    pub(crate) grpc: Metered<Logged<Router>>,
     pub(crate) http: axum::Router,
 }
 

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use sparts_core::listen::{Incoming, Listener};
-use sparts_core::server::{Connections, Cuttable, ShutdownPlan};
+use sparts_core::server::{AccessLog, Connections, Cuttable, ShutdownPlan};
 use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
+use crate::access::AccessLayer;
 use crate::connection::Connection;
 use crate::health::Health;
 use crate::metrics::{Metrics, MetricsLayer};
@@ -25,6 +26,7 @@ pub(crate) struct Prepared {
     pub(crate) router: Router,
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) access: AccessLog,
     pub(crate) connections: Connections,
     /// One-port mode: the router for requests that are not gRPC.
     #[cfg(feature = "http")]
@@ -32,7 +34,14 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) async fn run(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+    pub(crate) async fn run(self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        let access = self.access.clone();
+        access
+            .while_serving(ctx, |o| o.access_log, self.serve_until_stopped(ctx))
+            .await
+    }
+
+    async fn serve_until_stopped(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let accepting = CancellationToken::new();
         let incoming = Incoming::new(std::mem::take(&mut self.listeners), accepting.clone());
         let serve = self.serve(ctx, incoming, &accepting);
@@ -82,10 +91,11 @@ impl Prepared {
             Ok::<_, Infallible>(Connection(Cuttable::new(io, guard)))
         });
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
+        let access = AccessLayer(self.access.clone());
         #[cfg(feature = "http")]
         if let Some(http) = &self.http {
             let dispatch = crate::one_port::Dispatch {
-                grpc: tower::Layer::layer(&metrics, router),
+                grpc: tower::Layer::layer(&metrics, tower::Layer::layer(&access, router)),
                 http: http.clone(),
             };
             builder
@@ -96,6 +106,7 @@ impl Prepared {
         }
         builder
             .layer(metrics)
+            .layer(access)
             .serve_with_incoming_shutdown(router, incoming, stop)
             .await?;
         Ok(())

@@ -1,5 +1,6 @@
 //! What serves each request: the built-in endpoints or the user's router,
-//! counted, with the peer's address in the request's extensions.
+//! counted, with the peer's address in the request's extensions, and
+//! logged when the access log is on.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,8 +17,10 @@ use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
+use sparts_core::server::AccessLog;
 use tower::Service;
 
+use crate::access;
 use crate::endpoints::Endpoints;
 use crate::metrics::Metrics;
 
@@ -25,11 +28,17 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) user: Router,
+    /// The user's router for the access log: its responses carry the
+    /// method and the matched route.
+    pub(crate) logged: Router,
     pub(crate) builtin: Router,
     pub(crate) endpoints: Endpoints,
     /// Whether the user's handlers get the peer's address.
     pub(crate) connect_info: bool,
     pub(crate) metrics: Metrics,
+    /// The built-in endpoints are left out of it: probes and scrapes
+    /// would drown the user's requests.
+    pub(crate) access: AccessLog,
 }
 
 /// The hyper service of one connection.
@@ -78,8 +87,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
             }
         }
         // Cloning a router is one reference count; `call` needs `&mut`.
+        let logged = !builtin && app.access.is_on();
         let mut router = if builtin {
             app.builtin.clone()
+        } else if logged {
+            app.logged.clone()
         } else {
             app.user.clone()
         };
@@ -87,6 +99,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
             inner: router.call(req),
             start,
             conn: Arc::clone(&self.conn),
+            logged,
         }
     }
 }
@@ -98,6 +111,7 @@ pin_project_lite::pin_project! {
         inner: RouteFuture<Infallible>,
         start: Instant,
         conn: Arc<Connection>,
+        logged: bool,
     }
 }
 
@@ -106,11 +120,16 @@ impl Future for Counted {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
+        let Ok(mut response) = ready!(this.inner.poll(cx));
         this.conn
             .app
             .metrics
             .response(response.status(), this.start.elapsed());
+        if *this.logged {
+            let conn = &this.conn;
+            let latency = this.start.elapsed();
+            access::log(&conn.app.access, &mut response, latency, conn.peer);
+        }
         Poll::Ready(Ok(response))
     }
 }

@@ -57,6 +57,7 @@
 //! # }
 //! ```
 
+mod access;
 mod admin;
 mod app;
 mod connection;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use sparts_core::server::{Bound, Connections, Handoff};
+use sparts_core::server::{AccessLog, Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
 
+use crate::access::KeepRouteLayer;
 use crate::app::App;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
@@ -34,7 +35,7 @@ enum Routes {
 /// `--http-host` (default: every interface, IPv4 and IPv6), `--http-port`
 /// (default 0: any free port), `--http-sock PATH` (a unix socket instead,
 /// mode 0600, or 0660 with `--http-sock-group GROUP`), `--http-lameduck
-/// SECONDS` (default 0). Register a second one with another name and prefix:
+/// SECONDS` (default 0), `--http-access-log` (see below). Register a second one with another name and prefix:
 /// `HttpTask::new(admin).with_name("AdminHttp").with_prefix("admin")`
 /// reads `--admin-port`.
 ///
@@ -71,6 +72,16 @@ enum Routes {
 /// request to the response head), `connections` (accepted),
 /// `open_connections`, `cut_connections` (cut at the end of the shutdown
 /// budget); and HTTP's own `responses_1xx` to `responses_5xx`.
+///
+/// # Access log
+///
+/// With `--http-access-log` (changeable at run time) every request to the
+/// user's routes writes one line at info under the target `sparts::access`:
+/// `method`, `route` (the matched route template, `/kv/{key}`, never the
+/// raw path), `status`, `duration_ms` and `peer`, as fields (see
+/// [`AccessLog`](sparts_core::server::AccessLog)). The built-in endpoints
+/// are not logged: probes and scrapes would drown the user's requests. Off,
+/// it costs a request one atomic load.
 ///
 /// # Requests
 ///
@@ -257,14 +268,18 @@ impl VTask<HttpOptions> for HttpTask {
             Routes::Fixed(router) => router.clone(),
             Routes::Built(build) => build(ctx),
         };
+        // Turns every handler into a route now rather than at each
+        // request (what axum::serve does for each connection).
+        let user = user.with_state(());
+        let access = AccessLog::new(ctx.name(), opts.access_log);
         let app = App {
-            // Turns every handler into a route now rather than at each
-            // request (what axum::serve does for each connection).
-            user: user.with_state(()),
+            logged: user.clone().layer(KeepRouteLayer(access.clone())),
+            user,
             builtin: self.endpoints.router(ctx.service().admin()),
             endpoints: self.endpoints,
             connect_info: self.connect_info,
             metrics: Metrics::register(ctx.counters()),
+            access,
         };
         self.server.put(Server {
             listeners,
@@ -275,6 +290,9 @@ impl VTask<HttpOptions> for HttpTask {
     }
 
     async fn run(&self, ctx: TaskContext<HttpOptions>) -> Result<(), BoxError> {
-        self.server.take(ctx.name())?.run(&ctx).await
+        let server = self.server.take(ctx.name())?;
+        let access = server.app.access.clone();
+        let serving = server.run(&ctx);
+        access.while_serving(&ctx, |o| o.access_log, serving).await
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
-use sparts_core::server::{ConnectionGuard, Phase};
+use sparts_core::server::{AccessLog, ConnectionGuard, Phase};
 use thrift::TConfiguration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     pub(crate) protocol: Protocol,
     pub(crate) max_bytes: usize,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) access: AccessLog,
 }
 
 /// Why a connection was closed by the server.
@@ -105,13 +106,18 @@ where
                 return;
             }
         };
+        let log = shared.access.is_on().then(|| shared.access.clone());
         let outcome = if shared.dispatcher.runs_inline(&request) {
-            Some(shared.dispatcher.call(&request, peer, reserve))
+            Some(
+                shared
+                    .dispatcher
+                    .call(&request, peer, reserve, log.as_ref()),
+            )
         } else {
             let dispatcher = Arc::clone(&shared.dispatcher);
             shared
                 .pool
-                .run(move || dispatcher.call(&request, peer, reserve))
+                .run(move || dispatcher.call(&request, peer, reserve, log.as_ref()))
                 .await
         };
         let mut reply = match outcome {

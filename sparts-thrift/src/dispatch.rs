@@ -6,10 +6,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sparts_core::server::AccessLog;
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
 
+use crate::access::{APPLICATION_ERROR, Seen, StatusRecorder};
 use crate::handler::Processor;
 use crate::metrics::Metrics;
 use crate::peer::PeerScope;
@@ -112,8 +114,32 @@ impl Dispatcher {
     }
 
     /// Handles one request message from `peer`. The reply starts after
-    /// `reserve` zero bytes, room for a frame header.
-    pub(crate) fn call(&self, request: &[u8], peer: Peer, reserve: usize) -> Outcome {
+    /// `reserve` zero bytes, room for a frame header. With `log` (give it
+    /// only while the access log is on) the call is logged.
+    pub(crate) fn call(
+        &self,
+        request: &[u8],
+        peer: Peer,
+        reserve: usize,
+        log: Option<&AccessLog>,
+    ) -> Outcome {
+        let Some(log) = log else {
+            return self.dispatch(request, peer, reserve, None);
+        };
+        let started = Instant::now();
+        let mut seen = Seen::default();
+        let outcome = self.dispatch(request, peer, reserve, Some(&mut seen));
+        seen.log(log, started.elapsed(), peer);
+        outcome
+    }
+
+    fn dispatch(
+        &self,
+        request: &[u8],
+        peer: Peer,
+        reserve: usize,
+        mut seen: Option<&mut Seen>,
+    ) -> Outcome {
         let started = Instant::now();
         self.metrics.requests.request();
         let mut input = self.protocol.input(request, &self.limits);
@@ -130,20 +156,34 @@ impl Dispatcher {
             Err(reason) => {
                 self.metrics.requests.error();
                 // Replies carry the bare method name, as the client expects.
-                let method = ident.name.split_once(':').map_or(&*ident.name, |(_, m)| m);
+                let (service, method) = ident.name.split_once(':').unwrap_or(("", &ident.name));
+                if let Some(seen) = seen {
+                    seen.call(service, method);
+                    seen.status(APPLICATION_ERROR);
+                }
                 let bare =
                     TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
                 self.exception(&mut out, &bare, ApplicationErrorKind::UnknownMethod, reason);
                 return Outcome::Reply(out);
             }
         };
+        if let Some(seen) = seen.as_deref_mut() {
+            seen.call(&route.service, method);
+        }
         let stored = TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
+        let mut exception = None;
         let processed = {
             let _peer = PeerScope::enter(peer);
             let mut input = TStoredInputProtocol::new(&mut *input, stored);
             let mut output = self.protocol.output(&mut out);
             catch_unwind(AssertUnwindSafe(|| {
-                route.processor.process(&mut input, &mut *output)
+                if seen.is_none() {
+                    return route.processor.process(&mut input, &mut *output);
+                }
+                let mut recorder = StatusRecorder::new(&mut *output);
+                let processed = route.processor.process(&mut input, &mut recorder);
+                exception = recorder.exception();
+                processed
             }))
         };
         match processed {
@@ -169,9 +209,17 @@ impl Dispatcher {
         }
         let oneway = ident.message_type == TMessageType::OneWay;
         let known = match self.reply_kind(&out[reserve..]) {
-            ReplyKind::Reply => true,
+            ReplyKind::Reply => {
+                if let Some(seen) = seen {
+                    seen.status(exception.unwrap_or_else(|| "OK".to_owned()));
+                }
+                true
+            }
             ReplyKind::Exception { unknown_method } => {
                 self.metrics.requests.error();
+                if let Some(seen) = seen {
+                    seen.status(APPLICATION_ERROR);
+                }
                 !unknown_method
             }
         };

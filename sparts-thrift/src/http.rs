@@ -31,6 +31,12 @@
 //! trusted only when `--admin-trusted` trusts every IPv4 address
 //! (`0.0.0.0/0`), where any real peer would have been trusted too.
 //!
+//! # Access log
+//!
+//! While the `HttpTask`'s access log is on (`--http-access-log`), each call
+//! also writes a Thrift line (`system` `thrift`, the service and method,
+//! `OK`, the exception's name or `APPLICATION_ERROR`) beside the HTTP one.
+//!
 //! # Counters
 //!
 //! In the registry given (the `HttpTask`'s: `HttpTask.thrift.requests`):
@@ -49,6 +55,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use bytes::Bytes;
+use sparts_core::server::AccessLog;
 use sparts_core::{Peer, TaskContext, counters::CounterRegistry, short_type_name};
 use thrift::server::TProcessor;
 
@@ -284,8 +291,12 @@ impl ThriftRoute {
             warned: AtomicBool::new(false),
         });
         axum::routing::post(
-            move |peer: Option<Extension<ConnectInfo<Peer>>>, body: Bytes| async move {
-                served.handle(peer.map(|p| (p.0).0), body).await
+            move |peer: Option<Extension<ConnectInfo<Peer>>>,
+                  log: Option<Extension<AccessLog>>,
+                  body: Bytes| async move {
+                served
+                    .handle(peer.map(|p| (p.0).0), log.map(|l| l.0), body)
+                    .await
             },
         )
         .layer(DefaultBodyLimit::max(self.max_body_bytes))
@@ -300,7 +311,14 @@ struct Served {
 }
 
 impl Served {
-    async fn handle(self: Arc<Self>, peer: Option<Peer>, body: Bytes) -> Response {
+    /// Serves one POST; `log` is the HTTP task's access log, in the
+    /// request while it is on.
+    async fn handle(
+        self: Arc<Self>,
+        peer: Option<Peer>,
+        log: Option<AccessLog>,
+        body: Bytes,
+    ) -> Response {
         let peer = peer.unwrap_or_else(|| {
             if !self.warned.swap(true, Ordering::Relaxed) {
                 tracing::info!(
@@ -310,8 +328,10 @@ impl Served {
             UNKNOWN_PEER
         });
         let served = Arc::clone(&self);
-        let outcome =
-            tokio::task::spawn_blocking(move || served.dispatcher.call(&body, peer, 0)).await;
+        let outcome = tokio::task::spawn_blocking(move || {
+            served.dispatcher.call(&body, peer, 0, log.as_ref())
+        })
+        .await;
         match outcome {
             Ok(Outcome::Reply(reply)) => {
                 ([(header::CONTENT_TYPE, CONTENT_TYPE)], reply).into_response()

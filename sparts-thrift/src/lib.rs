@@ -48,6 +48,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod client;
 mod conn;
 mod dispatch;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use sparts_core::server::{Bound, Connections, Handoff};
+use sparts_core::server::{AccessLog, Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
 
 use crate::conn::Shared;
@@ -36,7 +36,12 @@ use crate::serve::Server;
 /// `--thrift-transport framed|buffered` (default framed),
 /// `--thrift-protocol binary|compact` (default binary),
 /// `--thrift-max-frame-bytes` (default 16 MiB), `--thrift-idle-timeout`
-/// (seconds, default 300, 0: none). A second server registered with
+/// (seconds, default 300, 0: none), `--thrift-access-log`: one line per
+/// call at info under the target `sparts::access` (`service`, `method`,
+/// `status`: `OK`, the declared exception's type name or
+/// `APPLICATION_ERROR`; `duration_ms`, `peer`; see
+/// `sparts_core::server::AccessLog`), changeable at run time, off by
+/// default. A second server registered with
 /// `ThriftServerTask::new().with_name("Internal").with_prefix("internal")`
 /// reads `--internal-port`.
 ///
@@ -243,6 +248,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             protocol: options.protocol,
             max_bytes,
             idle_timeout: (!options.idle_timeout.is_zero()).then_some(options.idle_timeout),
+            access: AccessLog::new(ctx.name(), options.access_log),
         };
         self.bound = bound;
         self.server.put(Server {
@@ -254,7 +260,11 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     }
 
     async fn run(&self, ctx: TaskContext<ThriftOptions>) -> Result<(), BoxError> {
-        self.server.take(ctx.name())?.run(&ctx).await;
+        let server = self.server.take(ctx.name())?;
+        let access = server.shared.access.clone();
+        access
+            .while_serving(&ctx, |o| o.access_log, server.run(&ctx))
+            .await;
         Ok(())
     }
 }

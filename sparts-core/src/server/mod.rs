@@ -2,12 +2,13 @@
 //! (logged the same way everywhere) and the addresses bound, the hand-off
 //! of the listeners from `init` to `run`, the open connections and the phase
 //! of their shutdown, one shutdown plan (lame duck, stop accepting, drain,
-//! cut, counted and logged in the same words everywhere), and the request
-//! counters under the same names.
+//! cut, counted and logged in the same words everywhere), the request
+//! counters under the same names, and the access log in the same shape.
 //!
 //! A transport owns only how it speaks on a connection; HTTP, gRPC and
 //! Thrift build on these pieces.
 
+mod access;
 mod bound;
 mod connections;
 mod handoff;
@@ -15,6 +16,7 @@ mod io;
 mod metrics;
 mod plan;
 
+pub use access::{ACCESS_LOG_TARGET, AccessLog};
 pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};
 pub use handoff::Handoff;
