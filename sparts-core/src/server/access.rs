@@ -76,7 +76,8 @@ impl AccessLog {
     }
 
     /// Runs `serving`, turning the log on and off meanwhile as the task's
-    /// option (`on` reads it from the options) changes at run time.
+    /// option (`on` reads it from the options) changes at run time, which
+    /// it logs (`HttpTask access log off`) once applied.
     pub async fn while_serving<O, F>(
         &self,
         ctx: &TaskContext<O>,
@@ -92,7 +93,13 @@ impl AccessLog {
         let follow = async {
             loop {
                 let options = watch.changed().await;
-                self.set(on(&options));
+                let now = on(&options);
+                if now != self.is_on() {
+                    self.set(now);
+                    // Also what tells a caller the change has applied.
+                    let state = if now { "on" } else { "off" };
+                    tracing::info!("{} access log {state}", self.0.task);
+                }
             }
         };
         tokio::select! {
