@@ -25,7 +25,9 @@ pub const ACCESS_LOG_TARGET: &str = "sparts::access";
 /// has `task`, `system` (`grpc` or `thrift`), `service`, `method`,
 /// `status` (`OK`, the gRPC status name such as `NOT_FOUND`, the Thrift
 /// exception's type name, or `APPLICATION_ERROR`), `duration_ms` (until
-/// the call's status) and `peer`. Each line's message is `request`.
+/// the call's status) and `peer`. Each line's message is `request`; in
+/// the text format a line reads `INFO request task=HttpTask method=GET
+/// route=/kv/{key} status=200 duration_ms=0.183 peer=127.0.0.1`.
 ///
 /// While its log is on, sparts-http's `HttpTask` puts its `AccessLog` in
 /// each request's extensions, so that a route speaking another protocol
@@ -120,8 +122,8 @@ impl AccessLog {
         tracing::info!(
             target: ACCESS_LOG_TARGET,
             task = %self.0.task,
-            method,
-            route,
+            %method,
+            route = route.map(tracing::field::display),
             status,
             duration_ms = millis(duration),
             %peer,
@@ -143,10 +145,10 @@ impl AccessLog {
         tracing::info!(
             target: ACCESS_LOG_TARGET,
             task = %self.0.task,
-            system,
-            service,
-            method,
-            status,
+            %system,
+            %service,
+            %method,
+            %status,
             duration_ms = millis(duration),
             %peer,
             "request"
