@@ -38,7 +38,7 @@ impl VService {
     /// [`run_from_cli`](Self::run_from_cli) with these arguments (the first
     /// is the program name). Builds its own tokio runtime, so it must not be
     /// called from inside one: use [`run_with_args`](Self::run_with_args) there.
-    pub fn run_from_args<I, T>(self, argv: I) -> ExitCode
+    pub fn run_from_args<I, T>(mut self, argv: I) -> ExitCode
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
@@ -51,6 +51,7 @@ impl VService {
         let signals = self.signals.unwrap_or(true);
         let install_logging = self.logging.unwrap_or(true);
         let name = self.name.clone();
+        let log_layers = std::mem::take(&mut self.log_layers);
         let mut runner = match self.prepare(argv) {
             Ok(runner) => runner,
             Err(CliExit::Info(text)) => {
@@ -139,7 +140,12 @@ impl VService {
             }
         }
         if install_logging {
-            match logging::install(options.level, logfile.as_deref()) {
+            let config = logging::LogConfig {
+                filter: &options.level,
+                format: options.log_format,
+                logfile: logfile.as_deref(),
+            };
+            match logging::install(&config, log_layers) {
                 Ok(control) => runner.logging = control,
                 Err(e) => {
                     if let Some(pipe) = ready_pipe.take() {

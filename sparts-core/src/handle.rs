@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::counters::{CounterRegistry, CountersSnapshot};
 use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
+use crate::logging::LevelSetter;
 use crate::notify::Notifier;
 use crate::options::{OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
@@ -64,7 +65,7 @@ pub(crate) struct Shared {
     /// once the process is final (after detaching), unset otherwise.
     pub(crate) notifier: OnceLock<Notifier>,
     /// Applies `--level` changes, when the service installed the logger.
-    pub(crate) log_level: OnceLock<Box<dyn Fn(tracing::Level) + Send + Sync>>,
+    pub(crate) log_level: OnceLock<LevelSetter>,
 }
 
 /// A handle on a service: status, warnings, exported values, counters,
@@ -385,7 +386,7 @@ impl ServiceHandle {
         store.set(name, value)?;
         if name == "level" {
             if let Some(apply) = self.shared.log_level.get() {
-                apply(store.service().level);
+                apply(&store.service().level);
             }
         }
         drop(store);

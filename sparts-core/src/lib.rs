@@ -95,3 +95,6 @@ pub use tasks::{Periodic, PeriodicContext, PeriodicTask};
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.
 pub use clap;
+/// Re-exported so the layers given to
+/// [`VService::with_log_layer`] are of the version the service installs.
+pub use tracing_subscriber;

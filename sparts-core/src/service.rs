@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use crate::counters::{CounterRegistry, SharedClock};
 use crate::error::{BoxError, Error, Result};
 use crate::handle::{ServiceHandle, Shared};
+use crate::logging::ExtraLayer;
 use crate::options::{CliExit, OptionStore, TaskOptionsDecl};
 use crate::runner::{Hooks, Runner, TaskFailurePolicy, select};
 use crate::task::IntoTaskSpec;
@@ -38,6 +39,7 @@ pub struct VService {
     pub(crate) logging: Option<bool>,
     pub(crate) latency_buckets: Option<Vec<f64>>,
     pub(crate) metrics_recorder: bool,
+    pub(crate) log_layers: Vec<ExtraLayer>,
 }
 
 impl std::fmt::Debug for VService {
@@ -65,6 +67,7 @@ impl VService {
             logging: None,
             latency_buckets: None,
             metrics_recorder: true,
+            log_layers: Vec::new(),
         }
     }
 
@@ -160,10 +163,92 @@ impl VService {
     }
 
     /// Whether the service installs the process's logger (`--level`,
-    /// `--logfile`). Default: on for [`run_from_cli`](Self::run_from_cli),
+    /// `--log-format`, `--logfile`). Default: on for [`run_from_cli`](Self::run_from_cli),
     /// off when run inside an existing program.
     pub fn with_logging(mut self, on: bool) -> Self {
         self.logging = Some(on);
+        self
+    }
+
+    /// Adds a tracing layer (OpenTelemetry, Sentry, a second sink) to the
+    /// logger the service installs, beside its own output and under the
+    /// same `--level` directives, which keep changing at run time; `--logfile`,
+    /// its reopen on SIGHUP and `--log-format` apply to the service's own
+    /// output as before. Call it once per layer. Default: none.
+    ///
+    /// The layers are installed with the logger, so only when the service
+    /// installs it (see [`with_logging`](Self::with_logging)). A layer that
+    /// should see what `--level` hides (debug spans for a tracing backend)
+    /// goes to [`with_filtered_log_layer`](Self::with_filtered_log_layer)
+    /// with its own filter.
+    ///
+    /// ```
+    /// use std::process::ExitCode;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// use sparts_core::VService;
+    /// use sparts_core::tracing_subscriber::{Layer, Registry, layer::Context};
+    ///
+    /// /// Counts the events it is given: a stand-in for an exporter.
+    /// struct CountEvents(Arc<AtomicUsize>);
+    ///
+    /// impl Layer<Registry> for CountEvents {
+    ///     fn on_event(&self, _: &tracing::Event<'_>, _: Context<'_, Registry>) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let code = VService::new("Counted")
+    ///     .with_log_layer(CountEvents(Arc::clone(&seen)))
+    ///     .with_signals(false)
+    ///     .on_started(|service| {
+    ///         tracing::info!(target: "counted", "seen");
+    ///         tracing::debug!(target: "counted", "hidden by --level");
+    ///         service.request_shutdown();
+    ///     })
+    ///     .run_from_args(["counted", "--level", "warn,counted=info"]);
+    /// assert_eq!(code, ExitCode::SUCCESS);
+    /// // The service's own info lines are below `warn`: only ours came through.
+    /// assert_eq!(seen.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn with_log_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        self.log_layers.push(ExtraLayer {
+            layer: Box::new(layer),
+            under_level: true,
+        });
+        self
+    }
+
+    /// Adds a tracing layer that filters for itself (give it one with
+    /// `layer.with_filter(..)`): `--level` does not apply to it, so it can
+    /// see spans and events the service's own output leaves out. Otherwise
+    /// as [`with_log_layer`](Self::with_log_layer). Default: none.
+    ///
+    /// ```
+    /// use sparts_core::VService;
+    /// use sparts_core::tracing_subscriber::{EnvFilter, Layer, fmt};
+    ///
+    /// // Every debug line of the service's own code, as JSON on stdout,
+    /// // whatever --level says.
+    /// let debug = fmt::layer()
+    ///     .json()
+    ///     .with_writer(std::io::stdout)
+    ///     .with_filter(EnvFilter::new("my_service=debug"));
+    /// let service = VService::new("MyService").with_filtered_log_layer(debug);
+    /// ```
+    pub fn with_filtered_log_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        self.log_layers.push(ExtraLayer {
+            layer: Box::new(layer),
+            under_level: false,
+        });
         self
     }
 

@@ -1,13 +1,15 @@
-//! The task's metrics, as a tower layer around every hosted service: the
-//! request metrics every server records (core's
+//! The task's metrics and access log, as a tower layer around every hosted
+//! service: the request metrics every server records (core's
 //! [`RequestMetrics`]: requests, errors, latency overall and per method,
-//! `rpc_server_call_duration_seconds` with `system="grpc"`), plus gRPC's
-//! own errors by status code and open streams.
+//! `rpc_server_call_duration_seconds` with `system="grpc"`, and the access
+//! log line while the log is on), plus gRPC's own errors by status code
+//! and open streams.
 //!
-//! A call is recorded once its status is known: in the response head for
-//! an error the handler returned ("trailers-only"), in the trailers
-//! otherwise; a call whose response ends without a status (the client
-//! reset it) is recorded as `CANCELLED`.
+//! A call is recorded once its status is known, in one place
+//! ([`Stream::record`]): in the response head for an error the handler
+//! returned ("trailers-only"), in the trailers otherwise; a call whose
+//! response ends without a status (the client reset it, a timeout, a cut)
+//! is recorded as `CANCELLED`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,10 +20,11 @@ use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
-use sparts_core::TaskContext;
 use sparts_core::counters::{Counter, CounterRegistry};
-use sparts_core::server::{KnownMethod, RequestMetrics};
+use sparts_core::server::{AccessLog, Arrival, Called, KnownMethod, RequestMetrics};
+use sparts_core::{Peer, TaskContext};
 use tonic::codegen::http::{self, HeaderValue};
+use tonic::transport::server::TcpConnectInfo;
 
 /// gRPC's own counter names, as exported under the task's name
 /// (`GrpcTask.open_streams`, `GrpcTask.errors.NOT_FOUND`).
@@ -30,6 +33,16 @@ const ERRORS_BY_CODE: &str = "errors.";
 
 /// The `system` label of gRPC calls.
 const SYSTEM: &str = "grpc";
+
+/// The built-in services, counted but left out of the access log as the
+/// HTTP task leaves its built-in endpoints out: health probes would drown
+/// the user's calls.
+const BUILTIN: [&str; 4] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "sparts.admin.v1.Admin",
+];
 
 /// The gRPC status codes' names, by number.
 const CODES: [&str; 17] = [
@@ -55,12 +68,28 @@ const CANCELLED: usize = 1;
 const UNKNOWN: usize = 2;
 const UNIMPLEMENTED: usize = 12;
 
+/// The name of gRPC status code `code` (`NOT_FOUND`): the `code` label of
+/// its metrics and the `status` of its access log line.
+fn code_name(code: usize) -> &'static str {
+    CODES.get(code).copied().unwrap_or(CODES[UNKNOWN])
+}
+
+/// The code a `grpc-status` value gives: `UNKNOWN` for one gRPC does not
+/// define.
+fn code_of(value: &HeaderValue) -> usize {
+    std::str::from_utf8(value.as_bytes())
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|code| *code < CODES.len())
+        .unwrap_or(UNKNOWN)
+}
+
 /// The metrics of one start of the task.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     counters: CounterRegistry,
     /// `requests`, `errors` (any status but OK), `latency_ms`, per-method
-    /// latency and the call histogram.
+    /// latency, the call histogram and the access log.
     requests: RequestMetrics,
     /// `errors.NOT_FOUND` and the like, registered at the first error with
     /// that code so the list shows only codes that happened.
@@ -83,7 +112,9 @@ enum Method {
         path: String,
         service_len: usize,
     },
-    Unknown,
+    /// Not a method of a hosted service; its path kept for the access log
+    /// only while the log is on.
+    Unknown(Option<String>),
 }
 
 impl Metrics {
@@ -115,8 +146,14 @@ impl Metrics {
         }
     }
 
-    /// What the method at `path` (`/pkg.Service/Method`) is to the task.
-    fn method(&self, path: &str) -> Method {
+    /// The task's access log, written as calls are recorded.
+    pub(crate) fn access_log(&self) -> &AccessLog {
+        self.requests.access_log()
+    }
+
+    /// What the method at `path` (`/pkg.Service/Method`) is to the task;
+    /// `logged` when the access log is on.
+    fn method(&self, path: &str, logged: bool) -> Method {
         if let Some(found) = self
             .methods
             .read()
@@ -125,12 +162,13 @@ impl Metrics {
         {
             return Method::Known(Arc::clone(found));
         }
+        let unknown = || Method::Unknown(logged.then(|| path.to_owned()));
         let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
-            return Method::Unknown;
+            return unknown();
         };
         if method.is_empty() || method.contains('/') || !self.services.iter().any(|s| s == service)
         {
-            return Method::Unknown;
+            return unknown();
         }
         Method::Unseen {
             path: path.to_owned(),
@@ -143,31 +181,53 @@ impl Metrics {
     /// registered at its first call.
     fn learn(&self, path: String, service_len: usize) -> Arc<KnownMethod> {
         let (service, method) = (&path[1..=service_len], &path[service_len + 2..]);
-        let known = Arc::new(self.requests.known_method(SYSTEM, service, method));
+        let mut known = self.requests.known_method(SYSTEM, service, method);
+        if BUILTIN.contains(&service) {
+            known = known.without_access_log();
+        }
+        let known = Arc::new(known);
         let mut methods = self.methods.write().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(methods.entry(path).or_insert(known))
     }
 
-    /// Records a call that ended with status `code` (an index of
-    /// [`CODES`]) after `latency`.
-    fn record(&self, method: Method, code: usize, latency: std::time::Duration) {
+    /// Records the call of `arrival` from `peer` that ended with status
+    /// `code` (an index of [`CODES`]) after `latency`.
+    fn record(
+        &self,
+        arrival: Arrival,
+        method: Method,
+        code: usize,
+        latency: std::time::Duration,
+        peer: Option<Peer>,
+    ) {
+        let name = code_name(code);
         if code != 0 {
-            self.by_code[code]
-                .get_or_init(|| {
-                    self.counters
-                        .counter(&format!("{ERRORS_BY_CODE}{}", CODES[code]))
-                })
-                .increment();
-        }
-        let known = match method {
-            Method::Known(known) => Some(known),
-            Method::Unseen { path, service_len } if code != UNIMPLEMENTED => {
-                Some(self.learn(path, service_len))
+            if let Some(counter) = self.by_code.get(code) {
+                counter
+                    .get_or_init(|| self.counters.counter(&format!("{ERRORS_BY_CODE}{name}")))
+                    .increment();
             }
-            Method::Unseen { .. } | Method::Unknown => None,
+        }
+        let (known, path) = match method {
+            Method::Known(known) => (Some(known), None),
+            Method::Unseen { path, service_len } if code != UNIMPLEMENTED => {
+                (Some(self.learn(path, service_len)), None)
+            }
+            Method::Unseen { path, .. } => (None, Some(path)),
+            Method::Unknown(path) => (None, path),
         };
-        self.requests
-            .rpc_call(known.as_deref(), CODES[code], latency);
+        let called = match (&known, &path) {
+            (Some(known), _) => Called::Known(known),
+            (None, path) => {
+                let (service, method) = split(path.as_deref().unwrap_or_default());
+                Called::Unknown {
+                    system: SYSTEM,
+                    service,
+                    method,
+                }
+            }
+        };
+        self.requests.rpc_call(arrival, called, name, latency, peer);
     }
 }
 
@@ -206,18 +266,43 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        self.metrics.requests.request();
+        let arrival = self.metrics.requests.request();
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
-        let method = self.metrics.method(req.uri().path());
+        // What only the access log line needs is looked up for a logged
+        // call only.
+        let logged = arrival.is_logged();
+        let peer = logged.then(|| peer_of(&req));
+        let method = self.metrics.method(req.uri().path(), logged);
         ResponseFuture {
             inner: self.inner.call(req),
             stream: Some(Stream {
                 metrics: Arc::clone(&self.metrics),
                 method: Some(method),
                 start: Instant::now(),
+                arrival,
+                peer,
             }),
         }
     }
+}
+
+/// The client of a call: its TCP address, or a unix socket's.
+fn peer_of<B>(req: &http::Request<B>) -> Peer {
+    match req
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+    {
+        Some(addr) => Peer::Ip(addr.ip()),
+        None => Peer::Unix,
+    }
+}
+
+/// `/package.Service/Method` as its service and method; a path of another
+/// shape is all service.
+fn split(path: &str) -> (&str, &str) {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.split_once('/').unwrap_or((path, ""))
 }
 
 /// One call until its response ends: counted in `open_streams` while it
@@ -228,25 +313,26 @@ struct Stream {
     /// Taken when the call is recorded.
     method: Option<Method>,
     start: Instant,
+    arrival: Arrival,
+    /// Looked up for a logged call only.
+    peer: Option<Peer>,
 }
 
 impl Stream {
     /// Records the call if `value` is its `grpc-status`.
     fn status(&mut self, value: Option<&HeaderValue>) {
         if let Some(value) = value {
-            let code = std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|s| s.parse::<usize>().ok())
-                .filter(|code| *code < CODES.len())
-                .unwrap_or(UNKNOWN);
-            self.record(code);
+            self.record(code_of(value));
         }
     }
 
-    /// Records the call, unless it has been.
+    /// Records the call, unless it has been: the one place a gRPC call is
+    /// recorded, in the metrics and the access log.
     fn record(&mut self, code: usize) {
         if let Some(method) = self.method.take() {
-            self.metrics.record(method, code, self.start.elapsed());
+            let latency = self.start.elapsed();
+            self.metrics
+                .record(self.arrival, method, code, latency, self.peer);
         }
     }
 }
@@ -343,5 +429,31 @@ impl<B: Body> Body for MeteredBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_service_and_method() {
+        assert_eq!(
+            split("/helloworld.Greeter/SayHello"),
+            ("helloworld.Greeter", "SayHello")
+        );
+        assert_eq!(split("/nonsense"), ("nonsense", ""));
+        assert_eq!(split("/a/b/c"), ("a", "b/c"));
+    }
+
+    #[test]
+    fn codes_are_named_as_grpc_names_them() {
+        assert_eq!(code_name(0), "OK");
+        assert_eq!(code_name(5), "NOT_FOUND");
+        assert_eq!(code_name(16), "UNAUTHENTICATED");
+        assert_eq!(code_name(17), "UNKNOWN", "a number gRPC does not define");
+        assert_eq!(code_of(&HeaderValue::from_static("12")), UNIMPLEMENTED);
+        assert_eq!(code_of(&HeaderValue::from_static("99")), UNKNOWN);
+        assert_eq!(code_of(&HeaderValue::from_static("x")), UNKNOWN);
     }
 }

@@ -10,7 +10,7 @@ use sparts_core::{clap, options::parse_seconds};
 /// `TaskSpec::with_prefix("admin")` reads `--admin-port`).
 ///
 /// Read when the task starts (and again at each restart); `lameduck` is
-/// read when shutdown begins.
+/// read when shutdown begins; `access_log` applies at once.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct GrpcOptions {
@@ -41,4 +41,8 @@ pub struct GrpcOptions {
     /// Seconds between HTTP/2 keepalive pings to idle clients (0: none).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
     pub keepalive: Duration,
+
+    /// Log a line per call (service, method, status, duration, peer) at info under the target sparts::access.
+    #[arg(long)]
+    pub access_log: bool,
 }

@@ -32,7 +32,15 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) async fn run(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+    /// Serves until stopped, the access log following `--<prefix>-access-log`.
+    pub(crate) async fn run(self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
+        let access = self.metrics.access_log().clone();
+        access
+            .while_serving(ctx, |o| o.access_log, self.serve_until_stopped(ctx))
+            .await
+    }
+
+    async fn serve_until_stopped(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let accepting = CancellationToken::new();
         let incoming = Incoming::new(std::mem::take(&mut self.listeners), accepting.clone());
         let serve = self.serve(ctx, incoming, &accepting);

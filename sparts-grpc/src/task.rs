@@ -29,7 +29,8 @@ use crate::serve::Prepared;
 /// (default 0: any free port), `--grpc-sock PATH` (a unix socket instead),
 /// `--grpc-lameduck SECONDS` (default 0), `--grpc-max-message-size`,
 /// `--grpc-concurrency-per-connection`, `--grpc-max-concurrent-streams`,
-/// `--grpc-request-timeout`, `--grpc-keepalive`. Register a second one
+/// `--grpc-request-timeout`, `--grpc-keepalive`, `--grpc-access-log` (see
+/// below). Register a second one
 /// with another name and prefix: `GrpcTask::new().with_name("AdminGrpc").with_prefix("admin")`
 /// reads `--admin-port`.
 ///
@@ -79,6 +80,19 @@ use crate::serve::Prepared;
 /// so the number of series stays bounded); `sparts_server_connections_total`,
 /// `sparts_server_open_connections`, `sparts_server_cut_connections_total`;
 /// and `open_streams`.
+///
+/// # Access log
+///
+/// With `--grpc-access-log` (changeable at run time) every call writes one
+/// line at info under the target `sparts::access` from the same record as
+/// its metrics, when its status is known: `service`, `method`, `status`
+/// (the `code` label: `OK`, `NOT_FOUND`, ...; `CANCELLED` when the
+/// response is dropped before it ends), `duration_ms` and `peer`, as
+/// fields (see [`AccessLog`](sparts_core::server::AccessLog)). Calls of
+/// the health, reflection and admin services' methods are counted but not
+/// logged, nor are the requests of the HTTP router of `with_http_router`;
+/// a call of a method the task does not have is logged whatever service
+/// it names. Off, it costs a call one atomic load.
 ///
 /// # Shutdown
 ///

@@ -1,7 +1,8 @@
 //! What serves each request: the built-in endpoints or the user's router,
 //! with the peer's address in the request's extensions. The user's
-//! requests are counted; the built-in endpoints' (scrapes, probes, admin
-//! calls) are not user traffic.
+//! requests are recorded (counted, and logged while the access log is on)
+//! in one place, [`Counted`]'s poll; the built-in endpoints' (scrapes,
+//! probes, admin calls) are not user traffic.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,11 +20,11 @@ use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
-use sparts_core::server::RequestMetrics;
+use sparts_core::server::{Arrival, RequestMetrics};
 use tower::Service;
 
 use crate::endpoints::Endpoints;
-use crate::route::{UNMATCHED, noting};
+use crate::route::noting;
 
 /// The routers of one run of the task and its counters.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ pub(crate) struct App {
     pub(crate) endpoints: Endpoints,
     /// Whether the user's handlers get the peer's address.
     pub(crate) connect_info: bool,
+    /// The user's requests' metrics and access log.
     pub(crate) metrics: RequestMetrics,
 }
 
@@ -90,20 +92,25 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
                 user: None,
             };
         }
-        app.metrics.request();
+        let arrival = app.metrics.request();
         let method = req.method().clone();
         let (inner, route) = noting(|| app.user.clone().call(req));
         Counted {
             inner,
             start,
             conn: Arc::clone(&self.conn),
-            user: Some(UserRequest { method, route }),
+            user: Some(UserRequest {
+                arrival,
+                method,
+                route,
+            }),
         }
     }
 }
 
 /// What the metrics of a user's request need besides its answer.
 struct UserRequest {
+    arrival: Arrival,
     method: Method,
     /// Noted by the router when it calls the route.
     route: Option<MatchedPath>,
@@ -139,12 +146,14 @@ impl Future for Counted {
             this.inner.poll(cx)
         };
         let Ok(response) = ready!(polled);
-        let route = user.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-        this.conn.app.metrics.http_response(
+        let conn = &**this.conn;
+        conn.app.metrics.http_response(
+            user.arrival,
             user.method.as_str(),
-            route,
+            user.route.as_ref().map(MatchedPath::as_str),
             response.status().as_u16(),
             this.start.elapsed(),
+            conn.peer,
         );
         Poll::Ready(Ok(response))
     }

@@ -12,7 +12,7 @@ use sparts_core::listen::ListenOptions;
 ///
 /// The addresses are read when the task starts (and again at each restart),
 /// so a change at run time applies from the next restart; `lameduck` is read
-/// when shutdown begins.
+/// when shutdown begins; `access_log` applies at once.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
@@ -27,4 +27,8 @@ pub struct HttpOptions {
     /// Seconds to keep serving once shutdown begins (/readyz answers 503 meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
     pub lameduck: Duration,
+
+    /// Log a line per request (method, route, status, duration, peer) at info under the target sparts::access.
+    #[arg(long)]
+    pub access_log: bool,
 }

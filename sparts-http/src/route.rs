@@ -1,5 +1,5 @@
 //! The route template a user request matched, for its metrics' `route`
-//! label. axum knows it ([`MatchedPath`]) only inside the user's router,
+//! label and its access log line. axum knows it ([`MatchedPath`]) only inside the user's router,
 //! while the task records the answer outside it: a layer on the router
 //! notes the template in a thread-local slot as the router calls the
 //! route, and the task's response future reads it back after polling the
@@ -11,11 +11,6 @@ use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
 use tower::{Layer, Service};
-
-/// The `route` label of requests that matched no route (the fallback's
-/// 404 among them): one fixed name, never the raw path, so that a scanner
-/// cannot grow the number of series.
-pub(crate) const UNMATCHED: &str = "unmatched";
 
 thread_local! {
     static NOTED: Cell<Option<MatchedPath>> = const { Cell::new(None) };

@@ -34,7 +34,8 @@ enum Routes {
 /// `--http-host` (default: every interface, IPv4 and IPv6), `--http-port`
 /// (default 0: any free port), `--http-sock PATH` (a unix socket instead,
 /// mode 0600, or 0660 with `--http-sock-group GROUP`), `--http-lameduck
-/// SECONDS` (default 0). Register a second one with another name and prefix:
+/// SECONDS` (default 0), `--http-access-log` (see below). Register a
+/// second one with another name and prefix:
 /// `HttpTask::new(admin).with_name("AdminHttp").with_prefix("admin")`
 /// reads `--admin-port`.
 ///
@@ -98,6 +99,17 @@ enum Routes {
 /// numeric code; and `sparts_server_connections_total`,
 /// `sparts_server_open_connections`, `sparts_server_cut_connections_total`,
 /// `sparts_server_bad_input_total`.
+///
+/// # Access log
+///
+/// With `--http-access-log` (changeable at run time) every request to the
+/// user's routes writes one line at info under the target `sparts::access`,
+/// from the same record as its metrics: `method`, `route` (the template
+/// of the `route` label; absent when no route matched), `status`,
+/// `duration_ms` and `peer`, as fields (see
+/// [`AccessLog`](sparts_core::server::AccessLog)). The built-in endpoints
+/// are not logged, as they are not counted. Off, it costs a request one
+/// atomic load.
 ///
 /// # Requests
 ///
@@ -305,6 +317,10 @@ impl VTask<HttpOptions> for HttpTask {
     }
 
     async fn run(&self, ctx: TaskContext<HttpOptions>) -> Result<(), BoxError> {
-        self.server.take(ctx.name())?.run(&ctx).await
+        let server = self.server.take(ctx.name())?;
+        let access = server.app.metrics.access_log().clone();
+        access
+            .while_serving(&ctx, |o| o.access_log, server.run(&ctx))
+            .await
     }
 }

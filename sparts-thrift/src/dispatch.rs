@@ -7,14 +7,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sparts_core::server::RPC_OK;
+use sparts_core::server::{AccessLog, RPC_OK};
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
 
 use crate::handler::Processor;
 use crate::metrics::Metrics;
-use crate::outcome::{APPLICATION_ERROR, Watched, application_error};
+use crate::outcome::{APPLICATION_ERROR, Watched};
 use crate::peer::PeerScope;
 use crate::wire::Protocol;
 
@@ -63,7 +63,8 @@ pub(crate) enum Outcome {
     Malformed(String),
 }
 
-/// Runs requests through processors, counting them.
+/// Runs requests through processors, recording them (metrics and access
+/// log) in one place, at the end of [`call`](Self::call).
 pub(crate) struct Dispatcher {
     routes: Routes,
     protocol: Protocol,
@@ -94,6 +95,11 @@ impl Dispatcher {
         }
     }
 
+    /// The access log the calls are written to, the task's.
+    pub(crate) fn access_log(&self) -> &AccessLog {
+        self.metrics.requests.access_log()
+    }
+
     /// Whether the request calls a method its handler declared
     /// non-blocking, to run where the request was read instead of on a
     /// worker thread (see `ThriftHandlerTask::with_inline_methods`).
@@ -114,7 +120,7 @@ impl Dispatcher {
     /// `reserve` zero bytes, room for a frame header.
     pub(crate) fn call(&self, request: &[u8], peer: Peer, reserve: usize) -> Outcome {
         let started = Instant::now();
-        self.metrics.requests.request();
+        let arrival = self.metrics.requests.request();
         let mut input = self.protocol.input(request, &self.limits);
         let ident = match input.read_message_begin() {
             Ok(ident) => ident,
@@ -128,13 +134,15 @@ impl Dispatcher {
             Ok(found) => found,
             Err(reason) => {
                 // Replies carry the bare method name, as the client expects.
-                let method = ident.name.split_once(':').map_or(&*ident.name, |(_, m)| m);
+                let (service, method) = ident.name.split_once(':').unwrap_or(("", &ident.name));
                 let bare =
                     TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
                 let kind = ApplicationErrorKind::UnknownMethod;
                 self.exception(&mut out, &bare, kind, reason);
-                let code = Cow::Borrowed(application_error(kind));
-                self.metrics.record(None, code, started.elapsed());
+                let code = Cow::Borrowed(APPLICATION_ERROR);
+                let call = (service, method, false);
+                self.metrics
+                    .record(arrival, call, code, started.elapsed(), peer);
                 return Outcome::Reply(out);
             }
         };
@@ -163,18 +171,18 @@ impl Dispatcher {
                     route.service
                 );
                 out.truncate(reserve);
-                let kind = ApplicationErrorKind::InternalError;
                 self.exception(
                     &mut out,
                     &ident,
-                    kind,
+                    ApplicationErrorKind::InternalError,
                     format!("handler panicked: {message}"),
                 );
-                (Cow::Borrowed(application_error(kind)), true)
+                (Cow::Borrowed(APPLICATION_ERROR), true)
             }
         };
-        let known = known.then_some((route.service.as_str(), method));
-        self.metrics.record(known, code, started.elapsed());
+        let call = (route.service.as_str(), method, known);
+        self.metrics
+            .record(arrival, call, code, started.elapsed(), peer);
         if ident.message_type == TMessageType::OneWay {
             // Generated processors answer a failed oneway call with an
             // exception, which the client never reads: it would take the
@@ -218,26 +226,22 @@ impl Dispatcher {
     }
 
     /// The code of a reply that is no result, and whether its method is
-    /// known: an exception message names its kind (an unknown method's is
-    /// left out of the per-method metrics); no reply at all is a oneway
-    /// call's success.
+    /// known: an exception message is an `APPLICATION_ERROR` (an unknown
+    /// method's is left out of the per-method metrics); no reply at all is
+    /// a oneway call's success.
     fn exception_code(&self, reply: &[u8]) -> (Cow<'static, str>, bool) {
         if reply.is_empty() {
             return (Cow::Borrowed(RPC_OK), true);
         }
         let mut input = self.protocol.input(reply, &self.limits);
-        let code = match input.read_message_begin() {
+        match input.read_message_begin() {
             Ok(ident) if ident.message_type == TMessageType::Exception => {
-                match thrift::Error::read_application_error_from_in_protocol(&mut *input) {
-                    Ok(e) if e.kind == ApplicationErrorKind::UnknownMethod => {
-                        return (Cow::Borrowed(application_error(e.kind)), false);
-                    }
-                    Ok(e) => application_error(e.kind),
-                    Err(_) => APPLICATION_ERROR,
-                }
+                let unknown_method =
+                    thrift::Error::read_application_error_from_in_protocol(&mut *input)
+                        .is_ok_and(|e| e.kind == ApplicationErrorKind::UnknownMethod);
+                (Cow::Borrowed(APPLICATION_ERROR), !unknown_method)
             }
-            _ => RPC_OK,
-        };
-        (Cow::Borrowed(code), true)
+            _ => (Cow::Borrowed(RPC_OK), true),
+        }
     }
 }

@@ -31,6 +31,15 @@
 //! trusted only when `--admin-trusted` trusts every IPv4 address
 //! (`0.0.0.0/0`), where any real peer would have been trusted too.
 //!
+//! # Access log
+//!
+//! The route's calls are recorded by core's request metrics of the task
+//! whose context is given, so they share its access log: while the
+//! `HttpTask`'s is on (`--http-access-log`), each call also writes a
+//! Thrift line (`system` `thrift`, the service and method, `OK`, the
+//! exception's type name or `APPLICATION_ERROR`, the peer as above)
+//! beside the HTTP one.
+//!
 //! # Counters
 //!
 //! In the counters of the task whose context is given (the `HttpTask`'s:

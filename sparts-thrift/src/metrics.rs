@@ -1,15 +1,16 @@
 //! The request metrics of a Thrift server or route: core's
 //! [`RequestMetrics`] (`requests`, `errors`, `latency_ms`,
-//! `<service>.<method>.latency_ms`, and
-//! `rpc_server_call_duration_seconds` with `system="thrift"`).
+//! `<service>.<method>.latency_ms`,
+//! `rpc_server_call_duration_seconds` with `system="thrift"`, and the
+//! access log line while the task's log is on).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use sparts_core::TaskContext;
-use sparts_core::server::{KnownMethod, RequestMetrics};
+use sparts_core::server::{Arrival, Called, KnownMethod, RequestMetrics};
+use sparts_core::{Peer, TaskContext};
 
 /// The `system` label of Thrift calls.
 const SYSTEM: &str = "thrift";
@@ -37,19 +38,28 @@ impl Metrics {
         }
     }
 
-    /// Records one call that ended with `code` after `latency`: of
-    /// `service`'s `method` when the handler knows it (`known`), in the
-    /// totals only otherwise.
+    /// Records the call of `arrival`, of `service`'s `method`, from `peer`,
+    /// that ended with `code` after `latency`: per method when the handler
+    /// knows it (`known`), in the totals only otherwise; in the access log
+    /// either way.
     pub(crate) fn record(
         &self,
-        known: Option<(&str, &str)>,
+        arrival: Arrival,
+        (service, method, known): (&str, &str, bool),
         code: Cow<'static, str>,
         latency: Duration,
+        peer: Peer,
     ) {
-        let Some((service, method)) = known else {
-            self.requests.rpc_call(None, code, latency);
+        if !known {
+            let called = Called::Unknown {
+                system: SYSTEM,
+                service,
+                method,
+            };
+            self.requests
+                .rpc_call(arrival, called, code, latency, Some(peer));
             return;
-        };
+        }
         let found = self
             .methods
             .read()
@@ -64,6 +74,8 @@ impl Metrics {
             let by_method = methods.entry(service.to_owned()).or_default();
             Arc::clone(by_method.entry(method.to_owned()).or_insert(known))
         });
-        self.requests.rpc_call(Some(&known), code, latency);
+        let called = Called::Known(&known);
+        self.requests
+            .rpc_call(arrival, called, code, latency, Some(peer));
     }
 }

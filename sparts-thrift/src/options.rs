@@ -12,7 +12,7 @@ use crate::wire::{Protocol, Transport};
 /// with `TaskSpec::with_prefix("admin")` reads `--admin-port`).
 ///
 /// Read when the task starts (and again at each restart); `lameduck` is
-/// read when shutdown begins.
+/// read when shutdown begins; `access_log` applies at once.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct ThriftOptions {
@@ -45,4 +45,8 @@ pub struct ThriftOptions {
     /// Seconds a connection may wait for its next request before it is closed (0: no limit).
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
     pub idle_timeout: Duration,
+
+    /// Log a line per call (service, method, status, duration, peer) at info under the target sparts::access.
+    #[arg(long)]
+    pub access_log: bool,
 }

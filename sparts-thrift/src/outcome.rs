@@ -1,41 +1,24 @@
-//! How a call ended, read from the reply its processor writes: the `code`
-//! of its metrics. A generated processor answers a declared (IDL) exception
-//! inside a normal reply, as a field of the result other than the success
-//! (field 0), and the exception's type name is written only to the
-//! protocol, never to the wire: [`Watched`] passes every write on and
-//! notes that name on the way.
+//! How a call ended, read from the reply its processor writes: `OK`, the
+//! declared exception's type name, or `APPLICATION_ERROR`, the `code` of
+//! its metrics and the `status` of its access log line. A generated
+//! processor answers a declared (IDL) exception inside a normal reply, as
+//! a field of the result other than the success (field 0), and the
+//! exception's type name is written only to the protocol, never to the
+//! wire: [`Watched`] passes every write on and notes that name on the way.
 
 use std::borrow::Cow;
 
 use sparts_core::server::RPC_OK;
+use thrift::Result;
 use thrift::protocol::{
     TFieldIdentifier, TListIdentifier, TMapIdentifier, TMessageIdentifier, TMessageType,
     TOutputProtocol, TSetIdentifier, TStructIdentifier, TType,
 };
-use thrift::{ApplicationErrorKind, Result};
 
-/// The code of a call answered with an application exception whose kind
-/// is no more specific (what a handler's error outside the IDL becomes),
-/// or could not be read.
+/// The code of a call answered with an application exception (Thrift's
+/// `TApplicationException`: an unknown service or method, a handler's
+/// error outside the IDL, a panic), whatever its kind.
 pub(crate) const APPLICATION_ERROR: &str = "APPLICATION_ERROR";
-
-/// The code of a call answered with an application exception of `kind`:
-/// the name Thrift's `TApplicationException` gives it.
-pub(crate) fn application_error(kind: ApplicationErrorKind) -> &'static str {
-    match kind {
-        ApplicationErrorKind::UnknownMethod => "UNKNOWN_METHOD",
-        ApplicationErrorKind::InvalidMessageType => "INVALID_MESSAGE_TYPE",
-        ApplicationErrorKind::WrongMethodName => "WRONG_METHOD_NAME",
-        ApplicationErrorKind::BadSequenceId => "BAD_SEQUENCE_ID",
-        ApplicationErrorKind::MissingResult => "MISSING_RESULT",
-        ApplicationErrorKind::InternalError => "INTERNAL_ERROR",
-        ApplicationErrorKind::ProtocolError => "PROTOCOL_ERROR",
-        ApplicationErrorKind::InvalidTransform => "INVALID_TRANSFORM",
-        ApplicationErrorKind::InvalidProtocol => "INVALID_PROTOCOL",
-        ApplicationErrorKind::UnsupportedClientType => "UNSUPPORTED_CLIENT_TYPE",
-        _ => APPLICATION_ERROR,
-    }
-}
 
 /// Where the reply's writes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,13 +263,50 @@ mod tests {
         assert_eq!(out.code(), None);
         let mut binary = TBinaryOutputProtocol::new(Vec::new(), true);
         assert_eq!(Watched::new(&mut binary).code(), None, "oneway");
+    }
+
+    /// Writes a reply whose result's field `field` is `value`, as
+    /// generated code does.
+    fn result_field(field: i16, value: impl FnOnce(&mut dyn TOutputProtocol)) -> Option<String> {
+        let mut binary = TBinaryOutputProtocol::new(Vec::new(), true);
+        let mut out = Watched::new(&mut binary);
+        let p: &mut dyn TOutputProtocol = &mut out;
+        let message = TMessageIdentifier::new("get", TMessageType::Reply, 1);
+        p.write_message_begin(&message).expect("write");
+        p.write_struct_begin(&TStructIdentifier::new("KvGetResult"))
+            .expect("write");
+        p.write_field_begin(&TFieldIdentifier::new("f", TType::Struct, field))
+            .expect("write");
+        value(p);
+        p.write_field_end().expect("write");
+        p.write_field_stop().expect("write");
+        p.write_struct_end().expect("write");
+        p.write_message_end().expect("write");
+        out.code().map(Cow::into_owned)
+    }
+
+    fn a_struct(name: &str) -> impl FnOnce(&mut dyn TOutputProtocol) + '_ {
+        move |p| {
+            p.write_struct_begin(&TStructIdentifier::new(name))
+                .expect("write");
+            p.write_field_stop().expect("write");
+            p.write_struct_end().expect("write");
+        }
+    }
+
+    #[test]
+    fn any_declared_exception_is_named_by_its_type() {
         assert_eq!(
-            application_error(ApplicationErrorKind::UnknownMethod),
-            "UNKNOWN_METHOD"
+            result_field(1, a_struct("NotFound")).as_deref(),
+            Some("NotFound")
         );
-        assert_eq!(
-            application_error(ApplicationErrorKind::Unknown),
-            APPLICATION_ERROR
-        );
+        assert_eq!(result_field(2, a_struct("Busy")).as_deref(), Some("Busy"));
+    }
+
+    #[test]
+    fn a_success_value_is_no_exception_even_when_a_struct() {
+        assert_eq!(result_field(0, a_struct("Value")).as_deref(), Some(RPC_OK));
+        let string = |p: &mut dyn TOutputProtocol| p.write_string("v").expect("write");
+        assert_eq!(result_field(0, string).as_deref(), Some(RPC_OK));
     }
 }

@@ -36,7 +36,11 @@ use crate::serve::Server;
 /// `--thrift-transport framed|buffered` (default framed),
 /// `--thrift-protocol binary|compact` (default binary),
 /// `--thrift-max-frame-bytes` (default 16 MiB), `--thrift-idle-timeout`
-/// (seconds, default 300, 0: none). A second server registered with
+/// (seconds, default 300, 0: none), `--thrift-access-log`: one line per
+/// call at info under the target `sparts::access`, from the same record as
+/// its metrics (`service`, `method`, `status`: the `code` label below;
+/// `duration_ms`, `peer`; see `sparts_core::server::AccessLog`),
+/// changeable at run time, off by default. A second server registered with
 /// `ThriftServerTask::new().with_name("Internal").with_prefix("internal")`
 /// reads `--internal-port`.
 ///
@@ -65,9 +69,9 @@ use crate::serve::Server;
 /// On `/metrics`, labelled with `task`: the histogram
 /// `rpc_server_call_duration_seconds{task,system="thrift",service,method,code}`
 /// for the methods the handlers know, whose `code` is `OK`, a declared
-/// exception's type name (`NotFound`), the kind of an application
-/// exception (`INTERNAL_ERROR` for a handler that panicked), or
-/// `APPLICATION_ERROR` (a handler's error outside the IDL); and `sparts_server_connections_total`,
+/// exception's type name (`NotFound`), or `APPLICATION_ERROR` (an
+/// application exception: a handler's error outside the IDL, a panic);
+/// and `sparts_server_connections_total`,
 /// `sparts_server_open_connections`, `sparts_server_cut_connections_total`,
 /// `sparts_server_bad_input_total`.
 ///
@@ -264,7 +268,11 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     }
 
     async fn run(&self, ctx: TaskContext<ThriftOptions>) -> Result<(), BoxError> {
-        self.server.take(ctx.name())?.run(&ctx).await;
+        let server = self.server.take(ctx.name())?;
+        let access = server.shared.dispatcher.access_log().clone();
+        access
+            .while_serving(&ctx, |o| o.access_log, server.run(&ctx))
+            .await;
         Ok(())
     }
 }

@@ -1,18 +1,25 @@
 //! The options every service has.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use ipnet::IpNet;
+
+use super::log::{LogFilter, LogFormat};
 
 /// Options of the service itself (no prefix): logging, task selection,
 /// shutdown, admin trust and daemon control.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct ServiceOptions {
-    /// Log level: error, warn, info, debug or trace (any case; WARNING and CRITICAL are accepted).
-    #[arg(long, default_value = "info", value_parser = parse_level)]
-    pub level: tracing::Level,
+    /// What to log: a level (error, warn, info, debug, trace, off; WARNING and CRITICAL too) or tracing's filter directives, e.g. info,h2=warn,my_crate=debug.
+    #[arg(long, default_value = "info", value_parser = LogFilter::from_str, value_name = "DIRECTIVES")]
+    pub level: LogFilter,
+
+    /// How log lines are written: text, or json (one object per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
 
     /// Append logs to this file instead of stderr (reopened on SIGHUP, for logrotate).
     #[arg(long, value_name = "PATH")]
@@ -61,21 +68,6 @@ pub struct ServiceOptions {
 pub(crate) const LIVE_SERVICE_OPTIONS: &[&str] =
     &["level", "dryrun", "shutdown_timeout", "admin_trusted"];
 
-/// Parses a log level the way the original did: any case, with its
-/// `WARNING` and `CRITICAL` spellings.
-pub(crate) fn parse_level(s: &str) -> Result<tracing::Level, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "trace" => Ok(tracing::Level::TRACE),
-        "debug" => Ok(tracing::Level::DEBUG),
-        "info" => Ok(tracing::Level::INFO),
-        "warn" | "warning" => Ok(tracing::Level::WARN),
-        "error" | "critical" | "fatal" => Ok(tracing::Level::ERROR),
-        _ => Err(format!(
-            "`{s}` is not a log level (expected error, warn, info, debug or trace)"
-        )),
-    }
-}
-
 /// Parses non-negative, finite, fractional seconds.
 pub fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -89,14 +81,6 @@ pub fn parse_seconds(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levels_accept_the_originals_names() {
-        assert_eq!(parse_level("WARNING"), Ok(tracing::Level::WARN));
-        assert_eq!(parse_level("Critical"), Ok(tracing::Level::ERROR));
-        assert_eq!(parse_level("debug"), Ok(tracing::Level::DEBUG));
-        assert!(parse_level("loud").is_err());
-    }
 
     #[test]
     fn seconds_reject_nonsense() {

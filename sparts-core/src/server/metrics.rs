@@ -4,12 +4,15 @@
 //! methods it knows, HTTP's `responses_1xx` to `responses_5xx`), and the
 //! service's Prometheus histograms
 //! (`http_server_request_duration_seconds`,
-//! `rpc_server_call_duration_seconds`).
+//! `rpc_server_call_duration_seconds`); and, from the same record, the
+//! request's access log line while the task's log is on.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::AccessLog;
+use crate::admin::Peer;
 use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 use crate::task::TaskContext;
 use crate::telemetry::{HttpServerMetrics, RpcMethod, RpcServerMetrics, Telemetry};
@@ -31,13 +34,25 @@ const CLASSES: [&str; 5] = [
 /// The code of an RPC that succeeded, on gRPC and Thrift alike.
 pub const RPC_OK: &str = "OK";
 
-/// A server's request metrics. Its fb303 counters: `requests` (counted as
-/// a request arrives), `errors` (requests answered with an error: a 5xx,
-/// an RPC code other than [`RPC_OK`], a request that is not one) and
-/// `latency_ms` (count, avg and max over 60 and 600 s); HTTP adds
-/// `responses_1xx` to `responses_5xx`, RPC servers `<method>.latency_ms`
-/// per method they know. Each answer also lands in the service's
-/// Prometheus histogram of its kind, labelled with the task.
+/// The `route` label of HTTP requests that matched no route (the
+/// fallback's 404 among them): one fixed name, never the raw path, so that
+/// a scanner cannot grow the number of series.
+const UNMATCHED: &str = "unmatched";
+
+/// A server's request metrics and access log: the one thing a transport
+/// calls for each request, as it arrives ([`request`](Self::request),
+/// which gives an [`Arrival`]) and as it is answered, with that arrival
+/// ([`http_response`](Self::http_response), [`rpc_call`](Self::rpc_call)).
+///
+/// Its fb303 counters: `requests` (counted as a request arrives), `errors`
+/// (requests answered with an error: a 5xx, an RPC code other than
+/// [`RPC_OK`], a request that is not one) and `latency_ms` (count, avg and
+/// max over 60 and 600 s); HTTP adds `responses_1xx` to `responses_5xx`,
+/// RPC servers `<method>.latency_ms` per method they know. Each answer
+/// also lands in the service's Prometheus histogram of its kind, labelled
+/// with the task, and in a line of the task's [`AccessLog`] if it was on
+/// when the request arrived; while it is off, the log costs a request one
+/// atomic load, in [`request`](Self::request).
 ///
 /// The fb303 counters are registered
 /// [`fb303_only`](CounterRegistry::fb303_only): `/metrics` shows the
@@ -46,7 +61,7 @@ pub const RPC_OK: &str = "OK";
 /// ```
 /// use std::time::Duration;
 /// use sparts_core::counters::CounterRegistry;
-/// use sparts_core::server::{RPC_OK, RequestMetrics};
+/// use sparts_core::server::{Called, RPC_OK, RequestMetrics};
 /// use sparts_core::telemetry::{Format, Telemetry};
 ///
 /// let counters = CounterRegistry::new();
@@ -54,8 +69,11 @@ pub const RPC_OK: &str = "OK";
 /// let metrics = RequestMetrics::new(&counters, &telemetry, "GrpcTask", "");
 /// // Once per method the server knows, then at every call:
 /// let say_hello = metrics.known_method("grpc", "helloworld.Greeter", "SayHello");
-/// metrics.request();
-/// metrics.rpc_call(Some(&say_hello), RPC_OK, Duration::from_millis(2));
+/// let arrival = metrics.request();
+/// // What only the access log line needs is looked up while the log is on.
+/// let peer = arrival.is_logged().then(|| sparts_core::Peer::Ip([127, 0, 0, 1].into()));
+/// let said_hello = Called::Known(&say_hello);
+/// metrics.rpc_call(arrival, said_hello, RPC_OK, Duration::from_millis(2), peer);
 /// assert_eq!(counters.snapshot().get("requests"), Some(1.0));
 /// let text = telemetry.render(Format::Prometheus).expect("encodes");
 /// assert!(text.contains(r#"rpc_server_call_duration_seconds_count{task="GrpcTask",system="grpc",service="helloworld.Greeter",method="SayHello",code="OK"} 1"#));
@@ -71,6 +89,7 @@ pub struct RequestMetrics {
     task: Arc<str>,
     /// Registered at the first HTTP answer, so only HTTP servers have them.
     http: Arc<OnceLock<HttpMetrics>>,
+    access: AccessLog,
 }
 
 #[derive(Debug)]
@@ -79,15 +98,64 @@ struct HttpMetrics {
     histogram: HttpServerMetrics,
 }
 
-/// A method an RPC server knows: its `<method>.latency_ms` samples and its
-/// labels in `rpc_server_call_duration_seconds`. Made once per method
-/// ([`RequestMetrics::known_method`]) and kept, so a call costs no
-/// allocation. Cheap to clone.
+/// A method an RPC server knows: its `<method>.latency_ms` samples, its
+/// labels in `rpc_server_call_duration_seconds` and in the access log.
+/// Made once per method ([`RequestMetrics::known_method`]) and kept, so a
+/// call costs no allocation. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct KnownMethod {
     latency: Samples,
     histogram: RpcServerMetrics,
     labels: RpcMethod,
+    logged: bool,
+}
+
+impl KnownMethod {
+    /// Leaves this method's calls out of the access log (they are still
+    /// counted): a built-in service's, such as health checks, whose probes
+    /// would drown the user's calls. Default: logged.
+    #[must_use]
+    pub fn without_access_log(mut self) -> Self {
+        self.logged = false;
+        self
+    }
+}
+
+/// A request counted as it arrived ([`RequestMetrics::request`]), given
+/// back with its answer: whether the access log was on then, so that the
+/// line is decided with one atomic load, and what only the line needs
+/// (gRPC's peer) is looked up only for a logged request.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    logged: bool,
+}
+
+impl Arrival {
+    /// Whether the request's access log line is due.
+    #[inline]
+    #[must_use]
+    pub fn is_logged(self) -> bool {
+        self.logged
+    }
+}
+
+/// The method an RPC called, as its server recorded it.
+#[derive(Debug, Clone, Copy)]
+pub enum Called<'a> {
+    /// A method the server knows: recorded per method.
+    Known(&'a KnownMethod),
+    /// Any other (a method or service the server does not have, a name of
+    /// no known shape): counted in the totals only, so that a client
+    /// sending random names cannot grow the counters or the series, and
+    /// logged with the names the call gave.
+    Unknown {
+        /// `grpc` or `thrift`.
+        system: &'static str,
+        /// The service the call named (empty when it named none).
+        service: &'a str,
+        /// The method the call named.
+        method: &'a str,
+    },
 }
 
 impl RequestMetrics {
@@ -131,13 +199,25 @@ impl RequestMetrics {
             telemetry: telemetry.clone(),
             task: task.into(),
             http: Arc::default(),
+            access: telemetry.access_log(task),
         }
     }
 
-    /// Counts a request as it arrives.
+    /// The task's access log, whose lines these metrics write: the task
+    /// switches it with its option
+    /// ([`while_serving`](AccessLog::while_serving)).
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access
+    }
+
+    /// Counts a request as it arrives; give the arrival back with its
+    /// answer.
     #[inline]
-    pub fn request(&self) {
+    pub fn request(&self) -> Arrival {
         self.requests.increment();
+        Arrival {
+            logged: self.access.is_on(),
+        }
     }
 
     /// Counts an error that is no answer of a method: bytes that are not a
@@ -148,11 +228,20 @@ impl RequestMetrics {
     }
 
     /// Records an HTTP answer: `status` (a 5xx is an error) after `latency`
-    /// (until the response head), to a request with `method` that matched
-    /// `route`, the route's template (`/kv/{key}`), never the raw path:
-    /// requests that matched no route share one fixed name, so the number
-    /// of series stays bounded.
-    pub fn http_response(&self, method: &str, route: &str, status: u16, latency: Duration) {
+    /// (until the response head), to the request of `arrival` from `peer`
+    /// with `method` that matched `route`, the route's template
+    /// (`/kv/{key}`), never the raw path: requests that matched no route
+    /// (`None`) share the label `unmatched`, so the number of series stays
+    /// bounded, and their log line has no route.
+    pub fn http_response(
+        &self,
+        arrival: Arrival,
+        method: &str,
+        route: Option<&str>,
+        status: u16,
+        latency: Duration,
+        peer: Peer,
+    ) {
         let http = self.http.get_or_init(|| HttpMetrics {
             classes: CLASSES.map(|name| self.counters.counter(&format!("{}{name}", self.prefix))),
             histogram: self.telemetry.http_server(&self.task),
@@ -165,6 +254,10 @@ impl RequestMetrics {
             self.errors.increment();
         }
         self.add_latency(latency);
+        if arrival.logged {
+            self.access.http(method, route, status, latency, peer);
+        }
+        let route = route.unwrap_or(UNMATCHED);
         http.histogram.observe(method, route, status, latency);
     }
 
@@ -180,27 +273,48 @@ impl RequestMetrics {
             latency: self.counters.samples_with(&name, latency_samples()),
             labels: histogram.method(service, method),
             histogram,
+            logged: true,
         }
     }
 
-    /// Records an RPC's answer after `latency`: `code` is [`RPC_OK`] or the
-    /// error's name (gRPC's status name such as `NOT_FOUND`; for Thrift the
-    /// exception's). A call of a method the server does not know (`None`)
-    /// counts in the totals only.
+    /// Records an RPC's answer after `latency`, to the call of `arrival`,
+    /// of `called`, from `peer` (`None` when the transport does not know
+    /// it, or looked it up only for a logged call): `code` is [`RPC_OK`] or
+    /// the error's name (gRPC's status name such as `NOT_FOUND`; for Thrift
+    /// the exception's type name or `APPLICATION_ERROR`).
     pub fn rpc_call(
         &self,
-        method: Option<&KnownMethod>,
+        arrival: Arrival,
+        called: Called<'_>,
         code: impl Into<Cow<'static, str>>,
         latency: Duration,
+        peer: Option<Peer>,
     ) {
         let code = code.into();
         if code != RPC_OK {
             self.errors.increment();
         }
         self.add_latency(latency);
-        if let Some(method) = method {
-            method.latency.add(millis(latency));
-            method.histogram.observe(&method.labels, code, latency);
+        match called {
+            Called::Known(method) => {
+                method.latency.add(millis(latency));
+                if arrival.logged && method.logged {
+                    let (system, labels) = (method.histogram.system(), &method.labels);
+                    let (service, name) = (labels.service(), labels.method());
+                    self.access.rpc(system, service, name, &code, latency, peer);
+                }
+                method.histogram.observe(&method.labels, code, latency);
+            }
+            Called::Unknown {
+                system,
+                service,
+                method,
+            } => {
+                if arrival.logged {
+                    self.access
+                        .rpc(system, service, method, &code, latency, peer);
+                }
+            }
         }
     }
 
@@ -237,10 +351,15 @@ mod tests {
         let telemetry = Telemetry::new("Svc", None, None);
         let metrics = RequestMetrics::new(&registry, &telemetry, "GrpcTask", "");
         let say_hello = metrics.known_method("grpc", "Greeter", "SayHello");
-        metrics.request();
-        metrics.rpc_call(Some(&say_hello), "NOT_FOUND", ms(3));
-        metrics.request();
-        metrics.rpc_call(None, "UNIMPLEMENTED", ms(1));
+        let arrival = metrics.request();
+        metrics.rpc_call(arrival, Called::Known(&say_hello), "NOT_FOUND", ms(3), None);
+        let arrival = metrics.request();
+        let unknown = Called::Unknown {
+            system: "grpc",
+            service: "Greeter",
+            method: "Nope",
+        };
+        metrics.rpc_call(arrival, unknown, "UNIMPLEMENTED", ms(1), None);
         let snapshot = registry.snapshot();
         assert_eq!(snapshot.get("requests"), Some(2.0));
         assert_eq!(snapshot.get("errors"), Some(2.0));
@@ -278,21 +397,126 @@ mod tests {
             "HTTP's own counters come with the first answer"
         );
         for status in [200, 200, 404, 503] {
-            metrics.request();
-            metrics.http_response("GET", "/kv/{key}", status, ms(2));
+            let arrival = metrics.request();
+            let route = Some("/kv/{key}");
+            metrics.http_response(arrival, "GET", route, status, ms(2), Peer::Unix);
         }
+        let arrival = metrics.request();
+        metrics.http_response(arrival, "GET", None, 404, ms(1), Peer::Unix);
         let snapshot = registry.snapshot();
         assert_eq!(snapshot.get("responses_2xx"), Some(2.0));
-        assert_eq!(snapshot.get("responses_4xx"), Some(1.0));
+        assert_eq!(snapshot.get("responses_4xx"), Some(2.0));
         assert_eq!(snapshot.get("responses_5xx"), Some(1.0));
         assert_eq!(snapshot.get("responses_1xx"), Some(0.0));
         assert_eq!(snapshot.get("errors"), Some(1.0), "the 503");
-        assert_eq!(snapshot.get("latency_ms.count.60"), Some(4.0));
+        assert_eq!(snapshot.get("latency_ms.count.60"), Some(5.0));
         let text = telemetry.render(Format::Prometheus).expect("encodes");
         assert!(
             text.contains(r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="/kv/{key}",status="200"} 2"#),
             "{text}"
         );
+        assert!(
+            text.contains(r#"http_server_request_duration_seconds_count{task="HttpTask",method="GET",route="unmatched",status="404"} 1"#),
+            "requests that matched no route share one label: {text}"
+        );
         assert!(!text.contains("responses_2xx"), "{text}");
+    }
+
+    /// The lines a subscriber writes, in the text format without time.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut lines = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            lines.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn take(&self) -> String {
+            let mut lines = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            String::from_utf8(std::mem::take(&mut *lines)).expect("text")
+        }
+    }
+
+    #[test]
+    fn the_record_writes_the_access_line_while_the_log_is_on() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        let telemetry = Telemetry::new("Svc", None, None);
+        let http = RequestMetrics::new(&CounterRegistry::new(), &telemetry, "HttpTask", "");
+        let thrift =
+            RequestMetrics::new(&CounterRegistry::new(), &telemetry, "HttpTask", "thrift.");
+        let fb303 = thrift.known_method("thrift", "fb303", "getStatus");
+        let health = thrift
+            .known_method("thrift", "Health", "check")
+            .without_access_log();
+        let peer = Peer::Ip([127, 0, 0, 1].into());
+        let answer = || {
+            let route = Some("/kv/{key}");
+            http.http_response(http.request(), "GET", route, 200, ms(2), peer);
+            http.http_response(http.request(), "GET", None, 404, ms(1), peer);
+            let (fb303, health) = (Called::Known(&fb303), Called::Known(&health));
+            thrift.rpc_call(thrift.request(), fb303, RPC_OK, ms(1), None);
+            thrift.rpc_call(thrift.request(), health, RPC_OK, ms(1), Some(peer));
+            let unknown = Called::Unknown {
+                system: "thrift",
+                service: "nobody",
+                method: "makeFoos",
+            };
+            let code = "APPLICATION_ERROR";
+            thrift.rpc_call(thrift.request(), unknown, code, ms(1), Some(peer));
+        };
+        let switch = telemetry.access_log("HttpTask");
+        tracing::subscriber::with_default(subscriber, || {
+            answer();
+            assert_eq!(lines.take(), "", "off by default");
+            // Decided as a request arrives: one in flight as the switch
+            // turns keeps what it had.
+            let before = http.request();
+            switch.set(true);
+            http.http_response(before, "GET", None, 200, ms(1), peer);
+            assert_eq!(lines.take(), "", "arrived while off");
+            assert!(thrift.access_log().is_on(), "one switch for the task");
+            let during = http.request();
+            switch.set(false);
+            http.http_response(during, "GET", Some("/during"), 200, ms(1), peer);
+            assert!(lines.take().contains("route=/during"), "arrived while on");
+            switch.set(true);
+            answer();
+        });
+        let text = lines.take();
+        let written: Vec<&str> = text.lines().collect();
+        assert_eq!(written.len(), 4, "{text}");
+        assert!(written[0].contains("INFO sparts::access: request task=HttpTask method=GET route=/kv/{key} status=200 duration_ms=2.0 peer=127.0.0.1"), "{text}");
+        assert!(!written[1].contains("route="), "{text}");
+        assert!(written[1].contains("status=404"), "{text}");
+        assert!(written[2].contains("task=HttpTask system=thrift service=fb303 method=getStatus status=OK duration_ms=1.0"), "{text}");
+        assert!(!written[2].contains("peer="), "an unknown peer: {text}");
+        assert!(
+            written[3].contains("service=nobody method=makeFoos status=APPLICATION_ERROR"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Health"),
+            "a method left out of the log: {text}"
+        );
     }
 }

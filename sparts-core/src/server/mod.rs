@@ -5,11 +5,14 @@
 //! cut, counted and logged in the same words everywhere), and the request
 //! and connection metrics, recorded once per event in both views: fb303
 //! counters under the same names on every transport, and the service's
-//! labelled Prometheus families ([`telemetry`](crate::telemetry)).
+//! labelled Prometheus families ([`telemetry`](crate::telemetry)). The
+//! same record of a request writes its access log line, in the same shape
+//! on every transport, while the task's access log is on.
 //!
 //! A transport owns only how it speaks on a connection; HTTP, gRPC and
 //! Thrift build on these pieces.
 
+mod access;
 mod bound;
 mod connections;
 mod handoff;
@@ -17,9 +20,10 @@ mod io;
 mod metrics;
 mod plan;
 
+pub use access::{ACCESS_LOG_TARGET, AccessLog};
 pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};
 pub use handoff::Handoff;
 pub use io::Cuttable;
-pub use metrics::{KnownMethod, RPC_OK, RequestMetrics, latency_samples};
+pub use metrics::{Arrival, Called, KnownMethod, RPC_OK, RequestMetrics, latency_samples};
 pub use plan::ShutdownPlan;

@@ -7,7 +7,9 @@
 //! The fb303 view ([`counters`](crate::counters): flat names, windowed
 //! samples, `getCounters`) is kept beside it; the two are recorded together
 //! by the server kit and the built-in tasks, so each event is recorded once
-//! in each view.
+//! in each view. The server tasks' access logs live here too
+//! ([`Telemetry::access_log`]): the server kit writes a request's line
+//! where it records the request.
 //!
 //! ```
 //! use sparts_core::telemetry::{Format, Telemetry};
@@ -29,7 +31,8 @@ mod recorder;
 mod server;
 mod tasks;
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::metrics::counter::Counter;
@@ -39,6 +42,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Metric, Registry};
 
+use crate::server::AccessLog;
 use crate::status::Status;
 pub(crate) use bridge::Fb303Counters;
 use callback::CallbackGauges;
@@ -129,6 +133,8 @@ struct Inner {
     queue_depth: Arc<CallbackGauges>,
     status: Gauge,
     facade: recorder::Facade,
+    /// By task name, made at the first ask.
+    access_logs: Mutex<HashMap<String, AccessLog>>,
 }
 
 impl Telemetry {
@@ -166,6 +172,7 @@ impl Telemetry {
             )),
             status: Gauge::default(),
             facade: recorder::Facade::default(),
+            access_logs: Mutex::default(),
             buckets,
         };
         let telemetry = Self {
@@ -330,6 +337,24 @@ impl Telemetry {
             Arc::clone(&self.inner.open),
             labels.task,
         )
+    }
+
+    /// The access log of server task `task`, off until the task turns it
+    /// on: the same one at every ask, so that whatever records the task's
+    /// requests (its server, a Thrift route on an HTTP task) follows one
+    /// switch, the task's `--<prefix>-access-log`.
+    pub fn access_log(&self, task: &str) -> AccessLog {
+        let mut logs = self
+            .inner
+            .access_logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(log) = logs.get(task) {
+            return log.clone();
+        }
+        let log = AccessLog::new(task, false);
+        logs.insert(task.to_owned(), log.clone());
+        log
     }
 
     /// The counters of periodic task `task`.

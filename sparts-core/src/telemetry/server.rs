@@ -93,6 +93,18 @@ pub struct RpcMethod {
     method: Arc<str>,
 }
 
+impl RpcMethod {
+    /// The service's name, `helloworld.Greeter`.
+    pub(crate) fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The method's name, `SayHello`.
+    pub(crate) fn method(&self) -> &str {
+        &self.method
+    }
+}
+
 impl RpcServerMetrics {
     pub(super) fn new(family: Histograms<RpcLabels>, task: &str, system: &'static str) -> Self {
         Self {
@@ -100,6 +112,11 @@ impl RpcServerMetrics {
             task: task.into(),
             system,
         }
+    }
+
+    /// The `system` label: `grpc` or `thrift`.
+    pub(crate) fn system(&self) -> &'static str {
+        self.system
     }
 
     /// The labels of `service`'s method `method` (`helloworld.Greeter`,
