@@ -7,16 +7,24 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Registry, reload};
+use tracing_subscriber::{Layer, Registry, reload};
 
 use crate::error::{Error, Result};
 
+/// A layer beside the log output (OpenTelemetry's), with a filter of its
+/// own: `--level` applies to the log output only.
+pub(crate) type ExtraLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// The subscriber under the log output: the registry and the extra layer.
+type Base = Layered<Option<ExtraLayer>, Registry>;
+
 /// Changes the installed logging while the service runs.
 pub(crate) struct LogControl {
-    level: reload::Handle<LevelFilter, Registry>,
+    level: reload::Handle<LevelFilter, Base>,
     file: Option<LogFile>,
 }
 
@@ -101,23 +109,38 @@ impl<'a> MakeWriter<'a> for LogFile {
     }
 }
 
-/// Installs the process's logger. Returns `None` when the process already
-/// has one (an embedding program's, or an earlier service's in tests).
-pub(crate) fn install(level: tracing::Level, logfile: Option<&Path>) -> Result<Option<LogControl>> {
+/// Installs the process's logger, and `extra` beside it. Returns `None`
+/// when the process already has one (an embedding program's, or an earlier
+/// service's in tests).
+pub(crate) fn install(
+    level: tracing::Level,
+    logfile: Option<&Path>,
+    extra: Option<ExtraLayer>,
+) -> Result<Option<LogControl>> {
     let (filter, level_handle) = reload::Layer::new(LevelFilter::from_level(level));
-    let registry = tracing_subscriber::registry().with(filter);
+    // Request spans are OpenTelemetry's; log lines do not carry them.
+    let filter = filter.and(filter_fn(|meta| {
+        meta.target() != crate::server::REQUEST_SPAN_TARGET
+    }));
+    let registry = tracing_subscriber::registry().with(extra);
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
     let (installed, file) = match logfile {
         Some(path) => {
             let file = LogFile::open(path)?;
             let layer = fmt.with_ansi(false).with_writer(file.clone());
-            (registry.with(layer).try_init().is_ok(), Some(file))
+            (
+                registry.with(layer.with_filter(filter)).try_init().is_ok(),
+                Some(file),
+            )
         }
         None => {
             let layer = fmt
                 .with_ansi(std::io::stderr().is_terminal())
                 .with_writer(std::io::stderr);
-            (registry.with(layer).try_init().is_ok(), None)
+            (
+                registry.with(layer.with_filter(filter)).try_init().is_ok(),
+                None,
+            )
         }
     };
     Ok(installed.then_some(LogControl {
