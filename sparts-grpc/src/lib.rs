@@ -48,6 +48,7 @@ pub mod pb;
 mod router;
 mod serve;
 mod task;
+mod trace;
 
 pub use error::{Error, Result};
 pub use options::GrpcOptions;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
 use sparts_core::counters::{Counter, CounterRegistry, Samples};
-use sparts_core::server::RequestMetrics;
+use sparts_core::server::{RequestMetrics, RequestSpan};
 use tonic::codegen::http::{self, HeaderValue};
 
 /// gRPC's own counter names, as exported under the task's name
@@ -156,11 +156,14 @@ where
         self.metrics.requests.request();
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
         let method = self.metrics.method(req.uri().path());
+        let span = crate::trace::span(&req, method.is_some());
+        let inner = span.in_scope(|| self.inner.call(req));
         ResponseFuture {
-            inner: self.inner.call(req),
+            inner,
             stream: Some(Stream {
                 metrics: Arc::clone(&self.metrics),
                 status_seen: false,
+                span,
             }),
             method,
             start: Instant::now(),
@@ -173,6 +176,8 @@ where
 struct Stream {
     metrics: Arc<Metrics>,
     status_seen: bool,
+    /// The call's span, ended with the stream.
+    span: RequestSpan,
 }
 
 impl Stream {
@@ -181,6 +186,7 @@ impl Stream {
             if !self.status_seen {
                 self.status_seen = true;
                 self.metrics.status(value);
+                crate::trace::status(&self.span, value);
             }
         }
     }
@@ -212,7 +218,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.stream.as_ref().map(|s| s.span.enter());
+            ready!(this.inner.poll(cx))
+        };
         let latency = this.start.elapsed();
         let Some(mut stream) = this.stream.take() else {
             // Polled after completion: a contract breach by the caller.
@@ -262,7 +271,10 @@ impl<B: Body> Body for MeteredBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let polled = {
+            let _entered = this.stream.as_ref().map(|s| s.span.enter());
+            this.inner.poll_frame(cx)
+        };
         if let (Poll::Ready(Some(Ok(frame))), Some(stream)) = (&polled, this.stream.as_mut()) {
             if let Some(trailers) = frame.trailers_ref() {
                 stream.status(trailers.get("grpc-status"));

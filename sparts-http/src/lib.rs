@@ -66,6 +66,7 @@ mod metrics;
 mod options;
 mod serve;
 mod task;
+mod trace;
 
 pub use error::{Error, Result};
 pub use options::HttpOptions;

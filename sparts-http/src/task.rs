@@ -260,7 +260,7 @@ impl VTask<HttpOptions> for HttpTask {
         let app = App {
             // Turns every handler into a route now rather than at each
             // request (what axum::serve does for each connection).
-            user: user.with_state(()),
+            user: crate::trace::traced(user.with_state(())),
             builtin: self.endpoints.router(ctx.service().admin()),
             endpoints: self.endpoints,
             connect_info: self.connect_info,

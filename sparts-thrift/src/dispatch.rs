@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sparts_core::server::RequestSpan;
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
@@ -138,6 +139,8 @@ impl Dispatcher {
             }
         };
         let stored = TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
+        let span = RequestSpan::thrift(&route.service, method);
+        let _entered = span.enter();
         let processed = {
             let _peer = PeerScope::enter(peer);
             let mut input = TStoredInputProtocol::new(&mut *input, stored);
@@ -150,9 +153,11 @@ impl Dispatcher {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 self.metrics.requests.error();
+                span.error();
                 return Outcome::Malformed(format!("cannot process {}: {e}", ident.name));
             }
             Err(panic) => {
+                span.error();
                 let message = panic_text(panic.as_ref());
                 tracing::error!(
                     "Thrift handler {} panicked in {method}: {message}",
@@ -172,6 +177,7 @@ impl Dispatcher {
             ReplyKind::Reply => true,
             ReplyKind::Exception { unknown_method } => {
                 self.metrics.requests.error();
+                span.error();
                 !unknown_method
             }
         };
