@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -118,10 +118,14 @@ pub(crate) fn install(
     extra: Option<ExtraLayer>,
 ) -> Result<Option<LogControl>> {
     let (filter, level_handle) = reload::Layer::new(LevelFilter::from_level(level));
-    // Request spans are OpenTelemetry's; log lines do not carry them.
-    let filter = filter.and(filter_fn(|meta| {
-        meta.target() != crate::server::REQUEST_SPAN_TARGET
-    }));
+    // Request spans are OpenTelemetry's; log lines do not carry them. A
+    // static filter, so `--level` stays the global maximum level and
+    // callsites above it cost one comparison.
+    let filter = filter.and(
+        Targets::new()
+            .with_default(LevelFilter::TRACE)
+            .with_target(crate::server::REQUEST_SPAN_TARGET, LevelFilter::OFF),
+    );
     let registry = tracing_subscriber::registry().with(extra);
     let fmt = tracing_subscriber::fmt::layer().with_target(false);
     let (installed, file) = match logfile {
