@@ -9,14 +9,14 @@ cargo fmt --all --check
 bash scripts/example-lines.sh >/dev/null || { bash scripts/example-lines.sh; exit 1; }
 # The facade: core alone and each transport feature alone must build, so a
 # user who picks one transport compiles no other.
-for features in "" http grpc thrift dbus full; do
+for features in "" http grpc thrift dbus full otel "http otel"; do
     echo "checking sparts with features: ${features:-(none)}"
     cargo check -p sparts --no-default-features ${features:+--features "$features"} --locked --quiet
 done
-# Core's optional parts (the CPU profiler, the directory watcher): neither
-# and each alone must build with their tests; clippy rather than check, so
-# that a cfg left dangling (an unused import) fails too.
-for features in "" cpu-profile watcher; do
+# Core's optional parts (the CPU profiler, the directory watcher,
+# OpenTelemetry): none and each alone must build with their tests; clippy
+# rather than check, so that a cfg left dangling (an unused import) fails too.
+for features in "" cpu-profile watcher otel; do
     echo "checking sparts-core with features: ${features:-(none)}"
     cargo clippy -p sparts-core --no-default-features ${features:+--features "$features"} --all-targets --locked --quiet -- -D warnings
 done

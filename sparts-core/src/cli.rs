@@ -101,6 +101,23 @@ impl VService {
             };
         }
 
+        // Checked before detaching, so a bad value is refused in the
+        // foreground, as a bad option is.
+        #[cfg(feature = "otel")]
+        let otel = if install_logging {
+            let version = runner.handle.version();
+            let env = |name: &str| std::env::var(name).ok();
+            match crate::otel::Config::resolve(&options.otel, &name, version, env) {
+                Ok(config) => config,
+                Err(reason) => {
+                    eprintln!("error: {reason}");
+                    return ExitCode::from(USAGE);
+                }
+            }
+        } else {
+            None
+        };
+
         // The lock is taken before detaching so a second instance is refused
         // in the foreground, where its user sees why.
         let mut pidfile = None;
@@ -139,6 +156,33 @@ impl VService {
                 return fail(e);
             }
         }
+        // Before the logger: OpenTelemetry's exporter runs on it.
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => return fail(format!("cannot build the tokio runtime: {e}")),
+        };
+        // Its layer filters for itself, as one given to
+        // `with_filtered_log_layer` does: `--level` applies to the log
+        // output only, and `--level warn` does not switch traces off.
+        #[cfg(feature = "otel")]
+        let mut log_layers = log_layers;
+        #[cfg(feature = "otel")]
+        let otel = match otel.map(|c| crate::otel::Pipeline::start(&c, runtime.handle())) {
+            Some(Ok((pipeline, layer))) => {
+                log_layers.push(layer);
+                Some(pipeline)
+            }
+            Some(Err(reason)) => {
+                if let Some(pipe) = ready_pipe.take() {
+                    pipe.fail(&reason);
+                }
+                return fail(reason);
+            }
+            None => None,
+        };
         if install_logging {
             let config = logging::LogConfig {
                 filter: &options.level,
@@ -156,16 +200,16 @@ impl VService {
             }
         }
         let logged = runner.logging.is_some();
+        // Requests get spans only once the layer that takes them is in
+        // the installed subscriber.
+        #[cfg(feature = "otel")]
+        let otel = otel
+            .filter(|_| logged)
+            .inspect(crate::otel::Pipeline::enable);
         // After detaching: the watchdog is meant for the daemon's pid.
         let _ = runner.handle.shared.notifier.set(Notifier::from_env());
-
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => return fail(format!("cannot build the tokio runtime: {e}")),
-        };
+        #[cfg(feature = "otel")]
+        let handle = runner.handle.clone();
         let result = runtime.block_on(async move {
             let (tx, rx) = oneshot::channel();
             let service = tokio::spawn(runner.run(Some(tx)));
@@ -182,6 +226,12 @@ impl VService {
                 Err(e) => Err(Error::Aborted(e.to_string())),
             }
         });
+        // Spans still queued go out within what is left of the budget,
+        // while the runtime they are sent on still runs.
+        #[cfg(feature = "otel")]
+        if let Some(pipeline) = otel {
+            pipeline.shutdown(budget_left(&handle));
+        }
         // Blocking threads that overran the shutdown timeout are left behind.
         runtime.shutdown_timeout(Duration::from_millis(100));
 
@@ -203,4 +253,14 @@ impl VService {
             }
         }
     }
+}
+
+/// What is left of `--shutdown-timeout`, counted from the moment the
+/// shutdown began (or from now, if it never did).
+#[cfg(feature = "otel")]
+fn budget_left(handle: &crate::ServiceHandle) -> Duration {
+    use tokio::time::Instant;
+    let began = handle.shutdown_began().unwrap_or_else(Instant::now);
+    let deadline = began + handle.service_options().shutdown_timeout;
+    deadline.saturating_duration_since(Instant::now())
 }

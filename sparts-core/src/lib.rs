@@ -68,6 +68,8 @@ pub mod listen;
 mod logging;
 mod notify;
 pub mod options;
+#[cfg(feature = "otel")]
+mod otel;
 mod profile;
 mod readiness;
 mod runner;

@@ -217,10 +217,8 @@ impl VService {
     where
         L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
     {
-        self.log_layers.push(ExtraLayer {
-            layer: Box::new(layer),
-            under_level: true,
-        });
+        self.log_layers
+            .push(ExtraLayer::under_level(Box::new(layer)));
         self
     }
 
@@ -245,10 +243,7 @@ impl VService {
     where
         L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
     {
-        self.log_layers.push(ExtraLayer {
-            layer: Box::new(layer),
-            under_level: false,
-        });
+        self.log_layers.push(ExtraLayer::filtered(Box::new(layer)));
         self
     }
 

@@ -2,10 +2,13 @@
 //! service: the request metrics every server records (core's
 //! [`RequestMetrics`]: requests, errors, latency overall and per method,
 //! `rpc_server_call_duration_seconds` with `system="grpc"`, and the access
-//! log line while the log is on), plus gRPC's own errors by status code
-//! and open streams.
+//! log line while the log is on, and the call's OpenTelemetry span while
+//! traces are exported), plus gRPC's own errors by status code and open
+//! streams.
 //!
-//! A call is recorded once its status is known, in one place
+//! A call's span starts as it arrives, in [`Metered`]'s `call`, is entered
+//! around each poll of the handler and of the response body, and ends as
+//! the call is recorded, once its status is known, in one place
 //! ([`Stream::record`]): in the response head for an error the handler
 //! returned ("trailers-only"), in the trailers otherwise; a call whose
 //! response ends without a status (the client reset it, a timeout, a cut)
@@ -21,7 +24,10 @@ use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
 use sparts_core::counters::{Counter, CounterRegistry};
-use sparts_core::server::{AccessLog, Arrival, Called, KnownMethod, RequestMetrics};
+use sparts_core::server::{
+    AccessLog, Arrival, Called, GRPC_CODES, KnownMethod, RequestMetrics, RequestSpan,
+    RequestSpanGuard,
+};
 use sparts_core::{Peer, TaskContext};
 use tonic::codegen::http::{self, HeaderValue};
 use tonic::transport::server::TcpConnectInfo;
@@ -34,9 +40,9 @@ const ERRORS_BY_CODE: &str = "errors.";
 /// The `system` label of gRPC calls.
 const SYSTEM: &str = "grpc";
 
-/// The built-in services, counted but left out of the access log as the
-/// HTTP task leaves its built-in endpoints out: health probes would drown
-/// the user's calls.
+/// The built-in services, counted but left out of the access log and of
+/// the traces, as the HTTP task leaves its built-in endpoints out: health
+/// probes would drown the user's calls.
 const BUILTIN: [&str; 4] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
@@ -44,26 +50,6 @@ const BUILTIN: [&str; 4] = [
     "sparts.admin.v1.Admin",
 ];
 
-/// The gRPC status codes' names, by number.
-const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 const CANCELLED: usize = 1;
 const UNKNOWN: usize = 2;
 const UNIMPLEMENTED: usize = 12;
@@ -71,7 +57,7 @@ const UNIMPLEMENTED: usize = 12;
 /// The name of gRPC status code `code` (`NOT_FOUND`): the `code` label of
 /// its metrics and the `status` of its access log line.
 fn code_name(code: usize) -> &'static str {
-    CODES.get(code).copied().unwrap_or(CODES[UNKNOWN])
+    GRPC_CODES.get(code).copied().unwrap_or(GRPC_CODES[UNKNOWN])
 }
 
 /// The code a `grpc-status` value gives: `UNKNOWN` for one gRPC does not
@@ -80,7 +66,7 @@ fn code_of(value: &HeaderValue) -> usize {
     std::str::from_utf8(value.as_bytes())
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
-        .filter(|code| *code < CODES.len())
+        .filter(|code| *code < GRPC_CODES.len())
         .unwrap_or(UNKNOWN)
 }
 
@@ -191,7 +177,7 @@ impl Metrics {
     }
 
     /// Records the call of `arrival` from `peer` that ended with status
-    /// `code` (an index of [`CODES`]) after `latency`.
+    /// `code` (an index of [`GRPC_CODES`]) after `latency`.
     fn record(
         &self,
         arrival: Arrival,
@@ -273,17 +259,34 @@ where
         let logged = arrival.is_logged();
         let peer = logged.then(|| peer_of(&req));
         let method = self.metrics.method(req.uri().path(), logged);
+        let arrival = arrival.with_span(span_of(&req, &method));
+        let inner = arrival.span().in_scope(|| self.inner.call(req));
         ResponseFuture {
-            inner: self.inner.call(req),
+            inner,
             stream: Some(Stream {
                 metrics: Arc::clone(&self.metrics),
-                method: Some(method),
+                call: Some(Call { method, arrival }),
                 start: Instant::now(),
-                arrival,
                 peer,
             }),
         }
     }
+}
+
+/// The span of a call to a method of a hosted service (a built-in one's
+/// calls get none); an empty one while spans are off.
+fn span_of<B>(req: &http::Request<B>, method: &Method) -> RequestSpan {
+    if !RequestSpan::enabled() || matches!(method, Method::Unknown(_)) {
+        return RequestSpan::none();
+    }
+    let (service, name) = split(req.uri().path());
+    if BUILTIN.contains(&service) {
+        return RequestSpan::none();
+    }
+    let headers = req.headers();
+    RequestSpan::grpc(service, name, |header| {
+        headers.get(header).and_then(|v| v.to_str().ok())
+    })
 }
 
 /// The client of a call: its TCP address, or a unix socket's.
@@ -311,14 +314,27 @@ fn split(path: &str) -> (&str, &str) {
 struct Stream {
     metrics: Arc<Metrics>,
     /// Taken when the call is recorded.
-    method: Option<Method>,
+    call: Option<Call>,
     start: Instant,
-    arrival: Arrival,
     /// Looked up for a logged call only.
     peer: Option<Peer>,
 }
 
+/// A call not recorded yet.
+#[derive(Debug)]
+struct Call {
+    method: Method,
+    /// With the call's span.
+    arrival: Arrival,
+}
+
 impl Stream {
+    /// Enters the call's span until it is recorded: the handler's code and
+    /// its response body run in it.
+    fn enter(&self) -> Option<RequestSpanGuard<'_>> {
+        self.call.as_ref().map(|call| call.arrival.span().enter())
+    }
+
     /// Records the call if `value` is its `grpc-status`.
     fn status(&mut self, value: Option<&HeaderValue>) {
         if let Some(value) = value {
@@ -327,12 +343,12 @@ impl Stream {
     }
 
     /// Records the call, unless it has been: the one place a gRPC call is
-    /// recorded, in the metrics and the access log.
+    /// recorded, in the metrics, the access log and its span, which ends.
     fn record(&mut self, code: usize) {
-        if let Some(method) = self.method.take() {
+        if let Some(Call { method, arrival }) = self.call.take() {
             let latency = self.start.elapsed();
             self.metrics
-                .record(self.arrival, method, code, latency, self.peer);
+                .record(arrival, method, code, latency, self.peer);
         }
     }
 }
@@ -364,7 +380,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let result = {
+            let _entered = this.stream.as_ref().and_then(Stream::enter);
+            ready!(this.inner.poll(cx))
+        };
         let Some(mut stream) = this.stream.take() else {
             // Polled after completion: a contract breach by the caller.
             return Poll::Ready(result.map(|r| r.map(MeteredBody::untracked)));
@@ -414,7 +433,10 @@ impl<B: Body> Body for MeteredBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let polled = this.inner.poll_frame(cx);
+        let polled = {
+            let _entered = this.stream.as_ref().and_then(Stream::enter);
+            this.inner.poll_frame(cx)
+        };
         if let (Poll::Ready(Some(Ok(frame))), Some(stream)) = (&polled, this.stream.as_mut()) {
             if let Some(trailers) = frame.trailers_ref() {
                 stream.status(trailers.get("grpc-status"));

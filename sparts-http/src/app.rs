@@ -1,8 +1,11 @@
 //! What serves each request: the built-in endpoints or the user's router,
 //! with the peer's address in the request's extensions. The user's
-//! requests are recorded (counted, and logged while the access log is on)
-//! in one place, [`Counted`]'s poll; the built-in endpoints' (scrapes,
-//! probes, admin calls) are not user traffic.
+//! requests are recorded (counted, logged while the access log is on, and
+//! traced while OpenTelemetry is) in one place: their span starts as they
+//! arrive, in [`ConnectionService`]'s `call`, runs around each poll of the
+//! router, and ends with the rest of the record, in [`Counted`]'s poll,
+//! named after the route the router matched meanwhile. The built-in
+//! endpoints' requests (scrapes, probes, admin calls) are not user traffic.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,7 +23,7 @@ use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
-use sparts_core::server::{Arrival, RequestMetrics};
+use sparts_core::server::{Arrival, RequestMetrics, RequestSpan};
 use tower::Service;
 
 use crate::endpoints::Endpoints;
@@ -92,9 +95,15 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
                 user: None,
             };
         }
-        let arrival = app.metrics.request();
         let method = req.method().clone();
-        let (inner, route) = noting(|| app.user.clone().call(req));
+        let headers = req.headers();
+        let span = RequestSpan::http(method.as_str(), |name| {
+            headers.get(name).and_then(|v| v.to_str().ok())
+        });
+        let arrival = app.metrics.request().with_span(span);
+        let (inner, route) = arrival
+            .span()
+            .in_scope(|| noting(|| app.user.clone().call(req)));
         Counted {
             inner,
             start,
@@ -133,28 +142,33 @@ impl Future for Counted {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(user) = this.user else {
+        let Some(user) = this.user.as_mut() else {
             return this.inner.poll(cx);
         };
-        let polled = if user.route.is_none() {
-            // The route is called at the router's first poll (or later, if
-            // a layer of the user's is not ready): note it then.
-            let (polled, route) = noting(|| this.inner.poll(cx));
-            user.route = route;
-            polled
-        } else {
-            this.inner.poll(cx)
+        let polled = {
+            let _entered = user.arrival.span().enter();
+            if user.route.is_none() {
+                // The route is called at the router's first poll (or later,
+                // if a layer of the user's is not ready): note it then.
+                let (polled, route) = noting(|| this.inner.poll(cx));
+                user.route = route;
+                polled
+            } else {
+                this.inner.poll(cx)
+            }
         };
         let Ok(response) = ready!(polled);
-        let conn = &**this.conn;
-        conn.app.metrics.http_response(
-            user.arrival,
-            user.method.as_str(),
-            user.route.as_ref().map(MatchedPath::as_str),
-            response.status().as_u16(),
-            this.start.elapsed(),
-            conn.peer,
-        );
+        if let Some(user) = this.user.take() {
+            let conn = &**this.conn;
+            conn.app.metrics.http_response(
+                user.arrival,
+                user.method.as_str(),
+                user.route.as_ref().map(MatchedPath::as_str),
+                response.status().as_u16(),
+                this.start.elapsed(),
+                conn.peer,
+            );
+        }
         Poll::Ready(Ok(response))
     }
 }

@@ -1,6 +1,7 @@
 //! The route template a user request matched, for its metrics' `route`
-//! label and its access log line. axum knows it ([`MatchedPath`]) only inside the user's router,
-//! while the task records the answer outside it: a layer on the router
+//! label, its access log line and its span's name (`GET /kv/{key}`). axum
+//! knows it ([`MatchedPath`]) only inside the user's router, while the
+//! task records the answer outside it: a layer on the router
 //! notes the template in a thread-local slot as the router calls the
 //! route, and the task's response future reads it back after polling the
 //! router, in the same poll on the same thread. A shared reference count,

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sparts_core::server::{AccessLog, RPC_OK};
+use sparts_core::server::{AccessLog, RPC_OK, RequestSpan};
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
 use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
@@ -63,8 +63,9 @@ pub(crate) enum Outcome {
     Malformed(String),
 }
 
-/// Runs requests through processors, recording them (metrics and access
-/// log) in one place, at the end of [`call`](Self::call).
+/// Runs requests through processors, recording them (metrics, access log,
+/// and the end of their span) in one place, at the end of
+/// [`call`](Self::call).
 pub(crate) struct Dispatcher {
     routes: Routes,
     protocol: Protocol,
@@ -125,7 +126,7 @@ impl Dispatcher {
         let ident = match input.read_message_begin() {
             Ok(ident) => ident,
             Err(e) => {
-                self.metrics.requests.error();
+                self.metrics.requests.error(arrival);
                 return Outcome::Malformed(format!("not a Thrift message: {e}"));
             }
         };
@@ -147,37 +148,47 @@ impl Dispatcher {
             }
         };
         let stored = TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
-        let processed = {
-            let _peer = PeerScope::enter(peer);
-            let mut input = TStoredInputProtocol::new(&mut *input, stored);
-            let mut output = self.protocol.output(&mut out);
-            let mut watched = Watched::new(&mut *output);
-            let processed = catch_unwind(AssertUnwindSafe(|| {
-                route.processor.process(&mut input, &mut watched)
-            }));
-            processed.map(|done| done.map(|()| watched.code()))
-        };
-        let (code, known) = match processed {
-            Ok(Ok(Some(code))) => (code, true),
-            Ok(Ok(None)) => self.exception_code(&out[reserve..]),
-            Ok(Err(e)) => {
-                self.metrics.requests.error();
-                return Outcome::Malformed(format!("cannot process {}: {e}", ident.name));
+        let arrival = arrival.with_span(RequestSpan::thrift(&route.service, method));
+        let answered = {
+            // The handler's spans and events, a panic's among them, are the
+            // call's.
+            let _entered = arrival.span().enter();
+            let processed = {
+                let _peer = PeerScope::enter(peer);
+                let mut input = TStoredInputProtocol::new(&mut *input, stored);
+                let mut output = self.protocol.output(&mut out);
+                let mut watched = Watched::new(&mut *output);
+                let processed = catch_unwind(AssertUnwindSafe(|| {
+                    route.processor.process(&mut input, &mut watched)
+                }));
+                processed.map(|done| done.map(|()| watched.code()))
+            };
+            match processed {
+                Ok(Ok(Some(code))) => Ok((code, true)),
+                Ok(Ok(None)) => Ok(self.exception_code(&out[reserve..])),
+                Ok(Err(e)) => Err(format!("cannot process {}: {e}", ident.name)),
+                Err(panic) => {
+                    let message = panic_text(panic.as_ref());
+                    tracing::error!(
+                        "Thrift handler {} panicked in {method}: {message}",
+                        route.service
+                    );
+                    out.truncate(reserve);
+                    self.exception(
+                        &mut out,
+                        &ident,
+                        ApplicationErrorKind::InternalError,
+                        format!("handler panicked: {message}"),
+                    );
+                    Ok((Cow::Borrowed(APPLICATION_ERROR), true))
+                }
             }
-            Err(panic) => {
-                let message = panic_text(panic.as_ref());
-                tracing::error!(
-                    "Thrift handler {} panicked in {method}: {message}",
-                    route.service
-                );
-                out.truncate(reserve);
-                self.exception(
-                    &mut out,
-                    &ident,
-                    ApplicationErrorKind::InternalError,
-                    format!("handler panicked: {message}"),
-                );
-                (Cow::Borrowed(APPLICATION_ERROR), true)
+        };
+        let (code, known) = match answered {
+            Ok(answered) => answered,
+            Err(reason) => {
+                self.metrics.requests.error(arrival);
+                return Outcome::Malformed(reason);
             }
         };
         let call = (route.service.as_str(), method, known);

@@ -65,6 +65,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use bytes::Bytes;
 use sparts_core::counters::Counter;
+use sparts_core::server::RequestSpan;
 use sparts_core::telemetry::ConnectionMetrics;
 use sparts_core::{Peer, TaskContext, short_type_name};
 use thrift::server::TProcessor;
@@ -339,8 +340,13 @@ impl Served {
             UNKNOWN_PEER
         });
         let served = Arc::clone(&self);
-        let outcome =
-            tokio::task::spawn_blocking(move || served.dispatcher.call(&body, peer, 0)).await;
+        // The call's span is the child of the HTTP request's, on the thread
+        // it moves to.
+        let parent = RequestSpan::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            parent.in_scope(|| served.dispatcher.call(&body, peer, 0))
+        })
+        .await;
         match outcome {
             Ok(Outcome::Reply(reply)) => {
                 ([(header::CONTENT_TYPE, CONTENT_TYPE)], reply).into_response()

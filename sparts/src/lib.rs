@@ -15,7 +15,8 @@
 //! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin`; with `http`, an axum router on the same port |
 //! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, `ThriftClient`; with `http`, Thrift over HTTP |
 //! | `dbus` | `sparts::dbus` | `DBusServiceTask` (zbus): `org.sparts.Service` and fb303 on the bus, plus your interfaces |
-//! | `full` | all of the above | |
+//! | `otel` | the crate root | OpenTelemetry traces: a server span per HTTP request, gRPC call and Thrift call, exported over OTLP once an endpoint is configured (`--otel-endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`) |
+//! | `full` | every transport | |
 //!
 //! A whole program:
 //!

@@ -2,10 +2,13 @@
 //! metrics, admin, fb303 at `/thrift`), gRPC (Greeter, health, reflection,
 //! admin), Thrift (fb303 and FooService, multiplexed), D-Bus when a session
 //! bus is there, a periodic producer feeding a queue, and a directory
-//! watcher. One admin model answers on every transport.
+//! watcher. One admin model answers on every transport. With
+//! `--otel-endpoint` (or `OTEL_EXPORTER_OTLP_ENDPOINT`) every request's
+//! span goes to that OpenTelemetry collector.
 //!
 //! ```sh
 //! cargo run --release -p sparts-examples --bin demo
+//! cargo run --release -p sparts-examples --bin demo -- --otel-endpoint http://localhost:4318
 //! ```
 
 use sparts::dbus::DBusServiceTask;

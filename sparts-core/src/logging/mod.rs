@@ -4,14 +4,20 @@
 //! was given (OpenTelemetry, Sentry, a second sink).
 //!
 //! Every layer has its own copy of the filter (a per-layer filter), so a
-//! layer that filters for itself sees what `--level` hides from the others.
+//! layer that filters for itself sees what `--level` hides from the others:
+//! OpenTelemetry's (the `otel` feature) is one, added as
+//! [`VService::with_filtered_log_layer`](crate::VService::with_filtered_log_layer)
+//! adds the user's, so `--level warn` quiets the log and leaves traces on.
+//! The log output leaves out the request spans made for it
+//! ([`RequestSpan`](crate::server::RequestSpan)).
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tracing_subscriber::filter::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::{Layer, SubscriberExt};
@@ -37,6 +43,24 @@ pub(crate) struct ExtraLayer {
     pub(crate) layer: BoxedLayer,
     /// Whether `--level` filters what it sees.
     pub(crate) under_level: bool,
+}
+
+impl ExtraLayer {
+    /// A layer under `--level`'s directives.
+    pub(crate) fn under_level(layer: BoxedLayer) -> Self {
+        Self {
+            layer,
+            under_level: true,
+        }
+    }
+
+    /// A layer that filters for itself.
+    pub(crate) fn filtered(layer: BoxedLayer) -> Self {
+        Self {
+            layer,
+            under_level: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for ExtraLayer {
@@ -169,21 +193,29 @@ where
 /// The layers of the process's subscriber: the service's output and the
 /// extra layers, those under `--level` each with its own reloadable copy
 /// of the filter, whose handles come back in the [`LogControl`].
+///
+/// The output also leaves out request spans, with a static filter: a
+/// callsite it refuses costs nothing after its first call, and `--level`
+/// stays the only say in the process's maximum level (a filter function
+/// would have no level hint and raise it to TRACE).
 pub(crate) fn layers(
     filter: &LogFilter,
     output: BoxedLayer,
     extra: Vec<ExtraLayer>,
 ) -> (Vec<BoxedLayer>, Vec<reload::Handle<EnvFilter, Registry>>) {
     let mut handles = Vec::new();
-    let mut under_level = |layer: BoxedLayer| {
+    let mut reloadable = || {
         let (filter, handle) = reload::Layer::new(filter.env_filter());
         handles.push(handle);
-        layer.with_filter(filter).boxed()
+        filter
     };
-    let mut layers = vec![under_level(output)];
+    let no_requests = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target(crate::server::REQUEST_SPAN_TARGET, LevelFilter::OFF);
+    let mut layers = vec![output.with_filter(reloadable().and(no_requests)).boxed()];
     for extra in extra {
         layers.push(if extra.under_level {
-            under_level(extra.layer)
+            extra.layer.with_filter(reloadable()).boxed()
         } else {
             extra.layer
         });
@@ -291,21 +323,52 @@ mod tests {
     }
 
     #[test]
+    fn the_output_leaves_request_spans_out_and_keeps_the_level_hint() {
+        let out = Buffer::default();
+        let own = Buffer::default();
+        let extra = vec![ExtraLayer::filtered(
+            output_layer(LogFormat::Text, own.clone(), false)
+                .with_filter(LevelFilter::INFO)
+                .boxed(),
+        )];
+        let output = output_layer(LogFormat::Text, out.clone(), false);
+        let (layers, _) = layers(&filter("info"), output, extra);
+        let subscriber = tracing_subscriber::registry().with(layers);
+        // A filter function would make it TRACE: every callsite checked.
+        assert_eq!(
+            tracing::Subscriber::max_level_hint(&subscriber),
+            Some(LevelFilter::INFO)
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let _task = tracing::info_span!("task", name = "HttpTask").entered();
+            let _request = tracing::info_span!(
+                target: crate::server::REQUEST_SPAN_TARGET,
+                "request",
+                route = "/kv/{key}"
+            )
+            .entered();
+            tracing::info!("inside a request");
+        });
+        let text = out.text();
+        assert!(text.contains("inside a request"), "{text}");
+        assert!(text.contains("task{name=\"HttpTask\"}"), "{text}");
+        assert!(!text.contains("request{"), "{text}");
+        let text = own.text();
+        assert!(text.contains("request{route="), "its own filter: {text}");
+    }
+
+    #[test]
     fn extra_layers_share_the_level_or_filter_for_themselves() {
         let out = Buffer::default();
         let shared = Buffer::default();
         let own = Buffer::default();
         let extra = vec![
-            ExtraLayer {
-                layer: output_layer(LogFormat::Text, shared.clone(), false),
-                under_level: true,
-            },
-            ExtraLayer {
-                layer: output_layer(LogFormat::Text, own.clone(), false)
-                    .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG)
+            ExtraLayer::under_level(output_layer(LogFormat::Text, shared.clone(), false)),
+            ExtraLayer::filtered(
+                output_layer(LogFormat::Text, own.clone(), false)
+                    .with_filter(LevelFilter::DEBUG)
                     .boxed(),
-                under_level: false,
-            },
+            ),
         ];
         let output = output_layer(LogFormat::Text, out.clone(), false);
         let (layers, handles) = layers(&filter("warn,chatty=debug"), output, extra);

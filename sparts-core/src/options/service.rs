@@ -61,6 +61,11 @@ pub struct ServiceOptions {
     /// Exit 0 if the daemon named by --pidfile runs, 1 if not.
     #[arg(long, conflicts_with = "daemon")]
     pub status: bool,
+
+    /// OpenTelemetry traces: `--otel-endpoint` and the rest.
+    #[cfg(feature = "otel")]
+    #[command(flatten)]
+    pub otel: crate::otel::OtelOptions,
 }
 
 /// The service options that take effect while the service runs; the others

@@ -5,13 +5,14 @@
 //! service's Prometheus histograms
 //! (`http_server_request_duration_seconds`,
 //! `rpc_server_call_duration_seconds`); and, from the same record, the
-//! request's access log line while the task's log is on.
+//! request's access log line while the task's log is on, and the end of its
+//! OpenTelemetry span ([`RequestSpan`]), with its route and status.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::AccessLog;
+use super::{AccessLog, RequestSpan};
 use crate::admin::Peer;
 use crate::counters::{Counter, CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 use crate::task::TaskContext;
@@ -34,15 +35,41 @@ const CLASSES: [&str; 5] = [
 /// The code of an RPC that succeeded, on gRPC and Thrift alike.
 pub const RPC_OK: &str = "OK";
 
+/// gRPC's status codes' names, by number (`GRPC_CODES[5]` is
+/// `NOT_FOUND`): the `code` of a gRPC call's metrics and access log line;
+/// a call's span records the number (`rpc.grpc.status_code`).
+pub const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 /// The `route` label of HTTP requests that matched no route (the
 /// fallback's 404 among them): one fixed name, never the raw path, so that
 /// a scanner cannot grow the number of series.
 const UNMATCHED: &str = "unmatched";
 
-/// A server's request metrics and access log: the one thing a transport
-/// calls for each request, as it arrives ([`request`](Self::request),
-/// which gives an [`Arrival`]) and as it is answered, with that arrival
-/// ([`http_response`](Self::http_response), [`rpc_call`](Self::rpc_call)).
+/// A server's request metrics, access log and spans: the one thing a
+/// transport calls for each request, as it arrives
+/// ([`request`](Self::request), which gives an [`Arrival`], to which the
+/// transport gives the request's [`RequestSpan`]) and as it is answered,
+/// with that arrival ([`http_response`](Self::http_response),
+/// [`rpc_call`](Self::rpc_call), or [`error`](Self::error) for a request
+/// that gets no answer).
 ///
 /// Its fb303 counters: `requests` (counted as a request arrives), `errors`
 /// (requests answered with an error: a 5xx, an RPC code other than
@@ -52,7 +79,8 @@ const UNMATCHED: &str = "unmatched";
 /// also lands in the service's Prometheus histogram of its kind, labelled
 /// with the task, and in a line of the task's [`AccessLog`] if it was on
 /// when the request arrived; while it is off, the log costs a request one
-/// atomic load, in [`request`](Self::request).
+/// atomic load, in [`request`](Self::request). The same record writes the
+/// answer on the request's span and ends it.
 ///
 /// The fb303 counters are registered
 /// [`fb303_only`](CounterRegistry::fb303_only): `/metrics` shows the
@@ -124,18 +152,36 @@ impl KnownMethod {
 /// A request counted as it arrived ([`RequestMetrics::request`]), given
 /// back with its answer: whether the access log was on then, so that the
 /// line is decided with one atomic load, and what only the line needs
-/// (gRPC's peer) is looked up only for a logged request.
-#[derive(Debug, Clone, Copy)]
+/// (gRPC's peer) is looked up only for a logged request; and the request's
+/// span, which the transport enters while the request's code runs and the
+/// record of the answer ends.
+#[derive(Debug)]
 pub struct Arrival {
     logged: bool,
+    span: RequestSpan,
 }
 
 impl Arrival {
     /// Whether the request's access log line is due.
     #[inline]
     #[must_use]
-    pub fn is_logged(self) -> bool {
+    pub fn is_logged(&self) -> bool {
         self.logged
+    }
+
+    /// Gives the request its span ([`RequestSpan::http`],
+    /// [`RequestSpan::grpc`], [`RequestSpan::thrift`]; each is empty, and
+    /// free, while spans are off). Default: an empty one.
+    #[inline]
+    pub fn with_span(mut self, span: RequestSpan) -> Self {
+        self.span = span;
+        self
+    }
+
+    /// The request's span, to enter while the request's code runs.
+    #[inline]
+    pub fn span(&self) -> &RequestSpan {
+        &self.span
     }
 }
 
@@ -217,14 +263,17 @@ impl RequestMetrics {
         self.requests.increment();
         Arrival {
             logged: self.access.is_on(),
+            span: RequestSpan::none(),
         }
     }
 
-    /// Counts an error that is no answer of a method: bytes that are not a
-    /// request of the protocol.
+    /// Records the request of `arrival` as an error that is no answer of a
+    /// method: bytes that are not a request of the protocol. Its span ends
+    /// as an error.
     #[inline]
-    pub fn error(&self) {
+    pub fn error(&self, arrival: Arrival) {
         self.errors.increment();
+        arrival.span.error();
     }
 
     /// Records an HTTP answer: `status` (a 5xx is an error) after `latency`
@@ -232,7 +281,8 @@ impl RequestMetrics {
     /// with `method` that matched `route`, the route's template
     /// (`/kv/{key}`), never the raw path: requests that matched no route
     /// (`None`) share the label `unmatched`, so the number of series stays
-    /// bounded, and their log line has no route.
+    /// bounded, and their log line has no route. The request's span is
+    /// named after the route (`GET /kv/{key}`), and ends.
     pub fn http_response(
         &self,
         arrival: Arrival,
@@ -257,6 +307,7 @@ impl RequestMetrics {
         if arrival.logged {
             self.access.http(method, route, status, latency, peer);
         }
+        arrival.span.http_answer(method, route, status);
         let route = route.unwrap_or(UNMATCHED);
         http.histogram.observe(method, route, status, latency);
     }
@@ -280,8 +331,9 @@ impl RequestMetrics {
     /// Records an RPC's answer after `latency`, to the call of `arrival`,
     /// of `called`, from `peer` (`None` when the transport does not know
     /// it, or looked it up only for a logged call): `code` is [`RPC_OK`] or
-    /// the error's name (gRPC's status name such as `NOT_FOUND`; for Thrift
-    /// the exception's type name or `APPLICATION_ERROR`).
+    /// the error's name (gRPC's status name such as `NOT_FOUND`, one of
+    /// [`GRPC_CODES`]; for Thrift the exception's type name or
+    /// `APPLICATION_ERROR`). The call's span records it, and ends.
     pub fn rpc_call(
         &self,
         arrival: Arrival,
@@ -295,6 +347,11 @@ impl RequestMetrics {
             self.errors.increment();
         }
         self.add_latency(latency);
+        let system = match called {
+            Called::Known(method) => method.histogram.system(),
+            Called::Unknown { system, .. } => system,
+        };
+        arrival.span.rpc_answer(system, &code);
         match called {
             Called::Known(method) => {
                 method.latency.add(millis(latency));

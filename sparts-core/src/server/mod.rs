@@ -7,7 +7,9 @@
 //! counters under the same names on every transport, and the service's
 //! labelled Prometheus families ([`telemetry`](crate::telemetry)). The
 //! same record of a request writes its access log line, in the same shape
-//! on every transport, while the task's access log is on.
+//! on every transport, while the task's access log is on, and ends the
+//! request's OpenTelemetry span ([`RequestSpan`]), which its arrival
+//! carries.
 //!
 //! A transport owns only how it speaks on a connection; HTTP, gRPC and
 //! Thrift build on these pieces.
@@ -19,11 +21,16 @@ mod handoff;
 mod io;
 mod metrics;
 mod plan;
+mod trace;
 
 pub use access::{ACCESS_LOG_TARGET, AccessLog};
 pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};
 pub use handoff::Handoff;
 pub use io::Cuttable;
-pub use metrics::{Arrival, Called, KnownMethod, RPC_OK, RequestMetrics, latency_samples};
+pub use metrics::{
+    Arrival, Called, GRPC_CODES, KnownMethod, RPC_OK, RequestMetrics, latency_samples,
+};
 pub use plan::ShutdownPlan;
+pub(crate) use trace::TARGET as REQUEST_SPAN_TARGET;
+pub use trace::{RequestSpan, RequestSpanGuard};
