@@ -31,6 +31,10 @@ mod json;
 
 use json::JsonLines;
 
+/// The target of request spans ([`RequestSpan`](crate::server::RequestSpan)):
+/// the log output leaves them out, the OpenTelemetry layer takes them.
+pub(crate) const REQUEST_SPAN_TARGET: &str = "sparts::request";
+
 /// Applies new `--level` directives to the installed logger.
 pub(crate) type LevelSetter = Box<dyn Fn(&LogFilter) + Send + Sync>;
 
@@ -211,7 +215,7 @@ pub(crate) fn layers(
     };
     let no_requests = Targets::new()
         .with_default(LevelFilter::TRACE)
-        .with_target(crate::server::REQUEST_SPAN_TARGET, LevelFilter::OFF);
+        .with_target(REQUEST_SPAN_TARGET, LevelFilter::OFF);
     let mut layers = vec![output.with_filter(reloadable().and(no_requests)).boxed()];
     for extra in extra {
         layers.push(if extra.under_level {
@@ -342,7 +346,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let _task = tracing::info_span!("task", name = "HttpTask").entered();
             let _request = tracing::info_span!(
-                target: crate::server::REQUEST_SPAN_TARGET,
+                target: REQUEST_SPAN_TARGET,
                 "request",
                 route = "/kv/{key}"
             )

@@ -7,12 +7,14 @@
 
 mod group;
 mod log;
+#[cfg(feature = "otel")]
+pub(crate) mod otel;
 mod service;
 mod store;
 
-#[cfg(feature = "otel")]
-pub use crate::otel::OtelOptions;
 pub(crate) use group::{AnyOptions, OptionsDef};
 pub use log::{LogFilter, LogFormat};
+#[cfg(feature = "otel")]
+pub use otel::OtelOptions;
 pub use service::{ServiceOptions, parse_seconds};
 pub(crate) use store::{CliExit, OptionStore, Owner, TaskOptionsDecl};

@@ -65,7 +65,7 @@ pub struct ServiceOptions {
     /// OpenTelemetry traces: `--otel-endpoint` and the rest.
     #[cfg(feature = "otel")]
     #[command(flatten)]
-    pub otel: crate::otel::OtelOptions,
+    pub otel: super::OtelOptions,
 }
 
 /// The service options that take effect while the service runs; the others

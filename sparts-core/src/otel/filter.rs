@@ -11,7 +11,7 @@ use tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::server::REQUEST_SPAN_TARGET;
+use crate::logging::REQUEST_SPAN_TARGET;
 
 /// Request spans, and what runs inside one.
 #[derive(Debug, Clone, Copy)]

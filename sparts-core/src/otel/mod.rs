@@ -1,6 +1,6 @@
-//! OpenTelemetry traces (the `otel` feature): the options and standard
-//! variables that configure them, and the pipeline that exports the
-//! request spans ([`RequestSpan`](crate::server::RequestSpan)) over OTLP.
+//! OpenTelemetry traces (the `otel` feature): their configuration, from
+//! the options ([`OtelOptions`](crate::options::OtelOptions)) and the
+//! standard variables, and the pipeline that exports the request spans ([`RequestSpan`](crate::server::RequestSpan)) over OTLP.
 //!
 //! Nothing is built, and requests get no span, until an endpoint is
 //! configured. Spans leave through a bounded queue on a thread of their
@@ -15,7 +15,6 @@ mod pipeline;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) use config::Config;
-pub use config::OtelOptions;
 pub(crate) use pipeline::Pipeline;
 
 /// Whether a pipeline is installed: requests get spans from then on.

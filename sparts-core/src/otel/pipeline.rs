@@ -13,10 +13,11 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use tokio::runtime::Handle;
 use tracing_subscriber::Layer as _;
 
-use super::config::{Config, Protocol, Sampler};
+use super::config::Config;
 use super::filter::Traced;
 use super::on_runtime::OnRuntime;
 use crate::logging::ExtraLayer;
+use crate::options::otel::{Protocol, Sampler};
 
 /// A running pipeline; [`shutdown`](Self::shutdown) sends what is queued.
 #[derive(Debug)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::admin::Peer;
 use crate::task::TaskContext;
+use crate::telemetry::Telemetry;
 
 /// The target of every access log line: `--level info,sparts::access=off`
 /// silences them, `--level warn,sparts::access=info` keeps only them.
@@ -20,9 +21,9 @@ pub const ACCESS_LOG_TARGET: &str = "sparts::access";
 /// write them as they record each request, so a request is logged where it
 /// is counted;
 /// a task reaches its log through them
-/// ([`RequestMetrics::access_log`]) or the service's telemetry
-/// ([`Telemetry::access_log`]): everything that records a task's requests
-/// (a Thrift route on an HTTP task among them) shares one switch.
+/// ([`RequestMetrics::access_log`]) or by its name ([`AccessLog::of`]):
+/// everything that records a task's requests (a Thrift route on an HTTP
+/// task among them) shares one switch.
 ///
 /// An HTTP line has the fields `task`, `method` (`GET`), `route` (the
 /// matched route template, `/kv/{key}`, never the raw path; absent when no
@@ -38,34 +39,35 @@ pub const ACCESS_LOG_TARGET: &str = "sparts::access";
 /// peer=127.0.0.1`.
 ///
 /// ```
+/// use sparts_core::server::AccessLog;
 /// use sparts_core::telemetry::Telemetry;
 ///
 /// let telemetry = Telemetry::new("Svc", None, None);
-/// let log = telemetry.access_log("HttpTask");
+/// let log = AccessLog::of(&telemetry, "HttpTask");
 /// assert!(!log.is_on(), "off by default");
 /// log.set(true);
-/// assert!(telemetry.access_log("HttpTask").is_on(), "one switch per task");
+/// assert!(AccessLog::of(&telemetry, "HttpTask").is_on(), "one switch per task");
 /// ```
 ///
 /// [`RequestMetrics`]: super::RequestMetrics
 /// [`RequestMetrics::access_log`]: super::RequestMetrics::access_log
-/// [`Telemetry::access_log`]: crate::telemetry::Telemetry::access_log
 #[derive(Debug, Clone)]
-pub struct AccessLog(Arc<Inner>);
-
-#[derive(Debug)]
-struct Inner {
-    task: String,
-    on: AtomicBool,
+pub struct AccessLog {
+    task: Arc<str>,
+    /// Shared by every access log of the task, through the service's
+    /// telemetry.
+    on: Arc<AtomicBool>,
 }
 
 impl AccessLog {
-    /// The access log of the task `task`, on or off.
-    pub(crate) fn new(task: impl Into<String>, on: bool) -> Self {
-        Self(Arc::new(Inner {
+    /// The access log of the server task `task` of the service whose
+    /// telemetry is `telemetry`: off until the task turns it on, and the
+    /// same switch at every ask.
+    pub fn of(telemetry: &Telemetry, task: &str) -> Self {
+        Self {
             task: task.into(),
-            on: AtomicBool::new(on),
-        }))
+            on: telemetry.access_switch(task),
+        }
     }
 
     /// Whether lines are written: the one check on a request's path while
@@ -73,12 +75,12 @@ impl AccessLog {
     #[inline]
     #[must_use]
     pub fn is_on(&self) -> bool {
-        self.0.on.load(Ordering::Relaxed)
+        self.on.load(Ordering::Relaxed)
     }
 
     /// Turns the log on or off.
     pub fn set(&self, on: bool) {
-        self.0.on.store(on, Ordering::Relaxed);
+        self.on.store(on, Ordering::Relaxed);
     }
 
     /// Runs `serving`, turning the log on and off meanwhile as the task's
@@ -104,7 +106,7 @@ impl AccessLog {
                     self.set(now);
                     // Also what tells a caller the change has applied.
                     let state = if now { "on" } else { "off" };
-                    tracing::info!("{} access log {state}", self.0.task);
+                    tracing::info!("{} access log {state}", self.task);
                 }
             }
         };
@@ -125,7 +127,7 @@ impl AccessLog {
     ) {
         tracing::info!(
             target: ACCESS_LOG_TARGET,
-            task = %self.0.task,
+            task = %self.task,
             %method,
             route = route.map(tracing::field::display),
             status,
@@ -148,7 +150,7 @@ impl AccessLog {
     ) {
         tracing::info!(
             target: ACCESS_LOG_TARGET,
-            task = %self.0.task,
+            task = %self.task,
             %system,
             %service,
             %method,
@@ -178,7 +180,7 @@ mod tests {
 
     #[test]
     fn the_switch_is_shared_by_clones() {
-        let log = AccessLog::new("HttpTask", false);
+        let log = AccessLog::of(&Telemetry::new("Svc", None, None), "HttpTask");
         let clone = log.clone();
         clone.set(true);
         assert!(log.is_on());

@@ -245,7 +245,7 @@ impl RequestMetrics {
             telemetry: telemetry.clone(),
             task: task.into(),
             http: Arc::default(),
-            access: telemetry.access_log(task),
+            access: AccessLog::of(telemetry, task),
         }
     }
 
@@ -541,7 +541,7 @@ mod tests {
             let code = "APPLICATION_ERROR";
             thrift.rpc_call(thrift.request(), unknown, code, ms(1), Some(peer));
         };
-        let switch = telemetry.access_log("HttpTask");
+        let switch = AccessLog::of(&telemetry, "HttpTask");
         tracing::subscriber::with_default(subscriber, || {
             answer();
             assert_eq!(lines.take(), "", "off by default");

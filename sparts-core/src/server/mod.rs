@@ -32,5 +32,4 @@ pub use metrics::{
     Arrival, Called, GRPC_CODES, KnownMethod, RPC_OK, RequestMetrics, latency_samples,
 };
 pub use plan::ShutdownPlan;
-pub(crate) use trace::TARGET as REQUEST_SPAN_TARGET;
 pub use trace::{RequestSpan, RequestSpanGuard};

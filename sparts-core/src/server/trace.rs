@@ -35,10 +35,6 @@
 #[cfg(feature = "otel")]
 use tracing::field::Empty;
 
-/// The target of request spans: the log output leaves them out, the
-/// OpenTelemetry layer takes them.
-pub(crate) const TARGET: &str = "sparts::request";
-
 /// The server span of one request (an HTTP request, a gRPC or Thrift
 /// call), named by its route or method, with the OpenTelemetry semantic
 /// conventions' attributes (`http.request.method`, `http.route`,
@@ -221,7 +217,8 @@ mod imp {
     use opentelemetry_sdk::propagation::TraceContextPropagator;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-    use super::{Empty, RequestSpan, TARGET};
+    use super::{Empty, RequestSpan};
+    use crate::logging::REQUEST_SPAN_TARGET as TARGET;
     use crate::server::{GRPC_CODES, RPC_OK};
 
     /// The W3C trace context headers of a request.

@@ -7,9 +7,8 @@
 //! The fb303 view ([`counters`](crate::counters): flat names, windowed
 //! samples, `getCounters`) is kept beside it; the two are recorded together
 //! by the server kit and the built-in tasks, so each event is recorded once
-//! in each view. The server tasks' access logs live here too
-//! ([`Telemetry::access_log`]): the server kit writes a request's line
-//! where it records the request.
+//! in each view. The switches of the server tasks' access logs live here
+//! too, one per task ([`AccessLog::of`](crate::server::AccessLog::of)).
 //!
 //! ```
 //! use sparts_core::telemetry::{Format, Telemetry};
@@ -32,6 +31,7 @@ mod server;
 mod tasks;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use prometheus_client::collector::Collector;
@@ -42,7 +42,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Metric, Registry};
 
-use crate::server::AccessLog;
 use crate::status::Status;
 pub(crate) use bridge::Fb303Counters;
 use callback::CallbackGauges;
@@ -133,8 +132,8 @@ struct Inner {
     queue_depth: Arc<CallbackGauges>,
     status: Gauge,
     facade: recorder::Facade,
-    /// By task name, made at the first ask.
-    access_logs: Mutex<HashMap<String, AccessLog>>,
+    /// The access logs' switches by task name, made at the first ask.
+    access_switches: Mutex<HashMap<String, Arc<AtomicBool>>>,
 }
 
 impl Telemetry {
@@ -172,7 +171,7 @@ impl Telemetry {
             )),
             status: Gauge::default(),
             facade: recorder::Facade::default(),
-            access_logs: Mutex::default(),
+            access_switches: Mutex::default(),
             buckets,
         };
         let telemetry = Self {
@@ -339,22 +338,17 @@ impl Telemetry {
         )
     }
 
-    /// The access log of server task `task`, off until the task turns it
-    /// on: the same one at every ask, so that whatever records the task's
-    /// requests (its server, a Thrift route on an HTTP task) follows one
-    /// switch, the task's `--<prefix>-access-log`.
-    pub fn access_log(&self, task: &str) -> AccessLog {
-        let mut logs = self
+    /// The switch of server task `task`'s access log, off until the task
+    /// turns it on: the same one at every ask, so that whatever records
+    /// the task's requests (its server, a Thrift route on an HTTP task)
+    /// follows one switch, the task's `--<prefix>-access-log`.
+    pub(crate) fn access_switch(&self, task: &str) -> Arc<AtomicBool> {
+        let mut switches = self
             .inner
-            .access_logs
+            .access_switches
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(log) = logs.get(task) {
-            return log.clone();
-        }
-        let log = AccessLog::new(task, false);
-        logs.insert(task.to_owned(), log.clone());
-        log
+        Arc::clone(switches.entry(task.to_owned()).or_default())
     }
 
     /// The counters of periodic task `task`.
