@@ -17,7 +17,8 @@ pub(crate) struct TaskLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct HttpLabels {
     pub(crate) task: Arc<str>,
-    pub(crate) method: Cow<'static, str>,
+    /// A standard method, or `_OTHER`.
+    pub(crate) method: &'static str,
     /// The matched route template, never the raw path.
     pub(crate) route: Arc<str>,
     pub(crate) status: u16,

@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 use super::Histograms;
 use super::callback::CallbackGauges;
@@ -17,8 +19,18 @@ use super::labels::{HttpLabels, RpcLabels};
 pub struct HttpServerMetrics {
     family: Histograms<HttpLabels>,
     task: Arc<str>,
-    /// Route templates seen, so a request costs no allocation for its label.
-    routes: Arc<RwLock<HashMap<String, Arc<str>>>>,
+    /// The series recorded so far, by route: read without a lock or a
+    /// shared reference count, so that requests on different threads
+    /// write no common cache line before their series' own.
+    series: Arc<ArcSwap<HashMap<Box<str>, Vec<HttpSeries>>>>,
+}
+
+/// One series of [`HttpServerMetrics`], under its route.
+#[derive(Debug, Clone)]
+struct HttpSeries {
+    method: &'static str,
+    status: u16,
+    histogram: Histogram,
 }
 
 impl HttpServerMetrics {
@@ -26,54 +38,75 @@ impl HttpServerMetrics {
         Self {
             family,
             task: task.into(),
-            routes: Arc::default(),
+            series: Arc::default(),
         }
     }
 
-    /// Records one request: its method, the route template it matched
+    /// Records one request: its method (`_OTHER` for a method HTTP does
+    /// not define, as OpenTelemetry's conventions say, so that a client
+    /// cannot grow the number of series), the route template it matched
     /// (`/kv/{key}`; a fixed placeholder for requests that matched none,
-    /// never the raw path, so the number of series stays bounded), the
-    /// response status and the time to the response head.
+    /// never the raw path), the response status and the time to the
+    /// response head.
     pub fn observe(&self, method: &str, route: &str, status: u16, latency: Duration) {
+        let method = method_label(method);
+        let seconds = latency.as_secs_f64();
+        let known = self.series.load();
+        let found = known.get(route).and_then(|series| {
+            series
+                .iter()
+                .find(|s| s.method == method && s.status == status)
+        });
+        match found {
+            Some(series) => series.histogram.observe(seconds),
+            None => {
+                drop(known);
+                self.add(method, route, status).observe(seconds);
+            }
+        }
+    }
+
+    /// The series of a request not seen before, made and kept.
+    #[cold]
+    fn add(&self, method: &'static str, route: &str, status: u16) -> Histogram {
         let labels = HttpLabels {
             task: Arc::clone(&self.task),
-            method: method_label(method),
-            route: self.route(route),
+            method,
+            route: route.into(),
             status,
         };
-        self.family
-            .get_or_create(&labels)
-            .observe(latency.as_secs_f64());
-    }
-
-    fn route(&self, route: &str) -> Arc<str> {
-        if let Some(known) = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-        {
-            return Arc::clone(known);
-        }
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            routes
-                .entry(route.to_owned())
-                .or_insert_with(|| route.into()),
-        )
+        let histogram = self.family.get_or_create_owned(&labels);
+        self.series.rcu(|known| {
+            let mut next = HashMap::clone(known);
+            let series = next.entry(route.into()).or_default();
+            // Another thread may have added it meanwhile.
+            if !series
+                .iter()
+                .any(|s| s.method == method && s.status == status)
+            {
+                series.push(HttpSeries {
+                    method,
+                    status,
+                    histogram: histogram.clone(),
+                });
+            }
+            next
+        });
+        histogram
     }
 }
 
-/// The standard methods as static labels; others (extension methods) are
-/// copied.
-fn method_label(method: &str) -> Cow<'static, str> {
+/// The label of an HTTP method: the standard ones as they are, `_OTHER`
+/// for the rest.
+fn method_label(method: &str) -> &'static str {
     const STANDARD: [&str; 9] = [
         "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
     ];
     STANDARD
         .iter()
         .find(|m| **m == method)
-        .map_or_else(|| Cow::Owned(method.to_owned()), |m| Cow::Borrowed(*m))
+        .copied()
+        .unwrap_or("_OTHER")
 }
 
 /// The call histogram of one RPC server task,
@@ -86,12 +119,17 @@ pub struct RpcServerMetrics {
 }
 
 /// A method an RPC server knows, made once and kept: its labels are shared
-/// by every call.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// by every call, and its series (one per code) are found without a lock.
+/// It records into the series of the server that made it.
+#[derive(Debug, Clone)]
 pub struct RpcMethod {
     service: Arc<str>,
     method: Arc<str>,
+    by_code: Arc<ArcSwap<Vec<CodeSeries>>>,
 }
+
+/// One series of an [`RpcMethod`]: its code and its histogram.
+type CodeSeries = (Cow<'static, str>, Histogram);
 
 impl RpcMethod {
     /// The service's name, `helloworld.Greeter`.
@@ -126,28 +164,52 @@ impl RpcServerMetrics {
         RpcMethod {
             service: service.into(),
             method: method.into(),
+            by_code: Arc::default(),
         }
     }
 
-    /// Records one call of `method` that ended with `code` (gRPC's status
-    /// name such as `OK` or `NOT_FOUND`; for Thrift `OK`, the exception's
-    /// name, or `APPLICATION_ERROR`) after `latency`.
+    /// Records one call of `method` (made by [`method`](Self::method) of
+    /// this server) that ended with `code` (gRPC's status name such as
+    /// `OK` or `NOT_FOUND`; for Thrift `OK`, the exception's name, or
+    /// `APPLICATION_ERROR`) after `latency`.
     pub fn observe(
         &self,
         method: &RpcMethod,
         code: impl Into<Cow<'static, str>>,
         latency: Duration,
     ) {
+        let code = code.into();
+        let seconds = latency.as_secs_f64();
+        let known = method.by_code.load();
+        match known.iter().find(|(known, _)| *known == code) {
+            Some((_, histogram)) => histogram.observe(seconds),
+            None => {
+                drop(known);
+                self.add(method, code).observe(seconds);
+            }
+        }
+    }
+
+    /// The series of a code `method` has not ended with before, made and
+    /// kept.
+    #[cold]
+    fn add(&self, method: &RpcMethod, code: Cow<'static, str>) -> Histogram {
         let labels = RpcLabels {
             task: Arc::clone(&self.task),
             system: self.system,
             service: Arc::clone(&method.service),
             method: Arc::clone(&method.method),
-            code: code.into(),
+            code: code.clone(),
         };
-        self.family
-            .get_or_create(&labels)
-            .observe(latency.as_secs_f64());
+        let histogram = self.family.get_or_create_owned(&labels);
+        method.by_code.rcu(|known| {
+            let mut next = Vec::clone(known);
+            if !next.iter().any(|(known, _)| *known == code) {
+                next.push((code.clone(), histogram.clone()));
+            }
+            next
+        });
+        histogram
     }
 }
 
