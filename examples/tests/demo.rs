@@ -53,25 +53,8 @@ async fn over_dbus(bus_name: &str) -> Result<Option<(String, i64)>, Box<dyn std:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_speaks_every_transport_with_one_admin_model() -> TestResult {
     let bus_name = format!("org.sparts.DemoTest{}", std::process::id());
-    let mut child = Example::spawn(
-        env!("CARGO_BIN_EXE_demo"),
-        &[
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--thrift-port",
-            "0",
-            "--dbus-bus-name",
-            &bus_name,
-            "--producer-interval",
-            "3600",
-        ],
-    )?;
-    let http = child.logged_port("HttpTask")?;
-    let grpc = child.logged_port("GrpcTask")?;
-    let thrift = child.logged_port("ThriftServerTask")?;
-    child.expect_line("All tasks started")?;
+    let mut child = Example::spawn_command(&mut common::demo_command(&bus_name, &[]))?;
+    let (http, grpc, thrift) = child.demo_ports()?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let base = format!("http://127.0.0.1:{http}");
 

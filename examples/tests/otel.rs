@@ -177,42 +177,19 @@ fn demo(args: &[&str], env: &[(&str, &str)]) -> std::io::Result<Example> {
 }
 
 fn demo_command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OTEL_") {
-            command.env_remove(name);
-        }
-    }
     let bus_name = format!(
         "org.sparts.OtelTest{}n{}",
         std::process::id(),
         args.len() * 100 + env.len()
     );
+    let mut command = common::demo_command(&bus_name, args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
     command
-        .args([
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--thrift-port",
-            "0",
-            "--producer-interval",
-            "3600",
-            "--dbus-bus-name",
-            &bus_name,
-        ])
-        .args(args)
-        .envs(env.iter().copied());
-    command
-}
-
-/// The ports of a started demo: HTTP, gRPC, Thrift.
-fn ports(child: &mut Example) -> TestResult<(u16, u16, u16)> {
-    let http = child.logged_port("HttpTask")?;
-    let grpc = child.logged_port("GrpcTask")?;
-    let thrift = child.logged_port("ThriftServerTask")?;
-    child.expect_line("All tasks started")?;
-    Ok((http, grpc, thrift))
 }
 
 /// SIGTERM, and the exit: spans still queued are sent before it.
@@ -253,7 +230,7 @@ async fn every_transport_exports_server_spans_that_continue_the_callers_trace() 
         announced.contains(&format!("{endpoint} over grpc")),
         "{announced}"
     );
-    let (http, grpc, thrift) = ports(&mut child)?;
+    let (http, grpc, thrift) = child.demo_ports()?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let base = format!("http://127.0.0.1:{http}");
 
@@ -359,7 +336,7 @@ async fn the_standard_variables_export_over_http_protobuf() -> TestResult {
             ("OTEL_TRACES_SAMPLER", "always_on"),
         ],
     )?;
-    let (http, _, _) = ports(&mut child)?;
+    let (http, _, _) = child.demo_ports()?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let hello = web
         .get(format!("http://127.0.0.1:{http}/hello/there"))
@@ -401,7 +378,7 @@ async fn without_an_endpoint_nothing_is_exported_and_the_service_runs() -> TestR
     ];
     for env in cases {
         let mut child = demo(&[], env)?;
-        let (http, _, _) = ports(&mut child)?;
+        let (http, _, _) = child.demo_ports()?;
         let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
         let hello = web
             .get(format!("http://127.0.0.1:{http}/hello/you"))
@@ -438,7 +415,7 @@ async fn a_collector_that_never_answers_slows_no_request_nor_the_shutdown() -> T
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4"),
         ],
     )?;
-    let (http, _, _) = ports(&mut child)?;
+    let (http, _, _) = child.demo_ports()?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let url = format!("http://127.0.0.1:{http}/hello/you");
     let began = Instant::now();

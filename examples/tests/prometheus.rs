@@ -92,22 +92,9 @@ async fn prometheus_scrapes_the_demo_and_computes_p99_and_calls_by_code() -> Tes
         eprintln!("skipping: no prometheus binary (apt-get install prometheus)");
         return Ok(());
     }
-    let mut demo = Example::spawn(
-        env!("CARGO_BIN_EXE_demo"),
-        &[
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--thrift-port",
-            "0",
-            "--producer-interval",
-            "3600",
-        ],
-    )?;
-    let http = demo.logged_port("HttpTask")?;
-    let grpc = demo.logged_port("GrpcTask")?;
-    demo.expect_line("All tasks started")?;
+    let bus_name = format!("org.sparts.PrometheusTest{}", std::process::id());
+    let mut demo = Example::spawn_command(&mut common::demo_command(&bus_name, &[]))?;
+    let (http, grpc, _) = demo.demo_ports()?;
 
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("prometheus.yml");

@@ -57,23 +57,9 @@ fn promtool_check(text: &str) -> TestResult<Option<(ExitStatus, String)>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_finds_nothing_on_the_demos_metrics_after_traffic() -> TestResult {
-    let mut child = Example::spawn(
-        env!("CARGO_BIN_EXE_demo"),
-        &[
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--thrift-port",
-            "0",
-            "--dbus-bus-name",
-            &format!("org.sparts.PromtoolTest{}", std::process::id()),
-        ],
-    )?;
-    let http = child.logged_port("HttpTask")?;
-    let grpc = child.logged_port("GrpcTask")?;
-    let thrift = child.logged_port("ThriftServerTask")?;
-    child.expect_line("All tasks started")?;
+    let bus_name = format!("org.sparts.PromtoolTest{}", std::process::id());
+    let mut child = Example::spawn_command(&mut common::demo_command(&bus_name, &[]))?;
+    let (http, grpc, thrift) = child.demo_ports()?;
     let web = reqwest::Client::builder().timeout(PATIENCE).build()?;
     let base = format!("http://127.0.0.1:{http}");
 

@@ -98,6 +98,16 @@ impl Example {
         )
     }
 
+    /// The HTTP, gRPC and Thrift ports of a demo started by
+    /// [`demo_command`], once all its tasks have started.
+    pub(crate) fn demo_ports(&mut self) -> TestResult<(u16, u16, u16)> {
+        let http = self.logged_port("HttpTask")?;
+        let grpc = self.logged_port("GrpcTask")?;
+        let thrift = self.logged_port("ThriftServerTask")?;
+        self.expect_line("All tasks started")?;
+        Ok((http, grpc, thrift))
+    }
+
     /// The port of the next `<task> Server Started on <address> (port N)`
     /// line.
     pub(crate) fn logged_port(&mut self, task: &str) -> TestResult<u16> {
@@ -174,4 +184,26 @@ pub(crate) fn run(command: &mut Command) -> TestResult<(ExitStatus, String)> {
     let mut example = Example::spawn_command(command)?;
     let status = example.wait_exit()?;
     Ok((status, example.output()?))
+}
+
+/// The demo with its HTTP, gRPC and Thrift ports chosen by the system, the
+/// D-Bus name `bus_name` (tests run side by side on one session bus), and
+/// its producer quiet for the length of a test; then `args`.
+pub(crate) fn demo_command(bus_name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
+    command
+        .args([
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--thrift-port",
+            "0",
+            "--producer-interval",
+            "3600",
+            "--dbus-bus-name",
+            bus_name,
+        ])
+        .args(args);
+    command
 }
