@@ -136,10 +136,7 @@ impl VService {
     /// half a millisecond to ten seconds. Boundaries are sorted; those that
     /// are not finite are left out.
     pub fn with_latency_buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
-        let mut buckets: Vec<f64> = buckets.into_iter().filter(|b| b.is_finite()).collect();
-        buckets.sort_by(f64::total_cmp);
-        buckets.dedup();
-        self.latency_buckets = Some(buckets);
+        self.latency_buckets = Some(buckets.into_iter().collect());
         self
     }
 

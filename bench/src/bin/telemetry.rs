@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use sparts::telemetry::prometheus_client::metrics::counter::Counter;
 use sparts::telemetry::prometheus_client::metrics::family::Family;
-use sparts::telemetry::prometheus_client::metrics::histogram::Histogram;
-use sparts::telemetry::{DEFAULT_LATENCY_BUCKETS, Format, Telemetry};
+use sparts::telemetry::{DEFAULT_LATENCY_BUCKETS, Format, Histogram, Telemetry};
 
 const ITERATIONS: u32 = 10_000_000;
 const RUNS: usize = 5;
@@ -59,7 +58,7 @@ fn render_time(telemetry: &Telemetry) -> (Duration, usize) {
 
 fn main() {
     let counter = Counter::<u64>::default();
-    let histogram = Histogram::new(DEFAULT_LATENCY_BUCKETS);
+    let histogram = Histogram::new(DEFAULT_LATENCY_BUCKETS.iter().copied());
     let inc_1 = ns_per_op(1, |_| {
         counter.inc_by(1);
     });

@@ -23,6 +23,7 @@
 
 mod bridge;
 mod callback;
+mod histogram;
 mod labels;
 #[cfg(target_os = "linux")]
 mod process;
@@ -38,13 +39,13 @@ use prometheus_client::collector::Collector;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Metric, Registry};
 
 use crate::status::Status;
 pub(crate) use bridge::Fb303Counters;
 use callback::CallbackGauges;
+pub use histogram::Histogram;
 use labels::{BuildLabels, HttpLabels, RpcLabels, TaskLabels};
 pub(crate) use recorder::{install as install_recorder, uninstall as uninstall_recorder};
 
@@ -97,7 +98,7 @@ pub(crate) struct Buckets(Arc<[f64]>);
 
 impl MetricConstructor<Histogram> for Buckets {
     fn new_metric(&self) -> Histogram {
-        Histogram::new(self.0.iter().copied())
+        Histogram::with_bounds(Arc::clone(&self.0))
     }
 }
 
@@ -139,13 +140,11 @@ struct Inner {
 impl Telemetry {
     /// The registry of service `service` (its version in `sparts_build_info`),
     /// latency histograms with `buckets` (default
-    /// [`DEFAULT_LATENCY_BUCKETS`]), and every family sparts records in.
+    /// [`DEFAULT_LATENCY_BUCKETS`]; sorted, those that are not finite left
+    /// out), and every family sparts records in.
     pub fn new(service: &str, version: Option<&str>, buckets: Option<Vec<f64>>) -> Self {
-        let buckets = Buckets(
-            buckets
-                .unwrap_or_else(|| DEFAULT_LATENCY_BUCKETS.to_vec())
-                .into(),
-        );
+        let bounds = buckets.unwrap_or_else(|| DEFAULT_LATENCY_BUCKETS.to_vec());
+        let buckets = Buckets(histogram::normalized(bounds).into());
         let inner = Inner {
             registry: RwLock::new(Registry::default()),
             http: Family::new_with_constructor(buckets.clone()),

@@ -19,8 +19,8 @@ use metrics::{
 use prometheus_client::metrics::counter::Counter as PromCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge as PromGauge;
-use prometheus_client::metrics::histogram::Histogram as PromHistogram;
 
+use super::histogram::Histogram as PromHistogram;
 use super::{Buckets, Telemetry};
 use crate::counters::{CounterRegistry, SampleType, Samples, SamplesConfig, Window};
 

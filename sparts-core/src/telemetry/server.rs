@@ -1,16 +1,16 @@
 //! What a server task records per request and per connection.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
+use rustc_hash::FxHashMap;
 
 use super::Histograms;
 use super::callback::CallbackGauges;
+use super::histogram::Histogram;
 use super::labels::{HttpLabels, RpcLabels};
 
 /// The HTTP request histogram of one task,
@@ -21,8 +21,10 @@ pub struct HttpServerMetrics {
     task: Arc<str>,
     /// The series recorded so far, by route: read without a lock or a
     /// shared reference count, so that requests on different threads
-    /// write no common cache line before their series' own.
-    series: Arc<ArcSwap<HashMap<Box<str>, Vec<HttpSeries>>>>,
+    /// write no common cache line before their series' own. Hashed with
+    /// Fx: the keys are the application's route templates, which no client
+    /// chooses.
+    series: Arc<ArcSwap<FxHashMap<Box<str>, Vec<HttpSeries>>>>,
 }
 
 /// One series of [`HttpServerMetrics`], under its route.
@@ -77,7 +79,7 @@ impl HttpServerMetrics {
         };
         let histogram = self.family.get_or_create_owned(&labels);
         self.series.rcu(|known| {
-            let mut next = HashMap::clone(known);
+            let mut next = FxHashMap::clone(known);
             let series = next.entry(route.into()).or_default();
             // Another thread may have added it meanwhile.
             if !series

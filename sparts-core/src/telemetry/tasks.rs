@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
+
+use super::histogram::Histogram;
 
 /// A periodic task's `sparts_periodic_*` series.
 #[derive(Debug, Clone)]
