@@ -51,6 +51,22 @@ fn all_lines(child: &mut Example) -> TestResult<Vec<Value>> {
     Ok(child.output()?.lines().map(json).collect())
 }
 
+/// SIGTERMs the child, checks that it exits 0, and gives everything it
+/// wrote, each line parsed.
+fn stop(child: &mut Example) -> TestResult<Vec<Value>> {
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    all_lines(child)
+}
+
+/// How many of `lines` are access lines.
+fn access_count(lines: &[Value]) -> usize {
+    lines
+        .iter()
+        .filter(|l| l["target"] == "sparts::access")
+        .count()
+}
+
 fn message(line: &Value) -> &str {
     line["message"].as_str().unwrap_or_default()
 }
@@ -156,13 +172,8 @@ async fn http_access_lines_and_level_directives_change_over_http_admin() -> Test
         404
     );
 
-    let status = child.sigterm()?;
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    let lines = all_lines(&mut child)?;
-    let access = lines
-        .iter()
-        .filter(|l| l["target"] == "sparts::access")
-        .count();
+    let lines = stop(&mut child)?;
+    let access = access_count(&lines);
     assert_eq!(
         access, 4,
         "hidden, refused and unlogged requests wrote none"
@@ -197,15 +208,13 @@ async fn http_writes_no_access_lines_by_default() -> TestResult {
         .send()
         .await?;
     assert_eq!(got.status().as_u16(), 404);
-    let status = child.sigterm()?;
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    let lines = all_lines(&mut child)?;
+    let lines = stop(&mut child)?;
     assert!(
         lines
             .iter()
             .any(|l| message(l) == "Instance shut down gracefully")
     );
-    assert!(!lines.iter().any(|l| l["target"] == "sparts::access"));
+    assert_eq!(access_count(&lines), 0);
     Ok(())
 }
 
@@ -248,13 +257,8 @@ async fn grpc_calls_are_access_logged_but_not_health_checks() -> TestResult {
     assert_eq!(line["status"], "OK");
     assert_eq!(line["peer"], "127.0.0.1");
     assert!(line["duration_ms"].is_number(), "{line}");
-    let status = child.sigterm()?;
-    assert_eq!(status.code(), Some(0), "{status:?}");
-    let lines = all_lines(&mut child)?;
-    let access = lines
-        .iter()
-        .filter(|l| l["target"] == "sparts::access")
-        .count();
+    let lines = stop(&mut child)?;
+    let access = access_count(&lines);
     assert_eq!(access, 1, "the health check is not logged");
     Ok(())
 }
