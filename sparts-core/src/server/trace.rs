@@ -220,6 +220,7 @@ mod imp {
     use super::{Empty, RequestSpan};
     use crate::logging::REQUEST_SPAN_TARGET as TARGET;
     use crate::server::{GRPC_CODES, RPC_OK};
+    use crate::telemetry::{method_label, standard_method};
 
     /// The W3C trace context headers of a request.
     struct Carrier<'h> {
@@ -258,18 +259,9 @@ mod imp {
         }
     }
 
-    /// The method as the semantic conventions want it: one of HTTP's own,
-    /// or `_OTHER` (a client cannot grow the set of span names).
-    fn known_method(method: &str) -> Option<&'static str> {
-        const KNOWN: [&str; 9] = [
-            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-        ];
-        KNOWN.iter().copied().find(|m| *m == method)
-    }
-
     /// The method in a span's name: `HTTP` for one not of HTTP's own.
     fn name_method(method: &str) -> &'static str {
-        known_method(method).unwrap_or("HTTP")
+        standard_method(method).unwrap_or("HTTP")
     }
 
     pub(super) fn http<'h>(method: &str, header: &impl Fn(&str) -> Option<&'h str>) -> RequestSpan {
@@ -280,7 +272,7 @@ mod imp {
             "request",
             otel.name = name_method(method),
             otel.kind = "server",
-            http.request.method = known_method(method).unwrap_or("_OTHER"),
+            http.request.method = method_label(method),
             http.route = Empty,
             http.response.status_code = Empty,
             otel.status_code = Empty,

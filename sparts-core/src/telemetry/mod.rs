@@ -50,6 +50,8 @@ use labels::{BuildLabels, HttpLabels, RpcLabels, TaskLabels};
 pub(crate) use recorder::{install as install_recorder, uninstall as uninstall_recorder};
 
 pub use server::{ConnectionMetrics, HttpServerMetrics, RpcMethod, RpcServerMetrics};
+#[cfg(feature = "otel")]
+pub(crate) use server::{method_label, standard_method};
 pub(crate) use tasks::{PeriodicMetrics, QueueMetrics};
 
 /// Re-exported so users and libraries can register families of their own

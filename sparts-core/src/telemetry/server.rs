@@ -98,17 +98,19 @@ impl HttpServerMetrics {
     }
 }
 
-/// The label of an HTTP method: the standard ones as they are, `_OTHER`
-/// for the rest.
-fn method_label(method: &str) -> &'static str {
+/// One of the methods HTTP itself defines, as a static string; `None` for
+/// an extension method, which any client may invent.
+pub(crate) fn standard_method(method: &str) -> Option<&'static str> {
     const STANDARD: [&str; 9] = [
         "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
     ];
-    STANDARD
-        .iter()
-        .find(|m| **m == method)
-        .copied()
-        .unwrap_or("_OTHER")
+    STANDARD.iter().copied().find(|m| *m == method)
+}
+
+/// The label of an HTTP method, on metrics and spans alike: the standard
+/// ones as they are, `_OTHER` (OpenTelemetry's name) for the rest.
+pub(crate) fn method_label(method: &str) -> &'static str {
+    standard_method(method).unwrap_or("_OTHER")
 }
 
 /// The call histogram of one RPC server task,
