@@ -79,17 +79,7 @@ async fn the_lame_duck_accepts_new_connections_then_stops() -> TestResult {
 async fn streams_still_open_at_the_end_of_the_budget_are_cut() -> TestResult {
     let started = start_greeter(&["--shutdown-timeout", "1"]).await?;
     let handle = started.running.handle().clone();
-    let mut health = HealthClient::new(started.channel().await?);
-    let mut watch = health
-        .watch(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await?
-        .into_inner();
-    let first = tokio::time::timeout(PATIENCE, watch.next())
-        .await?
-        .expect("an update")?;
-    assert_eq!(first.status(), ServingStatus::Serving);
+    let mut watch = serving_watch(&started).await?;
 
     let began = Instant::now();
     handle.request_shutdown();
@@ -124,17 +114,8 @@ async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
         }));
     let started = start(service, &["--shutdown-timeout", "2"]).await?;
     let handle = started.running.handle().clone();
-    let mut health = HealthClient::new(started.channel().await?);
-    let mut watch = health
-        .watch(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await?
-        .into_inner();
-    let first = tokio::time::timeout(PATIENCE, watch.next())
-        .await?
-        .expect("an update")?;
-    assert_eq!(first.status(), ServingStatus::Serving);
+    // Held open: the stream the shutdown has to cut.
+    let _watch = serving_watch(&started).await?;
 
     let began = Instant::now();
     tokio::time::timeout(PATIENCE, started.running.shutdown()).await??;
@@ -146,4 +127,25 @@ async fn the_cut_counts_from_the_moment_shutdown_began() -> TestResult {
     assert_eq!(handle.counter("GrpcTask.cut_connections")?, 1.0);
     assert_eq!(handle.counter("GrpcTask.open_connections")?, 0.0);
     Ok(())
+}
+
+/// A health watch on the whole server, a stream that stays open, once its
+/// first update said SERVING.
+async fn serving_watch(
+    started: &common::Started,
+) -> Result<
+    tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let mut watch = HealthClient::new(started.channel().await?)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner();
+    let first = tokio::time::timeout(PATIENCE, watch.next())
+        .await?
+        .expect("an update")?;
+    assert_eq!(first.status(), ServingStatus::Serving);
+    Ok(watch)
 }
