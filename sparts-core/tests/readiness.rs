@@ -4,11 +4,21 @@
 
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use sparts_core::{Result, Status, TaskContext, TaskSpec, VService};
 
 const WARM_STEP: Duration = Duration::from_secs(30);
+
+/// Waits until readiness is `want`, which must come with no virtual time
+/// passing (the bound is a second of it).
+async fn at_once(ready: &mut watch::Receiver<bool>, want: bool) {
+    tokio::time::timeout(Duration::from_secs(1), ready.wait_for(|r| *r == want))
+        .await
+        .unwrap_or_else(|_| panic!("readiness {want} at once"))
+        .expect("open");
+}
 
 /// A task that holds the service not ready while its cache warms in
 /// two steps of 30 s, then serves until stopped.
@@ -38,10 +48,7 @@ async fn the_service_is_ready_when_the_last_hold_is_released() -> Result<()> {
     let mut ready = handle.watch_ready();
     // The warmer takes its hold when its run begins, which may come
     // just after the start returns; no virtual time passes meanwhile.
-    tokio::time::timeout(Duration::from_secs(1), ready.wait_for(|r| !*r))
-        .await
-        .expect("held at once")
-        .expect("open");
+    at_once(&mut ready, false).await;
     let started = Instant::now();
     assert_eq!(handle.status(), Status::Alive, "held is not a warning");
     assert_eq!(handle.status_details(), "not ready: cache warming: 0 of 2");
@@ -69,10 +76,7 @@ async fn the_service_is_ready_when_the_last_hold_is_released() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let released_at = Instant::now();
     drop(database);
-    tokio::time::timeout(Duration::from_secs(1), ready.wait_for(|r| *r))
-        .await
-        .expect("ready at once")
-        .expect("open");
+    at_once(&mut ready, true).await;
     assert_eq!(
         released_at - started,
         2 * WARM_STEP + Duration::from_secs(11)
@@ -103,10 +107,7 @@ async fn a_hold_held_by_a_task_ends_with_the_task() -> Result<()> {
         .await?;
     let handle = running.handle().clone();
     let mut ready = handle.watch_ready();
-    tokio::time::timeout(Duration::from_secs(1), ready.wait_for(|r| !*r))
-        .await
-        .expect("held at once")
-        .expect("open");
+    at_once(&mut ready, false).await;
     assert_eq!(handle.readiness().holds, ["migrating"]);
     running.shutdown().await?;
     assert!(

@@ -76,26 +76,15 @@ fn counters_end_in_total_and_every_family_has_help() {
     conns.cut(2);
     conns.track_open(|| Some(3.0));
     let text = telemetry.render(Format::Prometheus).expect("encodes");
-    assert!(
-        text.contains(r#"sparts_server_connections_total{task="ThriftServerTask"} 1"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"sparts_server_cut_connections_total{task="ThriftServerTask"} 2"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"sparts_server_bad_input_total{task="ThriftServerTask"} 1"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"sparts_server_open_connections{task="ThriftServerTask"} 3"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"sparts_build_info{service="Svc",version="2.1"} 1"#),
-        "{text}"
-    );
+    for line in [
+        r#"sparts_server_connections_total{task="ThriftServerTask"} 1"#,
+        r#"sparts_server_cut_connections_total{task="ThriftServerTask"} 2"#,
+        r#"sparts_server_bad_input_total{task="ThriftServerTask"} 1"#,
+        r#"sparts_server_open_connections{task="ThriftServerTask"} 3"#,
+        r#"sparts_build_info{service="Svc",version="2.1"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
     assert!(text.contains("sparts_status 1"), "starting: {text}");
     assert!(
         text.lines()
