@@ -25,21 +25,6 @@ source bench/lib.sh
 apt_install wrk wrk
 cargo build --release -q -p sparts-bench --bin bare_axum --bin sparts_http_hello
 
-# wrk_run PORT OUT: requests/s and p99 (ms) of one wrk run, as "rps p99".
-wrk_run() {
-    wrk -t2 -c64 -d"${SECS}s" --latency "http://127.0.0.1:$1/" >"$2"
-    awk '
-        /Requests\/sec:/ { rps = $2 }
-        $1 == "99%" {
-            v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
-            if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000
-            p99 = v
-        }
-        END { printf "%s %s\n", rps, p99 }' "$2"
-}
-
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 # Idle memory of a fresh sparts server, before any load.
 start idle "$BIN/sparts_http_hello" --http-port 0
 sleep 0.5

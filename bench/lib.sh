@@ -4,6 +4,10 @@
 #   apt_install COMMAND PACKAGE   installs PACKAGE from Debian if COMMAND is missing
 #   start NAME CMD...             starts a server logging to $WORK/NAME.log,
 #                                 waits for its logged port; sets PID and PORT
+#   wrk_run PORT OUT              one `wrk -t2 -c64 -d${SECS}s` run against
+#                                 PORT, its report in OUT; prints "rps p99"
+#                                 (p99 in ms)
+#   median                        the median of the numbers on stdin
 # The scratch directory $WORK and the servers started are cleaned up on exit.
 
 apt_install() {
@@ -39,3 +43,17 @@ start() {
     cat "$WORK/$name.log" >&2
     exit 1
 }
+
+wrk_run() {
+    wrk -t2 -c64 -d"${SECS}s" --latency "http://127.0.0.1:$1/" >"$2"
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        $1 == "99%" {
+            v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
+            if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000
+            p99 = v
+        }
+        END { printf "%s %s\n", rps, p99 }' "$2"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
