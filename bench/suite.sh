@@ -16,6 +16,11 @@
 #   bash bench/http.sh 3 8                     HttpTask against bare axum under
 #                                               wrk (installed from Debian when
 #                                               missing), 3 rounds of 8 s
+#   bash bench/http_instructions.sh            the same two servers' user-space
+#                                               instructions per request, under
+#                                               callgrind (valgrind installed
+#                                               when missing): steady where
+#                                               requests/s is not
 #   target/release/grpc_load 3 5               GrpcTask against bare tonic,
 #                                               3 rounds of 5 s
 #   target/release/thrift_load --rounds 3      ThriftServerTask against the
@@ -90,6 +95,7 @@ bench lifecycle "$BIN/lifecycle" "${LIFECYCLE_ARGS[@]}"
 bench queue "$BIN/queue"
 bench telemetry "$BIN/telemetry"
 bench http bash bench/http.sh "${HTTP_ARGS[@]}"
+bench http_instr bash bench/http_instructions.sh
 bench grpc "$BIN/grpc_load" "${GRPC_ARGS[@]}"
 bench thrift "$BIN/thrift_load" "${THRIFT_ARGS[@]}"
 
@@ -152,6 +158,7 @@ mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
     echo "| comparison | sparts-rs | baseline | ratio | target | met? |"
     echo "|---|---:|---:|---:|---|:---:|"
     echo "| HTTP hello req/s vs bare axum (wrk -t2 -c64, ${HTTP_ARGS[0]} × ${HTTP_ARGS[1]} s) | $(num "$(v http_rps)") | $(num "$(v http_rps_bare)") | $(num "$(v http_rps_ratio)" 3) | ≥ 0.97 | $(met "$(v http_rps_ratio)" '>=' 0.97) |"
+    echo "| HTTP hello user-space instructions per request vs bare axum (callgrind) | $(num "$(v http_instr)") | $(num "$(v http_instr_bare)") | $(num "$(v http_instr_ratio)" 3) | — | |"
     echo "| HTTP hello p99 vs bare axum | $(unit "$(v http_p99_ms)" ms) | $(unit "$(v http_p99_bare_ms)" ms) | $(num "$(v http_p99_ratio)" 3) | ≤ 1.1 | $(met "$(v http_p99_ratio)" '<=' 1.1) |"
     echo "| gRPC SayHello req/s vs bare tonic (64 in flight, 4 connections, ${GRPC_ARGS[0]} × ${GRPC_ARGS[1]} s) | $(num "$(v grpc_rps)") | $(num "$(v grpc_rps_bare)") | $(num "$(v grpc_rps_ratio)" 3) | ≥ 0.97 | $(met "$(v grpc_rps_ratio)" '>=' 0.97) |"
     echo "| gRPC SayHello p99 vs bare tonic | $(unit "$(v grpc_p99_ms)" ms) | $(unit "$(v grpc_p99_bare_ms)" ms) | $(num "$(v grpc_p99_ratio)" 3) | ≤ 1.1 | $(met "$(v grpc_p99_ratio)" '<=' 1.1) |"

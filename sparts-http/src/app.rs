@@ -18,7 +18,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::Method;
+use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
@@ -27,13 +27,18 @@ use sparts_core::server::{Arrival, RequestMetrics, RequestSpan};
 use tower::Service;
 
 use crate::endpoints::Endpoints;
-use crate::route::noting;
+use crate::route::{learn_route, noting, static_route};
 
 /// The routers of one run of the task and its counters.
 #[derive(Debug)]
 pub(crate) struct App {
-    /// With [`NoteRoute`](crate::route::NoteRoute) on every route.
+    /// The user's router, for the paths whose route is known.
     pub(crate) user: Router,
+    /// The same with [`NoteRoute`](crate::route::NoteRoute) on every route,
+    /// for the others.
+    pub(crate) noting: Router,
+    /// Names `user` among the routes each thread knows.
+    pub(crate) router_id: u64,
     pub(crate) builtin: Router,
     pub(crate) endpoints: Endpoints,
     /// Whether the user's handlers get the peer's address.
@@ -101,9 +106,19 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
             headers.get(name).and_then(|v| v.to_str().ok())
         });
         let arrival = app.metrics.request().with_span(span);
-        let (inner, route) = arrival
-            .span()
-            .in_scope(|| noting(|| app.user.clone().call(req)));
+        let (inner, route, learning) = match static_route(app.router_id, req.uri().path()) {
+            Some(route) => {
+                let inner = arrival.span().in_scope(|| app.user.clone().call(req));
+                (inner, Some(route), None)
+            }
+            None => {
+                let uri = req.uri().clone();
+                let (inner, route) = arrival
+                    .span()
+                    .in_scope(|| noting(|| app.noting.clone().call(req)));
+                (inner, route, Some(uri))
+            }
+        };
         Counted {
             inner,
             start,
@@ -112,6 +127,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
                 arrival,
                 method,
                 route,
+                learning,
             }),
         }
     }
@@ -121,8 +137,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
 struct UserRequest {
     arrival: Arrival,
     method: Method,
-    /// Noted by the router when it calls the route.
+    /// Noted by the router when it calls the route, or known beforehand.
     route: Option<MatchedPath>,
+    /// The request's URI, while its route is to be noted (and learnt, if
+    /// the path is the route's template).
+    learning: Option<Uri>,
 }
 
 pin_project_lite::pin_project! {
@@ -147,11 +166,15 @@ impl Future for Counted {
         };
         let polled = {
             let _entered = user.arrival.span().enter();
-            if user.route.is_none() {
+            if let Some(uri) = &user.learning {
                 // The route is called at the router's first poll (or later,
                 // if a layer of the user's is not ready): note it then.
                 let (polled, route) = noting(|| this.inner.poll(cx));
-                user.route = route;
+                if let Some(route) = route {
+                    learn_route(this.conn.app.router_id, uri.path(), &route);
+                    user.route = Some(route);
+                    user.learning = None;
+                }
                 polled
             } else {
                 this.inner.poll(cx)

@@ -6,8 +6,18 @@
 //! route, and the task's response future reads it back after polling the
 //! router, in the same poll on the same thread. A shared reference count,
 //! no allocation per request.
+//!
+//! That layer is a second boxed service around each route, which axum
+//! clones and boxes again at every request: about as much work as the rest
+//! of the task's own per request. A path that is its route's template
+//! (`/`, `/healthz`, `/api/items`: every route without parameters) always
+//! matches that route, since axum routes by the path alone, so each thread
+//! keeps the last few such paths it saw ([`StaticRoutes`]) and serves them
+//! through the router without the layer. Other paths, and any path not
+//! seen lately, go through the layer.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
@@ -58,4 +68,63 @@ impl<S: Service<Request>> Service<Request> for Noting<S> {
         }
         self.0.call(req)
     }
+}
+
+/// Names one run's user router among the [`StaticRoutes`] of every thread:
+/// a new router (at a restart) may route the same paths elsewhere.
+pub(crate) fn new_router_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+thread_local! {
+    static STATIC_ROUTES: RefCell<StaticRoutes> = const { RefCell::new(StaticRoutes::EMPTY) };
+}
+
+/// How many paths each thread keeps.
+const STATIC_PATHS: usize = 8;
+
+/// The routes without parameters that this thread's requests matched
+/// lately, of any router. Each is found by the path that is its own
+/// template; nothing is ever learnt from a path that differs from its
+/// template, so a client's random paths neither enter nor evict anything.
+struct StaticRoutes {
+    routes: [Option<(u64, MatchedPath)>; STATIC_PATHS],
+    /// The slot the next route replaces.
+    next: usize,
+}
+
+impl StaticRoutes {
+    const EMPTY: StaticRoutes = StaticRoutes {
+        routes: [const { None }; STATIC_PATHS],
+        next: 0,
+    };
+}
+
+/// The route `path` matches in the router `router`, if `path` is a route's
+/// template that this thread has seen that router match lately.
+pub(crate) fn static_route(router: u64, path: &str) -> Option<MatchedPath> {
+    STATIC_ROUTES
+        .try_with(|routes| {
+            let routes = routes.borrow();
+            routes.routes.iter().flatten().find_map(|(id, matched)| {
+                (*id == router && matched.as_str() == path).then(|| matched.clone())
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Notes that `path` matched `matched` in the router `router`; kept only
+/// when the path is the template itself.
+pub(crate) fn learn_route(router: u64, path: &str, matched: &MatchedPath) {
+    if matched.as_str() != path {
+        return;
+    }
+    let _ = STATIC_ROUTES.try_with(|routes| {
+        let mut routes = routes.borrow_mut();
+        let next = routes.next;
+        routes.routes[next] = Some((router, matched.clone()));
+        routes.next = (next + 1) % STATIC_PATHS;
+    });
 }

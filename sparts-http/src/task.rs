@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::endpoints::Endpoints;
 use crate::error::Error;
 use crate::options::HttpOptions;
-use crate::route::NoteRoute;
+use crate::route::{NoteRoute, new_router_id};
 use crate::serve::Server;
 
 type RouterFn = dyn Fn(&TaskContext<HttpOptions>) -> Router + Send + Sync;
@@ -300,7 +300,9 @@ impl VTask<HttpOptions> for HttpTask {
         let app = App {
             // Turns every handler into a route now rather than at each
             // request (what axum::serve does for each connection).
-            user: user.with_state(()).layer(NoteRoute),
+            noting: user.clone().with_state(()).layer(NoteRoute),
+            user: user.with_state(()),
+            router_id: new_router_id(),
             builtin: self
                 .endpoints
                 .router(service.admin(), service.telemetry().clone()),

@@ -1,7 +1,9 @@
 //! What a server task records per request and per connection.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -19,12 +21,15 @@ use super::labels::{HttpLabels, RpcLabels};
 pub struct HttpServerMetrics {
     family: Histograms<HttpLabels>,
     task: Arc<str>,
+    /// Names this task's series in the threads' [`Recent`] series; clones
+    /// share it, as they share the series.
+    id: u64,
     /// The series recorded so far, by route: read without a lock or a
     /// shared reference count, so that requests on different threads
     /// write no common cache line before their series' own. Hashed with
     /// Fx: the keys are the application's route templates, which no client
     /// chooses.
-    series: Arc<ArcSwap<FxHashMap<Box<str>, Vec<HttpSeries>>>>,
+    series: Arc<ArcSwap<FxHashMap<Arc<str>, Vec<HttpSeries>>>>,
 }
 
 /// One series of [`HttpServerMetrics`], under its route.
@@ -37,9 +42,11 @@ struct HttpSeries {
 
 impl HttpServerMetrics {
     pub(super) fn new(family: Histograms<HttpLabels>, task: &str) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
             family,
             task: task.into(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             series: Arc::default(),
         }
     }
@@ -53,34 +60,65 @@ impl HttpServerMetrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, latency: Duration) {
         let method = method_label(method);
         let seconds = latency.as_secs_f64();
+        // A thread destroying its locals records through the map.
+        let recorded = RECENT
+            .try_with(|recent| {
+                let recent = recent.borrow();
+                let found = recent.find(self.id, method, route, status);
+                found
+                    .inspect(|histogram| histogram.observe(seconds))
+                    .is_some()
+            })
+            .unwrap_or(false);
+        if recorded {
+            return;
+        }
+        let (route, histogram) = self.series_of(method, route, status);
+        histogram.observe(seconds);
+        let _ = RECENT.try_with(|recent| {
+            recent.borrow_mut().keep(SeriesKey {
+                owner: self.id,
+                route,
+                method,
+                status,
+                histogram,
+            });
+        });
+    }
+
+    /// The series of a request and its route's key in the map: found in
+    /// the map, or made and kept.
+    fn series_of(&self, method: &'static str, route: &str, status: u16) -> (Arc<str>, Histogram) {
         let known = self.series.load();
-        let found = known.get(route).and_then(|series| {
+        let found = known.get_key_value(route).and_then(|(route, series)| {
             series
                 .iter()
                 .find(|s| s.method == method && s.status == status)
+                .map(|s| (Arc::clone(route), s.histogram.clone()))
         });
         match found {
-            Some(series) => series.histogram.observe(seconds),
+            Some(found) => found,
             None => {
                 drop(known);
-                self.add(method, route, status).observe(seconds);
+                self.add(method, route, status)
             }
         }
     }
 
     /// The series of a request not seen before, made and kept.
     #[cold]
-    fn add(&self, method: &'static str, route: &str, status: u16) -> Histogram {
+    fn add(&self, method: &'static str, route: &str, status: u16) -> (Arc<str>, Histogram) {
+        let route: Arc<str> = route.into();
         let labels = HttpLabels {
             task: Arc::clone(&self.task),
             method,
-            route: route.into(),
+            route: Arc::clone(&route),
             status,
         };
         let histogram = self.family.get_or_create_owned(&labels);
         self.series.rcu(|known| {
             let mut next = FxHashMap::clone(known);
-            let series = next.entry(route.into()).or_default();
+            let series = next.entry(Arc::clone(&route)).or_default();
             // Another thread may have added it meanwhile.
             if !series
                 .iter()
@@ -94,7 +132,57 @@ impl HttpServerMetrics {
             }
             next
         });
-        histogram
+        (route, histogram)
+    }
+}
+
+thread_local! {
+    /// The HTTP series this thread recorded last.
+    static RECENT: RefCell<Recent> = const { RefCell::new(Recent::EMPTY) };
+}
+
+/// The few HTTP series a thread recorded last, of any task: the requests
+/// of a keep-alive connection mostly ask for the same routes again, and
+/// find their series here without loading the shared map or hashing the
+/// route. Keys are compared by value (a task's id is never reused), so a
+/// freed route cannot be mistaken for another.
+struct Recent {
+    keys: [Option<SeriesKey>; RECENT_SERIES],
+    /// The slot the next new series replaces.
+    next: usize,
+}
+
+/// How many series each thread keeps at hand.
+const RECENT_SERIES: usize = 4;
+
+/// One series and what finds it.
+struct SeriesKey {
+    owner: u64,
+    route: Arc<str>,
+    method: &'static str,
+    status: u16,
+    histogram: Histogram,
+}
+
+impl Recent {
+    const EMPTY: Recent = Recent {
+        keys: [const { None }; RECENT_SERIES],
+        next: 0,
+    };
+
+    fn find(&self, owner: u64, method: &str, route: &str, status: u16) -> Option<&Histogram> {
+        self.keys.iter().flatten().find_map(|key| {
+            (key.owner == owner
+                && key.status == status
+                && key.method == method
+                && *key.route == *route)
+                .then_some(&key.histogram)
+        })
+    }
+
+    fn keep(&mut self, key: SeriesKey) {
+        self.keys[self.next] = Some(key);
+        self.next = (self.next + 1) % RECENT_SERIES;
     }
 }
 

@@ -7,6 +7,37 @@ fn ms(n: u64) -> Duration {
 }
 
 #[test]
+fn each_task_keeps_its_own_series_on_one_thread() {
+    // More series than a thread keeps at hand, of two tasks with the same
+    // routes, interleaved on this one thread: each observation still lands
+    // in its own task's series.
+    let telemetry = Telemetry::new("Svc", None, Some(vec![0.001]));
+    let tasks = [telemetry.http_server("A"), telemetry.http_server("B")];
+    let routes = ["/0", "/1", "/2", "/3", "/4", "/5"];
+    for round in 1..=3 {
+        for (i, http) in tasks.iter().enumerate() {
+            for route in &routes[..=i * 3 + 2] {
+                http.observe("GET", route, 200, ms(round));
+            }
+        }
+    }
+    let text = telemetry.render(Format::Prometheus).expect("encodes");
+    for (task, seen) in [("A", 3), ("B", 6)] {
+        for (i, route) in routes.iter().enumerate() {
+            let series = format!(
+                r#"http_server_request_duration_seconds_count{{task="{task}",method="GET",route="{route}",status="200"}}"#
+            );
+            let count = text
+                .lines()
+                .find_map(|l| l.strip_prefix(series.as_str()))
+                .map(str::trim);
+            let want = (i < seen).then_some("3");
+            assert_eq!(count, want, "{task} {route}: {text}");
+        }
+    }
+}
+
+#[test]
 fn requests_land_in_labelled_histograms_in_seconds() {
     let telemetry = Telemetry::new("Svc", None, Some(vec![0.001, 0.01, 0.1]));
     let http = telemetry.http_server("HttpTask");
