@@ -16,5 +16,5 @@ pub(crate) use group::{AnyOptions, OptionsDef};
 pub use log::{LogFilter, LogFormat};
 #[cfg(feature = "otel")]
 pub use otel::OtelOptions;
-pub use service::{ServiceOptions, parse_seconds};
+pub use service::{ServiceOptions, parse_interval, parse_seconds};
 pub(crate) use store::{CliExit, OptionStore, Owner, TaskOptionsDecl};

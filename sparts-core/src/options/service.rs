@@ -83,6 +83,16 @@ pub fn parse_seconds(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{s}` is not a non-negative, finite number of seconds"))
 }
 
+/// Parses positive, finite, fractional seconds: an interval of zero would
+/// run a loop without pause.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_seconds(s)?;
+    if interval.is_zero() {
+        return Err(format!("`{s}`: the interval must be more than 0 seconds"));
+    }
+    Ok(interval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

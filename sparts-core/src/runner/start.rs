@@ -101,6 +101,7 @@ impl Runner {
                 token.clone(),
                 counters.clone(),
                 self.handle.clone(),
+                tokio::runtime::Handle::current(),
             ));
             let Some(options) = self
                 .handle

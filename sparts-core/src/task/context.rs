@@ -3,17 +3,15 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-use tracing::Instrument;
 
 use super::NoOptions;
 use crate::counters::CounterRegistry;
-use crate::error::{BoxError, panic_message};
+
 use crate::handle::ServiceHandle;
 use crate::options::AnyOptions;
 
@@ -27,6 +25,9 @@ pub(crate) struct ContextShared {
     pub(crate) service: ServiceHandle,
     /// What the task offers other tasks by its name (set in `init`).
     pub(crate) provided: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
+    /// The service's runtime, where the callbacks of work that runs off
+    /// it ([`TaskContext::on_stop`]) wait.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl ContextShared {
@@ -36,6 +37,7 @@ impl ContextShared {
         token: CancellationToken,
         counters: CounterRegistry,
         service: ServiceHandle,
+        runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
             name,
@@ -44,6 +46,7 @@ impl ContextShared {
             counters,
             service,
             provided: Mutex::new(None),
+            runtime,
         }
     }
 
@@ -62,10 +65,10 @@ impl ContextShared {
 /// worker gets its own clone; a clone is cheap (a few reference counts).
 #[derive(Debug)]
 pub struct TaskContext<O = NoOptions> {
-    shared: Arc<ContextShared>,
-    worker_name: Arc<str>,
+    pub(super) shared: Arc<ContextShared>,
+    pub(super) worker_name: Arc<str>,
     worker: Option<usize>,
-    options: watch::Receiver<AnyOptions>,
+    pub(super) options: watch::Receiver<AnyOptions>,
     _options: PhantomData<fn() -> O>,
 }
 
@@ -208,32 +211,6 @@ impl<O: Send + Sync + 'static> TaskContext<O> {
         tokio::select! {
             () = tokio::time::sleep(duration) => true,
             () = self.stopped() => false,
-        }
-    }
-
-    /// Runs blocking code (a library with its own loop) on an OS thread
-    /// named after this worker, and waits for it. `f` gets the task's token
-    /// and must return soon after it is cancelled; a thread that overruns the
-    /// shutdown timeout is named in a warning and left behind.
-    pub async fn run_blocking<F, R>(&self, f: F) -> Result<R, BoxError>
-    where
-        F: FnOnce(CancellationToken) -> Result<R, BoxError> + Send + 'static,
-        R: Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let token = self.shared.token.clone();
-        let span = tracing::Span::current();
-        std::thread::Builder::new()
-            .name(self.worker_name.to_string())
-            .spawn(move || {
-                let _entered = span.enter();
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(token)));
-                let _ = tx.send(result);
-            })?;
-        match rx.in_current_span().await {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(panic_message(panic.as_ref()).into()),
-            Err(_) => Err("the blocking thread ended without a result".into()),
         }
     }
 }

@@ -6,6 +6,7 @@ mod closure;
 mod context;
 pub(crate) mod erased;
 mod spec;
+mod threads;
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -10,13 +10,20 @@
 //!   ([`TaskSpec::poller`](crate::TaskSpec::poller));
 //! - `DirectoryWatcherTask` reports what changes in a directory (with the
 //!   `watcher` feature);
-//! - `CommandTask` runs a subprocess (on unix).
+//! - `CommandTask` runs a subprocess (on unix);
+//! - [`DedicatedRuntime`] runs work on a runtime of its own
+//!   ([`TaskSpec::runtime`](crate::TaskSpec::runtime)); work that is not
+//!   `Send`, or a foreign loop, runs on a thread of its own
+//!   ([`TaskSpec::local`](crate::TaskSpec::local),
+//!   [`TaskContext::run_local`](crate::TaskContext::run_local),
+//!   [`TaskContext::run_blocking`](crate::TaskContext::run_blocking)).
 
 #[cfg(unix)]
 mod command;
 mod periodic;
 mod poller;
 mod queue;
+mod runtime;
 mod try_later;
 #[cfg(feature = "watcher")]
 mod watcher;
@@ -26,6 +33,7 @@ pub use command::{CommandOptions, CommandTask};
 pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
 pub use poller::{Poller, PollerContext, PollerTask};
 pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
+pub use runtime::{DedicatedRuntime, RuntimeOptions};
 pub use try_later::TryLater;
 #[cfg(feature = "watcher")]
 pub use watcher::{

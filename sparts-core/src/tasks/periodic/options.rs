@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::options::parse_seconds;
+use crate::options::parse_interval;
 
 /// Options of a [`PeriodicTask`](super::PeriodicTask) (and a
 /// [`PollerTask`](crate::tasks::PollerTask)): `--<prefix>-interval` and the task's
@@ -46,16 +46,6 @@ impl<O: clap::Args> std::ops::Deref for PeriodicOptions<O> {
     fn deref(&self) -> &O {
         &self.extra
     }
-}
-
-/// Positive, finite, fractional seconds: a zero interval would run the task
-/// in a busy loop.
-fn parse_interval(s: &str) -> Result<Duration, String> {
-    let interval = parse_seconds(s)?;
-    if interval.is_zero() {
-        return Err(format!("`{s}`: the interval must be more than 0 seconds"));
-    }
-    Ok(interval)
 }
 
 #[cfg(test)]

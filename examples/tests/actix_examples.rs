@@ -1,0 +1,63 @@
+//! The actix example as a real process: actix-web answers on its own port
+//! beside the `HttpTask`'s admin endpoints, SIGTERM stops both and exits 0
+//! at once, and a port in use makes it exit 1 naming the task and address.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{Example, PATIENCE, TestResult};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(PATIENCE)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn actix_hello_answers_beside_the_admin_endpoints_and_stops_on_sigterm() -> TestResult {
+    let args = ["--actix-port", "0", "--http-port", "0"];
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_actix_hello"), &args)?;
+    let actix = child.logged_port("Actix")?;
+    let http = child.logged_port("HttpTask")?;
+    child.expect_line("All tasks started")?;
+    let c = client();
+    let body = c
+        .get(format!("http://127.0.0.1:{actix}/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert_eq!(body, "Hello from actix");
+    let health = c
+        .get(format!("http://127.0.0.1:{http}/healthz"))
+        .send()
+        .await?;
+    assert_eq!(health.status().as_u16(), 200);
+
+    let began = Instant::now();
+    let status = child.sigterm()?;
+    let took = began.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_secs(1), "stopped in {took:?}");
+    let refused = TcpStream::connect_timeout(&([127, 0, 0, 1], actix).into(), PATIENCE);
+    assert!(refused.is_err(), "actix's port still accepts: {refused:?}");
+    Ok(())
+}
+
+#[test]
+fn actix_hello_exits_1_naming_the_task_when_its_port_is_taken() -> TestResult {
+    let taken = TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port().to_string();
+    let args = ["--actix-port", &port, "--http-port", "0"];
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_actix_hello"), &args)?;
+    let line = child.expect_line("in use")?;
+    assert!(line.contains("task Actix"), "{line}");
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    let status = child.wait_exit()?;
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    Ok(())
+}
