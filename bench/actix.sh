@@ -34,23 +34,7 @@ SPARTS_PID=$PID
 # registration order), but name it rather than trust the order.
 SPARTS_PORT=$(grep -m1 -o 'Actix Server Started on .* (port [0-9]*' "$WORK/sparts.log" | grep -o '[0-9]*$')
 
-# Warm up both (connection pools, page faults).
-wrk -t2 -c64 -d1s "http://127.0.0.1:$BARE_PORT/" >/dev/null
-wrk -t2 -c64 -d1s "http://127.0.0.1:$SPARTS_PORT/" >/dev/null
-
-echo "round | server | requests/s | p99 (ms)"
-for round in $(seq "$ROUNDS"); do
-    if (( round % 2 )); then order="bare sparts"; else order="sparts bare"; fi
-    for who in $order; do
-        port=$BARE_PORT; [ "$who" = sparts ] && port=$SPARTS_PORT
-        read -r rps p99 < <(wrk_run "$port" "$WORK/wrk-$who-$round.txt")
-        echo "$rps" >>"$WORK/$who.rps"
-        echo "$p99" >>"$WORK/$who.p99"
-        echo "$round | $who | $rps | $p99"
-    done
-    awk -v a="$(tail -1 "$WORK/sparts.rps")" -v b="$(tail -1 "$WORK/bare.rps")" 'BEGIN { print a / b }' >>"$WORK/ratio.rps"
-    awk -v a="$(tail -1 "$WORK/sparts.p99")" -v b="$(tail -1 "$WORK/bare.p99")" 'BEGIN { print a / b }' >>"$WORK/ratio.p99"
-done
+rounds_against_bare "$BARE_PORT" "$SPARTS_PORT"
 
 # SIGTERM to exit of the loaded server: actix's graceful stop, no request
 # in flight.

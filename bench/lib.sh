@@ -8,6 +8,12 @@
 #                                 PORT, its report in OUT; prints "rps p99"
 #                                 (p99 in ms)
 #   median                        the median of the numbers on stdin
+#   rounds_against_bare BARE SPARTS
+#                                 warms both ports up, then $ROUNDS rounds of
+#                                 wrk_run against each, alternating which goes
+#                                 first; each run's rps and p99 appended to
+#                                 $WORK/{bare,sparts}.{rps,p99}, each round's
+#                                 sparts/bare ratios to $WORK/ratio.{rps,p99}
 # The scratch directory $WORK and the servers started are cleaned up on exit.
 
 apt_install() {
@@ -57,3 +63,23 @@ wrk_run() {
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+rounds_against_bare() {
+    local bare_port=$1 sparts_port=$2 round who port order rps p99
+    # Warm up both (connection pools, page faults).
+    wrk -t2 -c64 -d1s "http://127.0.0.1:$bare_port/" >/dev/null
+    wrk -t2 -c64 -d1s "http://127.0.0.1:$sparts_port/" >/dev/null
+    echo "round | server | requests/s | p99 (ms)"
+    for round in $(seq "$ROUNDS"); do
+        if (( round % 2 )); then order="bare sparts"; else order="sparts bare"; fi
+        for who in $order; do
+            port=$bare_port; [ "$who" = sparts ] && port=$sparts_port
+            read -r rps p99 < <(wrk_run "$port" "$WORK/wrk-$who-$round.txt")
+            echo "$rps" >>"$WORK/$who.rps"
+            echo "$p99" >>"$WORK/$who.p99"
+            echo "$round | $who | $rps | $p99"
+        done
+        awk -v a="$(tail -1 "$WORK/sparts.rps")" -v b="$(tail -1 "$WORK/bare.rps")" 'BEGIN { print a / b }' >>"$WORK/ratio.rps"
+        awk -v a="$(tail -1 "$WORK/sparts.p99")" -v b="$(tail -1 "$WORK/bare.p99")" 'BEGIN { print a / b }' >>"$WORK/ratio.p99"
+    done
+}

@@ -7,15 +7,7 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Example, PATIENCE, TestResult};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(PATIENCE)
-        .build()
-        .expect("a client")
-}
+use common::{Example, PATIENCE, TestResult, client};
 
 #[tokio::test]
 async fn actix_hello_answers_beside_the_admin_endpoints_and_stops_on_sigterm() -> TestResult {

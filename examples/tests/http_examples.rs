@@ -3,15 +3,7 @@
 
 mod common;
 
-use common::{Example, PATIENCE, TestResult};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(PATIENCE)
-        .build()
-        .expect("a client")
-}
+use common::{Example, TestResult, client};
 
 #[tokio::test]
 async fn http_hello_says_hello_and_exits_0_on_sigterm() -> TestResult {

@@ -8,16 +8,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{Example, PATIENCE, TestResult, run};
+use common::{Example, PATIENCE, TestResult, client, run};
 use serde_json::Value;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(PATIENCE)
-        .build()
-        .expect("a client")
-}
 
 /// A log line as JSON; a line that is not JSON fails the test.
 fn json(line: &str) -> Value {

@@ -3,11 +3,14 @@
 //! by a panic), a runtime of the task's own, a foreign loop quit by
 //! `on_stop`, and one that ignores the stop.
 
+mod common;
+
+use common::Logs;
 use std::cell::RefCell;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -16,42 +19,6 @@ use sparts_core::{BoxError, Error, TaskContext, TaskSpec, VService};
 
 /// The longest any wait in these tests may take.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Lines logged while a test runs on this thread.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
 
 /// A local task: its state is `Rc<RefCell<..>>`, it spawns local tasks,
 /// and it reports its thread's name and each tick to `seen`.

@@ -9,10 +9,13 @@
 //! sibling directory, so that each creation is one atomic step (a file
 //! written in place could be reported created empty, then changed).
 
+mod common;
+
+use common::Logs;
 use std::fs::Metadata;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sparts_core::{
@@ -349,57 +352,6 @@ async fn polling_a_missing_directory_warns_then_recovers() -> TestResult {
     assert_eq!(h.running.handle().status(), Status::Alive);
     h.running.shutdown().await?;
     Ok(())
-}
-
-/// Captures this thread's log lines (the runtime is single-threaded).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (logs, guard)
-    }
-
-    /// Waits (bounded, on the paused clock) for a line ending with `end`.
-    async fn line_ending(&self, end: &str) -> Result<String, String> {
-        for _ in 0..600 {
-            let text =
-                String::from_utf8_lossy(&self.0.lock().map_err(|e| e.to_string())?).into_owned();
-            if let Some(line) = text.lines().find(|l| l.ends_with(end)) {
-                return Ok(line.to_owned());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(format!(
-            "no line ending with {end:?} within 60 s of paused time"
-        ))
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|e| std::io::Error::other(e.to_string()))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -207,3 +207,13 @@ pub(crate) fn demo_command(bus_name: &str, args: &[&str]) -> Command {
         .args(args);
     command
 }
+
+/// An HTTP client for the examples' servers: no proxy, and it gives up
+/// after the patience.
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(PATIENCE)
+        .build()
+        .expect("a client")
+}
