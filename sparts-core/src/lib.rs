@@ -72,6 +72,7 @@ pub mod options;
 mod otel;
 mod profile;
 mod readiness;
+mod recent;
 mod runner;
 pub mod server;
 mod service;

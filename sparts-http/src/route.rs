@@ -12,7 +12,7 @@
 //! of the task's own per request. A path that is its route's template
 //! (`/`, `/healthz`, `/api/items`: every route without parameters) always
 //! matches that route, since axum routes by the path alone, so each thread
-//! keeps the last few such paths it saw ([`StaticRoutes`]) and serves them
+//! keeps the last few such paths it saw and serves them
 //! through the router without the layer. Other paths, and any path not
 //! seen lately, go through the layer.
 
@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::{MatchedPath, Request};
+use sparts_core::server::RecentRing;
 use tower::{Layer, Service};
 
 thread_local! {
@@ -70,7 +71,7 @@ impl<S: Service<Request>> Service<Request> for Noting<S> {
     }
 }
 
-/// Names one run's user router among the [`StaticRoutes`] of every thread:
+/// Names one run's user router among the routes every thread keeps:
 /// a new router (at a restart) may route the same paths elsewhere.
 pub(crate) fn new_router_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -78,28 +79,17 @@ pub(crate) fn new_router_id() -> u64 {
 }
 
 thread_local! {
-    static STATIC_ROUTES: RefCell<StaticRoutes> = const { RefCell::new(StaticRoutes::EMPTY) };
+    /// The routes without parameters that this thread's requests matched
+    /// lately, of any router, by router. Each is found by the path that is
+    /// its own template; nothing is ever learnt from a path that differs
+    /// from its template, so a client's random paths neither enter nor
+    /// evict anything.
+    static STATIC_ROUTES: RefCell<RecentRing<(u64, MatchedPath), STATIC_PATHS>> =
+        const { RefCell::new(RecentRing::new()) };
 }
 
 /// How many paths each thread keeps.
 const STATIC_PATHS: usize = 8;
-
-/// The routes without parameters that this thread's requests matched
-/// lately, of any router. Each is found by the path that is its own
-/// template; nothing is ever learnt from a path that differs from its
-/// template, so a client's random paths neither enter nor evict anything.
-struct StaticRoutes {
-    routes: [Option<(u64, MatchedPath)>; STATIC_PATHS],
-    /// The slot the next route replaces.
-    next: usize,
-}
-
-impl StaticRoutes {
-    const EMPTY: StaticRoutes = StaticRoutes {
-        routes: [const { None }; STATIC_PATHS],
-        next: 0,
-    };
-}
 
 /// The route `path` matches in the router `router`, if `path` is a route's
 /// template that this thread has seen that router match lately.
@@ -107,9 +97,8 @@ pub(crate) fn static_route(router: u64, path: &str) -> Option<MatchedPath> {
     STATIC_ROUTES
         .try_with(|routes| {
             let routes = routes.borrow();
-            routes.routes.iter().flatten().find_map(|(id, matched)| {
-                (*id == router && matched.as_str() == path).then(|| matched.clone())
-            })
+            let found = routes.find(|(id, matched)| *id == router && matched.as_str() == path);
+            found.map(|(_, matched)| matched.clone())
         })
         .ok()
         .flatten()
@@ -121,10 +110,5 @@ pub(crate) fn learn_route(router: u64, path: &str, matched: &MatchedPath) {
     if matched.as_str() != path {
         return;
     }
-    let _ = STATIC_ROUTES.try_with(|routes| {
-        let mut routes = routes.borrow_mut();
-        let next = routes.next;
-        routes.routes[next] = Some((router, matched.clone()));
-        routes.next = (next + 1) % STATIC_PATHS;
-    });
+    let _ = STATIC_ROUTES.try_with(|routes| routes.borrow_mut().keep((router, matched.clone())));
 }

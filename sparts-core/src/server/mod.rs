@@ -23,6 +23,7 @@ mod metrics;
 mod plan;
 mod trace;
 
+pub use crate::recent::RecentRing;
 pub use access::{ACCESS_LOG_TARGET, AccessLog};
 pub use bound::Bound;
 pub use connections::{ConnectionGuard, Connections, Phase};

@@ -14,6 +14,7 @@ use super::Histograms;
 use super::callback::CallbackGauges;
 use super::histogram::Histogram;
 use super::labels::{HttpLabels, RpcLabels};
+use crate::recent::RecentRing;
 
 /// The HTTP request histogram of one task,
 /// `http_server_request_duration_seconds{task,method,route,status}`.
@@ -21,7 +22,7 @@ use super::labels::{HttpLabels, RpcLabels};
 pub struct HttpServerMetrics {
     family: Histograms<HttpLabels>,
     task: Arc<str>,
-    /// Names this task's series in the threads' [`Recent`] series; clones
+    /// Names this task's series in the threads' recent series; clones
     /// share it, as they share the series.
     id: u64,
     /// The series recorded so far, by route: read without a lock or a
@@ -64,9 +65,14 @@ impl HttpServerMetrics {
         let recorded = RECENT
             .try_with(|recent| {
                 let recent = recent.borrow();
-                let found = recent.find(self.id, method, route, status);
+                let found = recent.find(|key| {
+                    key.owner == self.id
+                        && key.status == status
+                        && key.method == method
+                        && *key.route == *route
+                });
                 found
-                    .inspect(|histogram| histogram.observe(seconds))
+                    .inspect(|key| key.histogram.observe(seconds))
                     .is_some()
             })
             .unwrap_or(false);
@@ -137,19 +143,12 @@ impl HttpServerMetrics {
 }
 
 thread_local! {
-    /// The HTTP series this thread recorded last.
-    static RECENT: RefCell<Recent> = const { RefCell::new(Recent::EMPTY) };
-}
-
-/// The few HTTP series a thread recorded last, of any task: the requests
-/// of a keep-alive connection mostly ask for the same routes again, and
-/// find their series here without loading the shared map or hashing the
-/// route. Keys are compared by value (a task's id is never reused), so a
-/// freed route cannot be mistaken for another.
-struct Recent {
-    keys: [Option<SeriesKey>; RECENT_SERIES],
-    /// The slot the next new series replaces.
-    next: usize,
+    /// The few HTTP series this thread recorded last, of any task: the
+    /// requests of a keep-alive connection mostly ask for the same routes
+    /// again, and find their series here without loading the shared map or
+    /// hashing the route. Keys are compared by value (a task's id is never
+    /// reused), so a freed route cannot be mistaken for another.
+    static RECENT: RefCell<RecentRing<SeriesKey, RECENT_SERIES>> = const { RefCell::new(RecentRing::new()) };
 }
 
 /// How many series each thread keeps at hand.
@@ -162,28 +161,6 @@ struct SeriesKey {
     method: &'static str,
     status: u16,
     histogram: Histogram,
-}
-
-impl Recent {
-    const EMPTY: Recent = Recent {
-        keys: [const { None }; RECENT_SERIES],
-        next: 0,
-    };
-
-    fn find(&self, owner: u64, method: &str, route: &str, status: u16) -> Option<&Histogram> {
-        self.keys.iter().flatten().find_map(|key| {
-            (key.owner == owner
-                && key.status == status
-                && key.method == method
-                && *key.route == *route)
-                .then_some(&key.histogram)
-        })
-    }
-
-    fn keep(&mut self, key: SeriesKey) {
-        self.keys[self.next] = Some(key);
-        self.next = (self.next + 1) % RECENT_SERIES;
-    }
 }
 
 /// One of the methods HTTP itself defines, as a static string; `None` for
