@@ -134,12 +134,10 @@ pub fn print_commands(service: &ServiceHandle) {
          \x20 cargo run -p sparts-examples --bin fb303_client -- localhost:{thrift} getStatus    # Thrift, multiplexed\n\
          \x20 cargo run -p sparts-examples --bin fb303_client -- http://localhost:{http}/thrift getCounters\n"
     );
-    if let Ok(Some(name)) = service.option("dbus_bus_name") {
-        if service.task_names().iter().any(|t| t == "DBusServiceTask") {
-            println!(
-                "  busctl --user call {name} /Demo/fb303 com.facebook.fb303.Service getStatus\n"
-            );
-        }
+    if let Ok(Some(name)) = service.option("dbus_bus_name")
+        && service.task_names().iter().any(|t| t == "DBusServiceTask")
+    {
+        println!("  busctl --user call {name} /Demo/fb303 com.facebook.fb303.Service getStatus\n");
     }
     println!("  touch {inbox}/hello            # the directory watcher logs it\n");
 }

@@ -151,10 +151,10 @@ impl VService {
                 Err(e) => return fail(e),
             }
         }
-        if let Some(p) = &mut pidfile {
-            if let Err(e) = p.write_pid(std::process::id()) {
-                return fail(e);
-            }
+        if let Some(p) = &mut pidfile
+            && let Err(e) = p.write_pid(std::process::id())
+        {
+            return fail(e);
         }
         // Before the logger: OpenTelemetry's exporter runs on it.
         let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -384,10 +384,10 @@ impl ServiceHandle {
     pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
         let mut store = lock(&self.shared.options);
         store.set(name, value)?;
-        if name == "level" {
-            if let Some(apply) = self.shared.log_level.get() {
-                apply(&store.service().level);
-            }
+        if name == "level"
+            && let Some(apply) = self.shared.log_level.get()
+        {
+            apply(&store.service().level);
         }
         drop(store);
         tracing::info!(service = %self.shared.name, "option {name} set to {value:?}");

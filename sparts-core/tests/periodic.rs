@@ -406,11 +406,11 @@ async fn a_restart_builds_a_fresh_instance() -> TestResult {
     let mut after = None;
     for _ in 0..100 {
         sleep(ms(10)).await;
-        if let Some(task) = handle.get::<PeriodicTask<Scripted, NoOptions, usize>>() {
-            if !Arc::ptr_eq(&task, &before) {
-                after = Some(task);
-                break;
-            }
+        if let Some(task) = handle.get::<PeriodicTask<Scripted, NoOptions, usize>>()
+            && !Arc::ptr_eq(&task, &before)
+        {
+            after = Some(task);
+            break;
         }
     }
     let after = after.ok_or("no new instance after the restart")?;

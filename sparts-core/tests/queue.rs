@@ -562,11 +562,11 @@ async fn a_task_that_is_not_running_refuses_items() {
         let mut after = None;
         for _ in 0..100 {
             settle().await;
-            if let Some(task) = running.handle().get::<QueueTask<Probe, NoOptions, u32>>() {
-                if !Arc::ptr_eq(&task, &before) {
-                    after = Some(task);
-                    break;
-                }
+            if let Some(task) = running.handle().get::<QueueTask<Probe, NoOptions, u32>>()
+                && !Arc::ptr_eq(&task, &before)
+            {
+                after = Some(task);
+                break;
             }
         }
         let after = after.expect("the task restarted");

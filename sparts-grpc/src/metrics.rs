@@ -187,12 +187,12 @@ impl Metrics {
         peer: Option<Peer>,
     ) {
         let name = code_name(code);
-        if code != 0 {
-            if let Some(counter) = self.by_code.get(code) {
-                counter
-                    .get_or_init(|| self.counters.counter(&format!("{ERRORS_BY_CODE}{name}")))
-                    .increment();
-            }
+        if code != 0
+            && let Some(counter) = self.by_code.get(code)
+        {
+            counter
+                .get_or_init(|| self.counters.counter(&format!("{ERRORS_BY_CODE}{name}")))
+                .increment();
         }
         let (known, path) = match method {
             Method::Known(known) => (Some(known), None),
@@ -437,10 +437,10 @@ impl<B: Body> Body for MeteredBody<B> {
             let _entered = this.stream.as_ref().and_then(Stream::enter);
             this.inner.poll_frame(cx)
         };
-        if let (Poll::Ready(Some(Ok(frame))), Some(stream)) = (&polled, this.stream.as_mut()) {
-            if let Some(trailers) = frame.trailers_ref() {
-                stream.status(trailers.get("grpc-status"));
-            }
+        if let (Poll::Ready(Some(Ok(frame))), Some(stream)) = (&polled, this.stream.as_mut())
+            && let Some(trailers) = frame.trailers_ref()
+        {
+            stream.status(trailers.get("grpc-status"));
         }
         polled
     }

@@ -61,14 +61,14 @@ fn coarse_now() -> Duration {
     // Every Linux since 2.6.32 has it; the one source, once chosen, stays
     // for the life of the process, so that times are never mixed.
     static HAS_COARSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if *HAS_COARSE.get_or_init(|| clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE).is_ok()) {
-        if let Ok(now) = clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE) {
-            // Never negative: the monotonic clock counts from boot.
-            return Duration::new(
-                u64::try_from(now.tv_sec()).unwrap_or(0),
-                u32::try_from(now.tv_nsec()).unwrap_or(0),
-            );
-        }
+    if *HAS_COARSE.get_or_init(|| clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE).is_ok())
+        && let Ok(now) = clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE)
+    {
+        // Never negative: the monotonic clock counts from boot.
+        return Duration::new(
+            u64::try_from(now.tv_sec()).unwrap_or(0),
+            u32::try_from(now.tv_nsec()).unwrap_or(0),
+        );
     }
     fine_now()
 }

@@ -26,10 +26,8 @@ impl Drop for UnixSocket {
     fn drop(&mut self) {
         let ours =
             fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
-        if ours {
-            if let Err(e) = fs::remove_file(&self.path) {
-                tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
-            }
+        if ours && let Err(e) = fs::remove_file(&self.path) {
+            tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
         }
     }
 }

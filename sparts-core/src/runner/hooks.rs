@@ -21,10 +21,10 @@ pub(crate) struct Hooks {
 impl Hooks {
     /// Runs the started hooks for start number `count` (1 for the first).
     pub(crate) fn started(&self, handle: &ServiceHandle, count: u64) {
-        if count == 1 {
-            if let Some(hook) = &self.on_first_started {
-                hook(handle);
-            }
+        if count == 1
+            && let Some(hook) = &self.on_first_started
+        {
+            hook(handle);
         }
         if let Some(hook) = &self.on_started {
             hook(handle);

@@ -155,10 +155,10 @@ impl Runner {
                     return Ok(());
                 }
                 End::Restart if stop_errors.is_empty() => {
-                    if let Some(log) = &self.logging {
-                        if let Err(e) = log.reopen() {
-                            warn!("could not reopen the log file: {e}");
-                        }
+                    if let Some(log) = &self.logging
+                        && let Err(e) = log.reopen()
+                    {
+                        warn!("could not reopen the log file: {e}");
                     }
                     info!("Restarting: all tasks stopped, starting them again");
                 }

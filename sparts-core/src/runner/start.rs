@@ -82,14 +82,14 @@ impl Runner {
         let specs = select(&self.specs, wanted.as_deref())?;
         let root = CancellationToken::new();
         let mut failures = Vec::new();
-        if let Some(hook) = &self.hooks.on_init {
-            if let Err(error) = hook(&self.handle) {
-                failures.push(TaskFailure {
-                    task: self.handle.name().to_owned(),
-                    stage: "init",
-                    error,
-                });
-            }
+        if let Some(hook) = &self.hooks.on_init
+            && let Err(error) = hook(&self.handle)
+        {
+            failures.push(TaskFailure {
+                task: self.handle.name().to_owned(),
+                stage: "init",
+                error,
+            });
         }
         let mut ready = Vec::new();
         for spec in &specs {

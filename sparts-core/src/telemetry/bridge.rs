@@ -78,10 +78,10 @@ fn family_name(name: &str, kind: CounterKind) -> Option<String> {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     let mut snake = cleaned.to_snake_case();
-    if kind == CounterKind::Counter {
-        if let Some(stem) = snake.strip_suffix("_total") {
-            snake = stem.to_owned();
-        }
+    if kind == CounterKind::Counter
+        && let Some(stem) = snake.strip_suffix("_total")
+    {
+        snake = stem.to_owned();
     }
     if snake.is_empty() {
         return None;

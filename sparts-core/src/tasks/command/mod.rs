@@ -265,10 +265,10 @@ impl CommandTask {
             loop {
                 {
                     let runs = rx.borrow_and_update();
-                    if runs.exits >= target {
-                        if let Some(status) = runs.last {
-                            return Ok(status);
-                        }
+                    if runs.exits >= target
+                        && let Some(status) = runs.last
+                    {
+                        return Ok(status);
                     }
                     if runs.ended {
                         return Err(Error::TaskNotRunning(program));

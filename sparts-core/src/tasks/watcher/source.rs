@@ -103,12 +103,11 @@ impl Batch {
         for path in &event.paths {
             if path == root {
                 self.rescan = true;
-            } else if path.parent() == Some(root) {
-                if let Some(name) = path.file_name() {
-                    if seen.insert(name.to_owned()) {
-                        self.names.push(name.to_owned());
-                    }
-                }
+            } else if path.parent() == Some(root)
+                && let Some(name) = path.file_name()
+                && seen.insert(name.to_owned())
+            {
+                self.names.push(name.to_owned());
             }
         }
     }
