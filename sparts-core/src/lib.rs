@@ -65,7 +65,7 @@ mod error;
 mod exported;
 mod handle;
 pub mod listen;
-mod logging;
+pub mod logging;
 mod notify;
 pub mod options;
 #[cfg(feature = "otel")]

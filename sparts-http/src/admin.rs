@@ -98,6 +98,8 @@ struct StatusBody {
     details: Vec<String>,
     alive_since: i64,
     uptime: i64,
+    /// The running tasks' names.
+    tasks: Vec<String>,
 }
 
 /// `GET /admin/status`.
@@ -109,6 +111,7 @@ async fn status(State(admin): State<Admin>) -> Json<StatusBody> {
         details: admin.status_details().lines().map(str::to_owned).collect(),
         alive_since: admin.alive_since(),
         uptime: admin.uptime(),
+        tasks: admin.task_names(),
     })
 }
 

@@ -10,6 +10,9 @@
 //! adds the user's, so `--level warn` quiets the log and leaves traces on.
 //! The log output leaves out the request spans made for it
 //! ([`RequestSpan`](crate::server::RequestSpan)).
+//!
+//! A task that takes the terminal over (a full-screen UI) keeps the log off
+//! it with a [`ConsoleCapture`].
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
@@ -27,8 +30,11 @@ use tracing_subscriber::{Registry, reload};
 use crate::error::{Error, Result};
 use crate::options::{LogFilter, LogFormat};
 
+mod console;
 mod json;
 
+pub use console::ConsoleCapture;
+use console::{Console, Teed};
 use json::JsonLines;
 
 /// The target of request spans ([`RequestSpan`](crate::server::RequestSpan)):
@@ -236,11 +242,14 @@ pub(crate) fn install(
     let (output, file) = match config.logfile {
         Some(path) => {
             let file = LogFile::open(path)?;
-            (output_layer(config.format, file.clone(), false), Some(file))
+            (
+                output_layer(config.format, Teed(file.clone()), false),
+                Some(file),
+            )
         }
         None => {
             let ansi = config.format == LogFormat::Text && std::io::stderr().is_terminal();
-            (output_layer(config.format, std::io::stderr, ansi), None)
+            (output_layer(config.format, Console, ansi), None)
         }
     };
     let (layers, filters) = layers(config.filter, output, extra);
