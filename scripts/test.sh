@@ -9,7 +9,7 @@ cargo fmt --all --check
 bash scripts/example-lines.sh >/dev/null || { bash scripts/example-lines.sh; exit 1; }
 # The facade: core alone and each transport feature alone must build, so a
 # user who picks one transport compiles no other.
-for features in "" http grpc thrift dbus full otel "http otel"; do
+for features in "" http grpc thrift dbus full otel "http otel" tui; do
     echo "checking sparts with features: ${features:-(none)}"
     cargo check -p sparts --no-default-features ${features:+--features "$features"} --locked --quiet
 done
@@ -32,6 +32,15 @@ for features in thrift grpc; do
     fi
 done
 transports=(sparts-http sparts-grpc sparts-thrift sparts-dbus)
+# sparts-tui reads the admin model in process or over HTTP with hyper's
+# client: no transport crate either.
+tree=$(cargo tree -p sparts-tui -e normal --prefix none --locked)
+for transport in "${transports[@]}"; do
+    if grep -q "^$transport " <<<"$tree"; then
+        echo "sparts-tui depends on $transport: it depends on sparts-core only" >&2
+        exit 1
+    fi
+done
 for transport in "${transports[@]}"; do
     tree=$(cargo tree -p "$transport" --all-features -e normal --prefix none --locked)
     for other in "${transports[@]}"; do

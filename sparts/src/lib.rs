@@ -140,6 +140,23 @@ pub use sparts_grpc as grpc;
 #[cfg(feature = "thrift")]
 pub use sparts_thrift as thrift;
 
+/// Terminal UIs ([`tui::TuiTask`]): a full-screen ratatui app as a task,
+/// whose closing shuts the service down, and the built-in dashboard of the
+/// service ([`tui::TuiTask::dashboard`]). The crate also ships `sparts-top`,
+/// the same dashboard for a service running elsewhere. Needs the `tui`
+/// feature.
+///
+/// ```no_run
+/// use sparts::VService;
+/// use sparts::tui::TuiTask;
+///
+/// fn main() -> std::process::ExitCode {
+///     VService::new("Watched").with_task(TuiTask::dashboard()).run_from_cli()
+/// }
+/// ```
+#[cfg(feature = "tui")]
+pub use sparts_tui as tui;
+
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+pub(crate) mod tmux;
+
 /// The bound on every wait for a child: generous, since the machine may be
 /// busy, and reached only when a test fails.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
