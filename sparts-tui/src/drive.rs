@@ -120,6 +120,17 @@ mod tests {
         Ok(Event::Key(KeyEvent::new(code, modifiers)))
     }
 
+    /// `drive` with keys from `rx`, a refresh every second.
+    async fn drive_keys(
+        app: &mut Counting,
+        terminal: &mut Terminal<TestBackend>,
+        rx: mpsc::Receiver<std::io::Result<Event>>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Ended> {
+        let refresh = Duration::from_secs(1);
+        drive(app, terminal, ReceiverStream::new(rx), refresh, stop).await
+    }
+
     fn screen(terminal: &Terminal<TestBackend>) -> String {
         let buffer = terminal.backend().buffer();
         buffer.content().iter().map(|cell| cell.symbol()).collect()
@@ -130,13 +141,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(8);
         let mut terminal = Terminal::new(TestBackend::new(30, 1)).expect("test backend");
         let mut app = Counting::default();
-        let run = drive(
-            &mut app,
-            &mut terminal,
-            ReceiverStream::new(rx),
-            Duration::from_secs(1),
-            std::future::pending(),
-        );
+        let run = drive_keys(&mut app, &mut terminal, rx, std::future::pending());
         let keys = async {
             tokio::time::sleep(Duration::from_millis(2500)).await;
             for c in ['a', 'b', 'q', 'z'] {
@@ -162,14 +167,7 @@ mod tests {
         let (_tx, rx) = mpsc::channel(8);
         let mut app = Counting::default();
         let stop = tokio::time::sleep(Duration::from_millis(1500));
-        let events = ReceiverStream::new(rx);
-        let ended = drive(
-            &mut app,
-            &mut terminal,
-            events,
-            Duration::from_secs(1),
-            stop,
-        );
+        let ended = drive_keys(&mut app, &mut terminal, rx, stop);
         assert_eq!(ended.await.expect("no error"), Ended::Stopped);
         // Ticks at 0 s (drawn) and 1 s (not drawn): the screen is still
         // that of the first tick.
@@ -186,35 +184,17 @@ mod tests {
         tx.send(key(KeyCode::Char('c'), KeyModifiers::CONTROL))
             .await
             .expect("room");
-        let ended = drive(
-            &mut app,
-            &mut terminal,
-            ReceiverStream::new(rx),
-            Duration::from_secs(1),
-            std::future::pending(),
-        );
+        let ended = drive_keys(&mut app, &mut terminal, rx, std::future::pending());
         assert_eq!(ended.await.expect("no error"), Ended::Closed);
 
         let (_tx, rx) = mpsc::channel(1);
         let stop = tokio::time::sleep(Duration::from_secs(5));
-        let ended = drive(
-            &mut app,
-            &mut terminal,
-            ReceiverStream::new(rx),
-            Duration::from_secs(1),
-            stop,
-        );
+        let ended = drive_keys(&mut app, &mut terminal, rx, stop);
         assert_eq!(ended.await.expect("no error"), Ended::Stopped);
 
         let (tx, rx) = mpsc::channel(1);
         drop(tx);
-        let ended = drive(
-            &mut app,
-            &mut terminal,
-            ReceiverStream::new(rx),
-            Duration::from_secs(1),
-            std::future::pending(),
-        );
+        let ended = drive_keys(&mut app, &mut terminal, rx, std::future::pending());
         let error = ended.await.expect_err("input gone");
         assert!(error.to_string().contains("input ended"), "{error}");
     }
