@@ -12,7 +12,6 @@ use std::time::Duration;
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
 use sparts_core::server::{ConnectionGuard, Phase};
-use thrift::TConfiguration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::dispatch::{Dispatcher, Outcome};
@@ -144,7 +143,6 @@ struct Reader {
     buf: BytesMut,
     transport: Transport,
     protocol: Protocol,
-    limits: TConfiguration,
     max_bytes: usize,
     /// Buffered transport: the scan cannot succeed before this many bytes.
     need: usize,
@@ -163,7 +161,6 @@ impl Reader {
             buf: BytesMut::new(),
             transport: shared.transport,
             protocol: shared.protocol,
-            limits: Protocol::limits(shared.max_bytes),
             max_bytes: shared.max_bytes,
             need: 0,
         }
@@ -230,7 +227,7 @@ impl Reader {
                 if self.buf.is_empty() || self.buf.len() < self.need {
                     return Ok(None);
                 }
-                match scan(self.protocol, &self.buf, &self.limits) {
+                match scan(self.protocol, &self.buf) {
                     Scan::Complete(len) => {
                         self.need = 0;
                         Ok(Some(self.buf.split_to(len).freeze()))

@@ -10,7 +10,7 @@ use std::time::Instant;
 use sparts_core::server::{AccessLog, RPC_OK, RequestSpan};
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
-use thrift::{ApplicationError, ApplicationErrorKind, TConfiguration};
+use thrift::{ApplicationError, ApplicationErrorKind};
 
 use crate::handler::Processor;
 use crate::metrics::Metrics;
@@ -69,7 +69,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Dispatcher {
     routes: Routes,
     protocol: Protocol,
-    limits: TConfiguration,
     metrics: Arc<Metrics>,
 }
 
@@ -82,16 +81,10 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    pub(crate) fn new(
-        routes: Routes,
-        protocol: Protocol,
-        max_bytes: usize,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub(crate) fn new(routes: Routes, protocol: Protocol, metrics: Arc<Metrics>) -> Self {
         Self {
             routes,
             protocol,
-            limits: Protocol::limits(max_bytes),
             metrics,
         }
     }
@@ -107,7 +100,7 @@ impl Dispatcher {
     pub(crate) fn runs_inline(&self, request: &[u8]) -> bool {
         let Ok(ident) = self
             .protocol
-            .input(request, &self.limits)
+            .input(request, &Protocol::limits(request.len()))
             .read_message_begin()
         else {
             return false;
@@ -122,7 +115,11 @@ impl Dispatcher {
     pub(crate) fn call(&self, request: &[u8], peer: Peer, reserve: usize) -> Outcome {
         let started = Instant::now();
         let arrival = self.metrics.requests.request();
-        let mut input = self.protocol.input(request, &self.limits);
+        // No length inside the message may claim more than the message
+        // holds: a lie is refused before anything is allocated for it.
+        let mut input = self
+            .protocol
+            .input(request, &Protocol::limits(request.len()));
         let ident = match input.read_message_begin() {
             Ok(ident) => ident,
             Err(e) => {
@@ -244,7 +241,7 @@ impl Dispatcher {
         if reply.is_empty() {
             return (Cow::Borrowed(RPC_OK), true);
         }
-        let mut input = self.protocol.input(reply, &self.limits);
+        let mut input = self.protocol.input(reply, &Protocol::limits(reply.len()));
         match input.read_message_begin() {
             Ok(ident) if ident.message_type == TMessageType::Exception => {
                 let unknown_method =

@@ -299,12 +299,7 @@ impl ThriftRoute {
         };
         let metrics = Arc::new(Metrics::register(ctx, "thrift."));
         let served = Arc::new(Served {
-            dispatcher: Dispatcher::new(
-                Routes::Single(route),
-                self.protocol,
-                self.max_body_bytes,
-                metrics,
-            ),
+            dispatcher: Dispatcher::new(Routes::Single(route), self.protocol, metrics),
             // `/metrics` shows it as the task's `sparts_server_bad_input`.
             bad_input: ctx.counters().fb303_only().counter("thrift.bad_input"),
             bad_input_total: ctx.service().telemetry().connections(ctx.name()),

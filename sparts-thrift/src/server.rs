@@ -248,7 +248,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             .map_err(Error::from)?;
         let max_bytes = usize::try_from(options.max_frame_bytes).unwrap_or(usize::MAX);
         let metrics = Arc::new(Metrics::register(ctx, ""));
-        let dispatcher = Dispatcher::new(routes, options.protocol, max_bytes, metrics);
+        let dispatcher = Dispatcher::new(routes, options.protocol, metrics);
         let pool = Pool::start(&worker_prefix(ctx.name()), usize::from(options.threads))?;
         let shared = Shared {
             dispatcher: Arc::new(dispatcher),

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 
+use thrift::ProtocolErrorKind;
 use thrift::TConfiguration;
 use thrift::protocol::{
     TBinaryInputProtocol, TBinaryOutputProtocol, TCompactInputProtocol, TCompactOutputProtocol,
@@ -102,8 +103,12 @@ pub(crate) enum Scan {
 }
 
 /// Finds where the first message in `bytes` ends, by skipping over it
-/// without building anything.
-pub(crate) fn scan(protocol: Protocol, bytes: &[u8], limits: &TConfiguration) -> Scan {
+/// without building anything. No length inside may claim more than the
+/// bytes there are, so a lie allocates nothing; a claim past them is an
+/// incomplete message, looked at again when more bytes have arrived (the
+/// connection's frame limit and idle timeout end one that never does).
+pub(crate) fn scan(protocol: Protocol, bytes: &[u8]) -> Scan {
+    let limits = &Protocol::limits(bytes.len());
     let mut source = Tracked {
         bytes,
         pos: 0,
@@ -119,6 +124,11 @@ pub(crate) fn scan(protocol: Protocol, bytes: &[u8], limits: &TConfiguration) ->
     match (result, source.need) {
         (Ok(()), _) => Scan::Complete(source.pos),
         (Err(_), Some(need)) => Scan::Incomplete { need },
+        (Err(thrift::Error::Protocol(e)), None) if e.kind == ProtocolErrorKind::SizeLimit => {
+            Scan::Incomplete {
+                need: bytes.len() + 1,
+            }
+        }
         (Err(e), None) => Scan::Invalid(e.to_string()),
     }
 }
@@ -180,9 +190,9 @@ mod tests {
             let one = message(protocol, "hello");
             let mut two = one.clone();
             two.extend(message(protocol, "world!"));
-            assert_eq!(scan(protocol, &two, &limits), Scan::Complete(one.len()));
+            assert_eq!(scan(protocol, &two), Scan::Complete(one.len()));
             for cut in 0..one.len() {
-                match scan(protocol, &one[..cut], &limits) {
+                match scan(protocol, &one[..cut]) {
                     Scan::Incomplete { need } => assert!(need > cut, "{protocol:?} at {cut}"),
                     other => panic!("{protocol:?} cut at {cut}: {other:?}"),
                 }
@@ -193,15 +203,18 @@ mod tests {
     }
 
     #[test]
-    fn a_string_longer_than_the_limit_is_invalid_not_allocated() {
-        let limits = Protocol::limits(64);
+    fn a_length_past_the_bytes_there_are_waits_for_more_and_garbage_is_invalid() {
         let long = message(Protocol::Binary, &"x".repeat(100));
+        assert_eq!(scan(Protocol::Binary, &long), Scan::Complete(long.len()));
+        // The string's length is there, its bytes not yet.
+        let cut = &long[..30];
+        assert_eq!(scan(Protocol::Binary, cut), Scan::Incomplete { need: 31 });
+        // A name claiming 13 MB, in 22 bytes (non-strict binary).
+        let mut lie = 13_000_000_u32.to_be_bytes().to_vec();
+        lie.extend(b"getName\x01\0\0\0\x01\0\0\0\0\0\0");
+        assert_eq!(scan(Protocol::Binary, &lie), Scan::Incomplete { need: 23 });
         assert!(matches!(
-            scan(Protocol::Binary, &long, &limits),
-            Scan::Invalid(_)
-        ));
-        assert!(matches!(
-            scan(Protocol::Binary, b"\xde\xad\xbe\xef garbage", &limits),
+            scan(Protocol::Binary, b"\xde\xad\xbe\xef garbage"),
             Scan::Invalid(_)
         ));
     }
