@@ -70,12 +70,12 @@ else
     echo "skipping the Python gRPC check: python3 -m pip install grpcio grpcio-health-checking grpcio-reflection"
 fi
 # Across languages: Apache Thrift's Python client calls the thrift_fb303
-# example, with code Debian's thrift-compiler generates from the same IDL;
+# example and the demo's multiplexed port (plain and multiplexed), with code Debian's thrift-compiler generates from the same IDL;
 # the same compiler checks the checked-in generated Rust is current
 # (.ci/run installs both).
 if command -v thrift >/dev/null && python3 -c 'import thrift' 2>/dev/null; then
     ./scripts/thrift-codegen.sh --check
-    python3 scripts/thrift_python_check.py "$bin/thrift_fb303"
+    python3 scripts/thrift_python_check.py "$bin/thrift_fb303" "$bin/demo"
 else
     echo "skipping the Python Thrift check: apt-get install thrift-compiler; python3 -m pip install thrift"
 fi

@@ -129,10 +129,10 @@ pub fn print_commands(service: &ServiceHandle) {
          \x20 curl localhost:{http}/                     # Hello, world\n\
          \x20 curl localhost:{http}/hello/you            # JSON\n\
          \x20 curl localhost:{http}/admin/counters       # the admin model (also /readyz, /metrics)\n\
-         \x20 grpcurl -plaintext localhost:{grpc} grpc.health.v1.Health/Check\n\
-         \x20 grpcurl -plaintext -d '{{\"name\":\"you\"}}' localhost:{grpc} helloworld.Greeter/SayHello\n\
-         \x20 cargo run -p sparts-examples --bin fb303_client -- localhost:{thrift} getStatus    # Thrift, multiplexed\n\
-         \x20 cargo run -p sparts-examples --bin fb303_client -- http://localhost:{http}/thrift getCounters\n"
+         \x20 cargo run --release -p sparts-examples --bin fb303_client -- localhost:{thrift} getStatus    # Thrift, plain fb303 or multiplexed\n\
+         \x20 cargo run --release -p sparts-examples --bin fb303_client -- http://localhost:{http}/thrift getCounters\n\
+         \x20 grpcurl -plaintext localhost:{grpc} grpc.health.v1.Health/Check    # grpcurl: github.com/fullstorydev/grpcurl\n\
+         \x20 grpcurl -plaintext -d '{{\"name\":\"you\"}}' localhost:{grpc} helloworld.Greeter/SayHello\n"
     );
     if let Ok(Some(name)) = service.option("dbus_bus_name")
         && service.task_names().iter().any(|t| t == "DBusServiceTask")

@@ -111,6 +111,31 @@ async fn demo_speaks_every_transport_with_one_admin_model() -> TestResult {
     let over_thrift = tcp.call(|c| c.get_counter(COUNTER.to_owned())).await?;
     let over_thrift_http = post.call(|c| c.get_counter(COUNTER.to_owned())).await?;
 
+    // A plain fb303 client, as monitoring tools are: the default service.
+    let plain = ThriftClient::new(
+        FacebookServiceSyncClient::new,
+        format!("127.0.0.1:{thrift}"),
+    );
+    assert_eq!(plain.call(|c| c.get_name()).await?, "Demo");
+
+    // The fb303 commands the demo printed for the person who started it.
+    let printed = child.expect_lines(2, |line| line.contains("--bin fb303_client -- "))?;
+    for line in printed {
+        let args = line
+            .split_once(" -- ")
+            .map(|(_, rest)| rest.split('#').next().unwrap_or(rest))
+            .ok_or("no arguments")?;
+        let (status, out) = common::run(
+            std::process::Command::new(env!("CARGO_BIN_EXE_fb303_client"))
+                .args(args.split_whitespace()),
+        )?;
+        assert!(status.success(), "{line}: {out}");
+        assert!(
+            out.contains("ALIVE") || out.contains(COUNTER),
+            "{line}: {out}"
+        );
+    }
+
     // The same value everywhere.
     assert!(over_http >= 0.0);
     assert_eq!(over_grpc, over_http);

@@ -31,7 +31,11 @@ pub(crate) struct Route {
 #[derive(Clone)]
 pub(crate) enum Routes {
     Single(Route),
-    Multiplexed(HashMap<String, Route>),
+    Multiplexed {
+        routes: HashMap<String, Route>,
+        /// The service of calls that name none, if any.
+        default: Option<String>,
+    },
 }
 
 impl Routes {
@@ -39,11 +43,14 @@ impl Routes {
     fn find<'n>(&self, name: &'n str) -> Result<(&Route, &'n str), String> {
         match self {
             Routes::Single(route) => Ok((route, name)),
-            Routes::Multiplexed(routes) => {
+            Routes::Multiplexed { routes, default } => {
                 let Some((service, method)) = name.split_once(':') else {
-                    return Err(format!(
-                        "call {name:?} names no service: this server is multiplexed (service:method)"
-                    ));
+                    return match default.as_ref().and_then(|service| routes.get(service)) {
+                        Some(route) => Ok((route, name)),
+                        None => Err(format!(
+                            "call {name:?} names no service: this server is multiplexed (service:method)"
+                        )),
+                    };
                 };
                 routes
                     .get(service)

@@ -19,7 +19,9 @@ use crate::serve::Server;
 
 /// A Thrift server on tokio: serves the service's [`ThriftHandlerTask`]
 /// (or, [`multiplexed`](Self::multiplexed), every handler under its service
-/// name) on one TCP port.
+/// name, and calls that name none by the
+/// [default service](Self::with_default_service) if one is chosen) on one
+/// TCP port.
 ///
 /// Connections and their reads are async, so thousands of open connections
 /// cost no thread each; handler code runs on `--thrift-threads` worker
@@ -100,6 +102,7 @@ use crate::serve::Server;
 pub struct ThriftServerTask {
     multiplexed: bool,
     handlers: Option<Vec<String>>,
+    default_service: Option<String>,
     bound: Bound,
     server: Handoff<Server>,
 }
@@ -110,6 +113,7 @@ impl Clone for ThriftServerTask {
         Self {
             multiplexed: self.multiplexed,
             handlers: self.handlers.clone(),
+            default_service: self.default_service.clone(),
             ..Self::default()
         }
     }
@@ -120,6 +124,7 @@ impl fmt::Debug for ThriftServerTask {
         f.debug_struct("ThriftServerTask")
             .field("multiplexed", &self.multiplexed)
             .field("handlers", &self.handlers)
+            .field("default_service", &self.default_service)
             .field("bound", &self.bound)
             .finish_non_exhaustive()
     }
@@ -138,6 +143,27 @@ impl ThriftServerTask {
     #[must_use]
     pub fn multiplexed(mut self) -> Self {
         self.multiplexed = true;
+        self
+    }
+
+    /// On a [`multiplexed`](Self::multiplexed) server, answers calls that
+    /// name no service (`getStatus` rather than `fb303:getStatus`) with the
+    /// handler of this task or service name, as Apache Thrift's
+    /// `TMultiplexedProcessor::registerDefault` does: plain clients, such
+    /// as fb303 monitoring tools, then reach one service while multiplexed
+    /// clients reach every one. A name the server does not serve stops the
+    /// service from starting. Default: none, and such calls are answered
+    /// with an exception naming the problem.
+    ///
+    /// ```
+    /// use sparts_thrift::{ThriftHandlerTask, ThriftServerTask};
+    ///
+    /// let server = ThriftServerTask::new().multiplexed().with_default_service("fb303");
+    /// # let _ = (ThriftHandlerTask::fb303(), server);
+    /// ```
+    #[must_use]
+    pub fn with_default_service(mut self, name: impl Into<String>) -> Self {
+        self.default_service = Some(name.into());
         self
     }
 
@@ -194,6 +220,25 @@ impl ThriftServerTask {
                 }
             }
         }
+        let default = match &self.default_service {
+            Some(name) if self.multiplexed => Some(
+                chosen
+                    .iter()
+                    .find(|h| h.task_name() == name || h.service_name() == name)
+                    .map(|h| h.service_name().to_owned())
+                    .ok_or_else(|| {
+                        problem(format!(
+                            "no handler named {name} for calls that name no service"
+                        ))
+                    })?,
+            ),
+            Some(_) => {
+                return Err(problem(
+                    "a default service without multiplexing: call .multiplexed()".to_owned(),
+                ));
+            }
+            None => None,
+        };
         let mut routes = chosen.into_iter().filter_map(|h| {
             let route = Route {
                 service: h.service_name().to_owned(),
@@ -216,7 +261,10 @@ impl ThriftServerTask {
             if by_name.is_empty() {
                 return Err(problem("no handler to serve".to_owned()));
             }
-            return Ok(Routes::Multiplexed(by_name));
+            return Ok(Routes::Multiplexed {
+                routes: by_name,
+                default,
+            });
         }
         match (routes.next(), routes.next()) {
             (Some(route), None) => Ok(Routes::Single(route)),

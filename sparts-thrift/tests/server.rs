@@ -130,6 +130,63 @@ async fn two_servers_each_serve_the_handlers_they_name() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_service_answers_plain_calls_beside_multiplexed_ones() -> TestResult {
+    let running = VService::new("Mux")
+        .with_task(ThriftHandlerTask::fb303())
+        .with_task(handler("Other", TestHandler::default()).with_service_name("other"))
+        .with_task(
+            ThriftServerTask::new()
+                .multiplexed()
+                .with_default_service("fb303"),
+        )
+        .start_with_args(["mux", "--thrift-host", "127.0.0.1"])
+        .await?;
+    let port = port(running.handle());
+    blocking(move || {
+        let mut plain = client(port, FRAMED_BINARY, None);
+        assert_eq!(plain.get_name().expect("plain fb303"), "Mux");
+        assert_eq!(plain.get_status().expect("plain fb303"), FbStatus::ALIVE);
+        let mut fb303 = client(port, FRAMED_BINARY, Some("fb303"));
+        assert_eq!(fb303.get_name().expect("fb303"), "Mux");
+        let mut other = client(port, FRAMED_BINARY, Some("other"));
+        assert_eq!(other.get_name().expect("other"), "Other");
+        let mut nobody = client(port, FRAMED_BINARY, Some("nobody"));
+        assert!(app_error(nobody.get_name()).contains("nobody"));
+    })
+    .await;
+    running.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_service_must_be_served_and_multiplexed() {
+    let missing = VService::new("Missing")
+        .with_task(ThriftHandlerTask::fb303())
+        .with_task(
+            ThriftServerTask::new()
+                .multiplexed()
+                .with_default_service("nope"),
+        )
+        .start_with_args(["missing", "--thrift-host", "127.0.0.1"])
+        .await
+        .expect_err("no such handler");
+    let message = format!("{missing:?}");
+    assert!(
+        message.contains("no handler named nope for calls that name no service"),
+        "{message}"
+    );
+
+    let single = VService::new("Single")
+        .with_task(ThriftHandlerTask::fb303())
+        .with_task(ThriftServerTask::new().with_default_service("fb303"))
+        .start_with_args(["single", "--thrift-host", "127.0.0.1"])
+        .await
+        .expect_err("not multiplexed");
+    let message = format!("{single:?}");
+    assert!(message.contains("without multiplexing"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_ambiguous_handler_stops_the_start() {
     let none = VService::new("None")
         .with_task(ThriftServerTask::new())

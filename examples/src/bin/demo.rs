@@ -45,7 +45,12 @@ fn main() -> std::process::ExitCode {
             FooHandler,
             FooServiceSyncProcessor::new,
         ))
-        .with_task(local(ThriftServerTask::new().multiplexed(), 9090))
+        .with_task(local(
+            ThriftServerTask::new()
+                .multiplexed()
+                .with_default_service("fb303"),
+            9090,
+        ))
         .with_task(
             DBusServiceTask::new()
                 .optional()
