@@ -5,11 +5,10 @@
 mod common;
 
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use common::{Example, PATIENCE, TestResult};
+use common::{Example, PATIENCE, TestResult, wait_for_file_line};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -51,17 +50,6 @@ fn sighup_restarts_and_reopens_the_log_file() -> TestResult {
     let new = std::fs::read_to_string(&log)?;
     assert!(new.contains("Instance shut down gracefully"), "{new}");
     Ok(())
-}
-
-fn wait_for_file_line(path: &Path, text: &str) -> Result<(), String> {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        if std::fs::read_to_string(path).is_ok_and(|s| s.contains(text)) {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Err(format!("{} never said {text:?}", path.display()))
 }
 
 #[test]

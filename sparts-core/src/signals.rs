@@ -1,5 +1,7 @@
 //! The signals a service acts on: SIGINT and SIGTERM stop it, SIGHUP
-//! restarts it.
+//! restarts it. SIGUSR1 and SIGUSR2, whose default action would end the
+//! process, are logged and otherwise ignored (SIGPIPE already is, by
+//! Rust's runtime: a write to a closed socket or pipe is an error there).
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -18,6 +20,8 @@ pub(crate) struct Signals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
+    user1: Signal,
+    user2: Signal,
 }
 
 impl Signals {
@@ -27,15 +31,22 @@ impl Signals {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
             hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
+            user2: signal(SignalKind::user_defined2())?,
         })
     }
 
     /// The next signal.
     pub(crate) async fn recv(&mut self) -> Request {
-        tokio::select! {
-            _ = self.interrupt.recv() => Request::Stop(libc_sig::SIGINT, "SIGINT"),
-            _ = self.terminate.recv() => Request::Stop(libc_sig::SIGTERM, "SIGTERM"),
-            _ = self.hangup.recv() => Request::Restart,
+        loop {
+            let ignored = tokio::select! {
+                _ = self.interrupt.recv() => return Request::Stop(libc_sig::SIGINT, "SIGINT"),
+                _ = self.terminate.recv() => return Request::Stop(libc_sig::SIGTERM, "SIGTERM"),
+                _ = self.hangup.recv() => return Request::Restart,
+                _ = self.user1.recv() => "SIGUSR1",
+                _ = self.user2.recv() => "SIGUSR2",
+            };
+            tracing::info!("{ignored} received: it asks nothing of a sparts service, ignored");
         }
     }
 }

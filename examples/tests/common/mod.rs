@@ -210,6 +210,18 @@ pub(crate) fn demo_command(bus_name: &str, args: &[&str]) -> Command {
     command
 }
 
+/// Waits (bounded) until the file at `path` holds `text`.
+pub(crate) fn wait_for_file_line(path: &std::path::Path, text: &str) -> Result<(), String> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|s| s.contains(text)) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!("{} never said {text:?}", path.display()))
+}
+
 /// An HTTP client for the examples' servers: no proxy, and it gives up
 /// after the patience.
 pub(crate) fn client() -> reqwest::Client {

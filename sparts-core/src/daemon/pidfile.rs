@@ -176,12 +176,27 @@ pub(crate) enum KillOutcome {
 /// A pidfile that is locked but holds no valid pid (its daemon is between
 /// locking and writing) is re-read for up to a second before giving up with
 /// [`Error::Daemon`].
+/// A pidfile that is not there: no daemon, unless its very directory is
+/// gone too, when a daemon may run whose pidfile was removed with it, and
+/// nothing here can tell.
+fn missing(path: &Path) -> Result<DaemonStatus> {
+    match path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        Some(dir) if !dir.exists() => Err(Error::Daemon(format!(
+            "no pidfile {}: its directory {} is gone, so whether a daemon runs cannot be told \
+             (find it with `pgrep`, or stop it with SIGTERM)",
+            path.display(),
+            dir.display()
+        ))),
+        _ => Ok(DaemonStatus::NotRunning),
+    }
+}
+
 pub(crate) fn daemon_status(path: &Path) -> Result<DaemonStatus> {
     let deadline = Instant::now() + PID_WRITE_GRACE;
     for _ in 0..LOCK_ATTEMPTS {
         let file = match File::open(path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DaemonStatus::NotRunning),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return missing(path),
             Err(source) => return Err(file_error(path, source)),
         };
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {

@@ -123,7 +123,16 @@ impl LogControl {
 #[derive(Debug, Clone)]
 struct LogFile {
     path: PathBuf,
-    file: Arc<Mutex<File>>,
+    sink: Arc<Mutex<Sink>>,
+}
+
+/// The open file, and how many lines could not be written to it since the
+/// last that could.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    file: File,
+    path: PathBuf,
+    lost: u64,
 }
 
 fn open_append(path: &Path) -> Result<File> {
@@ -139,30 +148,68 @@ fn open_append(path: &Path) -> Result<File> {
 
 impl LogFile {
     fn open(path: &Path) -> Result<Self> {
+        let sink = Sink {
+            file: open_append(path)?,
+            path: path.to_owned(),
+            lost: 0,
+        };
         Ok(Self {
             path: path.to_owned(),
-            file: Arc::new(Mutex::new(open_append(path)?)),
+            sink: Arc::new(Mutex::new(sink)),
         })
     }
 
     fn reopen(&self) -> Result<()> {
         let fresh = open_append(&self.path)?;
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.sink.lock().unwrap_or_else(|e| e.into_inner()).file = fresh;
         Ok(())
     }
 }
 
 /// One log line's writer: holds the file for the line so lines never mix.
+///
+/// A line the file refuses (a full disk, a file system gone read-only) is
+/// lost rather than retried, and the service goes on: stderr is told once
+/// when the first line is lost, and once when the file takes lines again,
+/// where a line in the file itself says how many were lost.
 #[derive(Debug)]
-pub(crate) struct LogFileWriter<'a>(std::sync::MutexGuard<'a, File>);
+pub(crate) struct LogFileWriter<'a>(std::sync::MutexGuard<'a, Sink>);
 
 impl Write for LogFileWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
+        let sink = &mut *self.0;
+        if sink.lost > 0 {
+            let lost = sink.lost;
+            let notice = format!(
+                "{lost} log lines before this one were lost: the log file could not be written\n"
+            );
+            if sink.file.write_all(notice.as_bytes()).is_ok() {
+                sink.lost = 0;
+                eprintln!(
+                    "the log file {} is written again; {lost} lines were lost",
+                    sink.path.display()
+                );
+            }
+        }
+        match sink.file.write(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                if sink.lost == 0 {
+                    eprintln!(
+                        "cannot write to the log file {}: {e}; log lines are lost until it can be written again",
+                        sink.path.display()
+                    );
+                }
+                sink.lost += 1;
+                Ok(buf.len())
+            }
+        }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        // A flush the file refuses loses nothing more than its write did.
+        let _ = self.0.file.flush();
+        Ok(())
     }
 }
 
@@ -170,7 +217,7 @@ impl<'a> MakeWriter<'a> for LogFile {
     type Writer = LogFileWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LogFileWriter(self.file.lock().unwrap_or_else(|e| e.into_inner()))
+        LogFileWriter(self.sink.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
