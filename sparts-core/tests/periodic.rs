@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sparts_core::{
-    BoxError, Error, NoOptions, Periodic, PeriodicContext, PeriodicTask, RunningService, TryLater,
-    VService, counters::Clock,
+    BoxError, Error, NoOptions, Periodic, PeriodicContext, PeriodicTask, RunningService, Status,
+    TaskSpec, TryLater, VService, counters::Clock,
 };
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
@@ -423,4 +423,57 @@ async fn a_restart_builds_a_fresh_instance() -> TestResult {
     timeout(SEC * 2, after.execute_async()).await??;
     running.shutdown().await?;
     Ok(())
+}
+
+/// Polls `ready` every 10 ms for at most 5 s of real time.
+async fn eventually(what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if ready() {
+            return;
+        }
+        sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not {what} within 5 s");
+}
+
+#[tokio::test]
+async fn an_upstream_refusing_connections_is_a_warning_until_it_answers() {
+    // A port nothing listens on, for now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let fetch = TaskSpec::periodic("Fetch", move |_ctx| async move {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(TryLater::after(Duration::from_millis(20))
+                .because(format!("upstream 127.0.0.1:{port}: {e}"))
+                .into()),
+        }
+    });
+    let running = VService::new("Upstream")
+        .with_logging(false)
+        .with_task(fetch.with_default("interval", "0.02"))
+        .start_with_args(["upstream"])
+        .await
+        .expect("starts");
+    let handle = running.handle().clone();
+    eventually("WARNING", || handle.status() == Status::Warning).await;
+    let details = handle.status_details();
+    assert!(
+        details.contains(&format!(
+            "Fetch: upstream 127.0.0.1:{port}: Connection refused"
+        )),
+        "{details}"
+    );
+    let _upstream = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port is still free");
+    eventually("ALIVE again", || handle.status() == Status::Alive).await;
+    assert!(
+        !handle.status_details().contains("upstream"),
+        "{}",
+        handle.status_details()
+    );
+    running.shutdown().await.expect("clean stop");
 }

@@ -16,6 +16,8 @@ use tracing::debug;
 
 use crate::counters::{Counter, SampleType, Samples, SamplesConfig, Window};
 use crate::error::{BoxError, Error, short_type_name};
+use crate::handle::ServiceHandle;
+use crate::status::WarningId;
 use crate::task::{NoOptions, OptionsWatch, TaskContext, TaskOptions, VTask};
 use crate::tasks::TryLater;
 use crate::telemetry::PeriodicMetrics;
@@ -305,6 +307,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
         let metrics = Metrics::new(&ctx);
         let mut options = ctx.watch_options();
         let mut schedule = Schedule::starting_at(Instant::now());
+        let mut warning = Warning::default();
         while Self::wait(&ctx, &mut options, &mut schedule).await {
             schedule.start();
             let waiters = self.state.take();
@@ -314,6 +317,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
             let interval = ctx.options().interval;
             match result {
                 Ok(output) => {
+                    warning.clear(ctx.service());
                     metrics.iterations.increment();
                     metrics
                         .duration_ms
@@ -335,15 +339,51 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
                     metrics.try_later.increment();
                     metrics.prometheus.retries.inc();
                     debug!("{try_later}: retrying");
+                    if let Some(reason) = &try_later.reason {
+                        warning.set(ctx.service(), ctx.worker_name(), reason);
+                    }
                     schedule.retry(now, try_later.after, interval);
                     self.state.put_back(waiters);
                 }
             }
         }
+        warning.clear(ctx.service());
         Ok(())
     }
 
     async fn stop(&self, _ctx: &PeriodicContext<O>) {
         self.state.stop();
+    }
+}
+
+/// The warning a worker keeps registered while its executions ask to be
+/// retried with a reason, cleared by the next that succeeds.
+#[derive(Debug, Default)]
+struct Warning {
+    registered: Option<(WarningId, String)>,
+}
+
+impl Warning {
+    fn set(&mut self, service: &ServiceHandle, worker: &str, reason: &str) {
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|(_, said)| said == reason)
+        {
+            return;
+        }
+        if let Some((id, _)) = self.registered.take() {
+            service.clear_warning(id);
+        }
+        tracing::warn!("{reason}: retrying");
+        let id = service.register_warning(format!("{worker}: {reason}"));
+        self.registered = Some((id, reason.to_owned()));
+    }
+
+    fn clear(&mut self, service: &ServiceHandle) {
+        if let Some((id, reason)) = self.registered.take() {
+            service.clear_warning(id);
+            tracing::info!("recovered from: {reason}");
+        }
     }
 }
