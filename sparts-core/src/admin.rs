@@ -129,9 +129,30 @@ impl Admin {
         self.service.option_names()
     }
 
+    /// The longest option value a caller may set: 64 KiB. Option values
+    /// are addresses, sizes, names and filter directives; longer input is
+    /// refused before any parser sees it.
+    pub const MAX_OPTION_VALUE: usize = 64 * 1024;
+
     /// Sets an option (fb303 `setOption`), if the peer is trusted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotTrusted`], then [`Error::InvalidOption`] for a value
+    /// longer than [`MAX_OPTION_VALUE`](Self::MAX_OPTION_VALUE), then
+    /// those of [`ServiceHandle::set_option`].
     pub fn set_option(&self, peer: &Peer, name: &str, value: &str) -> Result<()> {
         self.authorize(peer, "setOption")?;
+        if value.len() > Self::MAX_OPTION_VALUE {
+            return Err(Error::InvalidOption {
+                name: name.to_owned(),
+                reason: format!(
+                    "a value of {} bytes; at most {} are accepted",
+                    value.len(),
+                    Self::MAX_OPTION_VALUE
+                ),
+            });
+        }
         self.service.set_option(name, value)
     }
 

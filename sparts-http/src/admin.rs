@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,7 +45,12 @@ pub(crate) fn routes(router: Router<Admin>) -> Router<Admin> {
         .route("/admin/counters", get(counters))
         .route("/admin/counters/{name}", get(counter))
         .route("/admin/options", get(options))
-        .route("/admin/options/{name}", get(option).put(set_option))
+        .route(
+            "/admin/options/{name}",
+            // A body past the longest value the admin model takes is a 413,
+            // read no further.
+            get(option).put(set_option.layer(DefaultBodyLimit::max(Admin::MAX_OPTION_VALUE + 2))),
+        )
         .route("/admin/exported", get(exported))
         .route("/admin/reinitialize", post(reinitialize))
         .route("/admin/shutdown", post(shutdown))

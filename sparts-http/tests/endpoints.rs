@@ -291,6 +291,27 @@ async fn admin_sets_options_from_a_trusted_peer() -> TestResult {
     );
     let unknown = c.put(s.url("/admin/options/nope")).body("1").send().await?;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // A body longer than any option value is refused unread.
+    let huge = c
+        .put(s.url("/admin/options/level"))
+        .body("x".repeat(1 << 20))
+        .send()
+        .await?;
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // One the body limit lets through but the admin model does not.
+    let long = c
+        .put(s.url("/admin/options/level"))
+        .body("x".repeat(sparts_core::Admin::MAX_OPTION_VALUE + 1))
+        .send()
+        .await?;
+    assert_eq!(long.status(), StatusCode::BAD_REQUEST);
+    let reason: Value = long.json().await?;
+    assert!(
+        reason["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("at most 65536 are accepted")),
+        "{reason}"
+    );
     assert_eq!(
         s.running.handle().option("http_lameduck")?.as_deref(),
         Some("2.5"),
