@@ -79,3 +79,7 @@ if command -v thrift >/dev/null && python3 -c 'import thrift' 2>/dev/null; then
 else
     echo "skipping the Python Thrift check: apt-get install thrift-compiler; python3 -m pip install thrift"
 fi
+# The decoders under coverage-guided fuzzing (cargo-fuzz, libFuzzer), each
+# target briefly from its checked-in corpus: a new decoder bug fails the
+# build. scripts/fuzz.sh installs cargo-fuzz if missing.
+bash scripts/fuzz.sh 30

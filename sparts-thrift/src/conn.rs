@@ -31,7 +31,7 @@ pub(crate) struct Shared {
 
 /// Why a connection was closed by the server.
 #[derive(Debug, thiserror::Error)]
-enum Closed {
+pub(crate) enum Closed {
     #[error("request of {0} bytes is over the max-frame-bytes limit")]
     TooLarge(usize),
     #[error("connection ended inside a request ({0} bytes of it read)")]
@@ -139,7 +139,7 @@ where
 }
 
 /// Splits a connection's bytes into request messages.
-struct Reader {
+pub(crate) struct Reader {
     buf: BytesMut,
     transport: Transport,
     protocol: Protocol,
@@ -157,13 +157,25 @@ const IDLE_CHUNK: usize = 4 * 1024;
 
 impl Reader {
     fn new(shared: &Shared) -> Self {
+        Self::with(shared.transport, shared.protocol, shared.max_bytes)
+    }
+
+    /// A reader of `transport` framing `protocol` messages of at most
+    /// `max_bytes`.
+    pub(crate) fn with(transport: Transport, protocol: Protocol, max_bytes: usize) -> Self {
         Self {
             buf: BytesMut::new(),
-            transport: shared.transport,
-            protocol: shared.protocol,
-            max_bytes: shared.max_bytes,
+            transport,
+            protocol,
+            max_bytes,
             need: 0,
         }
+    }
+
+    /// Adds bytes as a read from the connection would.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 
     async fn next_within<S: AsyncRead + Unpin>(
@@ -206,7 +218,7 @@ impl Reader {
     }
 
     /// The next whole request in the buffer, if there is one.
-    fn take(&mut self) -> Result<Option<Bytes>, Closed> {
+    pub(crate) fn take(&mut self) -> Result<Option<Bytes>, Closed> {
         match self.transport {
             Transport::Framed => {
                 let Some(header) = self.buf.get(..4) else {

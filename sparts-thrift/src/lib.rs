@@ -53,6 +53,9 @@ mod conn;
 mod dispatch;
 mod error;
 mod fb303_handler;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod generated;
 mod handler;
 #[cfg(feature = "http")]
