@@ -97,7 +97,10 @@ mod tests {
         let mut call = vec![0x80, 0x01, 0x00, 0x01, 0, 0, 0, 7];
         call.extend(b"getName");
         call.extend([0, 0, 0, 1, 0]);
-        let mut framed = u32::try_from(call.len()).expect("small").to_be_bytes().to_vec();
+        let mut framed = u32::try_from(call.len())
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
         framed.extend(&call);
         let mut lie = 13_000_000_u32.to_be_bytes().to_vec();
         lie.extend(b"getName\x01\0\0\0\x01\0\0\0\0\0\0");
