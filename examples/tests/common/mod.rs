@@ -93,6 +93,21 @@ impl Example {
         Ok(found)
     }
 
+    /// The `count` lines that satisfy `want` among those read already and
+    /// the next ones: for a child's stdout, which arrives on its own
+    /// thread and may come before or after the stderr lines waited for.
+    pub(crate) fn seen_or_next(
+        &mut self,
+        count: usize,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, String> {
+        let mut found: Vec<String> = self.seen.iter().filter(|l| want(l)).cloned().collect();
+        if found.len() < count {
+            found.extend(self.expect_lines(count - found.len(), want)?);
+        }
+        Ok(found)
+    }
+
     fn missing(&self, found: &[String], when: &str) -> String {
         format!(
             "only {found:?} of the lines expected {when}; saw {:#?}",
