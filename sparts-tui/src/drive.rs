@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crossterm::event::{Event, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -13,6 +13,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::app::{Flow, TuiApp, is_interrupt};
 use crate::error::{Error, Result};
+use crate::terminal::TerminalSession;
 
 /// How a UI's loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,28 @@ pub(crate) enum Ended {
     Closed,
     /// It was told to stop (the service is stopping, a signal).
     Stopped,
+}
+
+/// Takes the terminal over, runs `app` on it with the keyboard's events
+/// until the user closes it or `stop` completes, and gives the terminal
+/// back whatever the outcome.
+pub(crate) async fn run_full_screen<A>(
+    app: &mut A,
+    refresh: Duration,
+    stop: impl Future<Output = ()>,
+) -> Result<Ended>
+where
+    A: TuiApp + ?Sized,
+{
+    let mut session = TerminalSession::enter()?;
+    drive(
+        app,
+        &mut session.terminal,
+        EventStream::new(),
+        refresh,
+        stop,
+    )
+    .await
 }
 
 /// Runs `app` on `terminal` until the user closes it or `stop` completes.

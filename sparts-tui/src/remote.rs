@@ -104,10 +104,18 @@ impl FromStr for Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Tcp { host, port } if host.contains(':') => write!(f, "http://[{host}]:{port}"),
-            Target::Tcp { host, port } => write!(f, "http://{host}:{port}"),
+            Target::Tcp { host, port } => write!(f, "http://{}", authority(host, *port)),
             Target::Unix(path) => write!(f, "unix:{}", path.display()),
         }
+    }
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -192,8 +200,7 @@ impl HttpAdmin {
 
     fn host_header(&self) -> String {
         match &self.target {
-            Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-            Target::Tcp { host, port } => format!("{host}:{port}"),
+            Target::Tcp { host, port } => authority(host, *port),
             Target::Unix(_) => "localhost".to_owned(),
         }
     }

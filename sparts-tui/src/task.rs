@@ -4,14 +4,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::EventStream;
 use sparts_core::logging::ConsoleCapture;
 use sparts_core::{BoxError, SkipTask, TaskContext, VTask, clap};
 
 use crate::app::TuiApp;
-use crate::drive::{Ended, drive};
+use crate::drive::{Ended, run_full_screen};
 use crate::error::Error;
-use crate::terminal::{TerminalSession, missing_terminal};
+use crate::terminal::missing_terminal;
 
 /// The options of a [`TuiTask`] (`--tui-…` by default).
 #[derive(clap::Args, Debug, Clone)]
@@ -121,16 +120,7 @@ impl VTask<TuiOptions> for TuiTask {
         // Declared first so it ends last: the terminal is back before the
         // held log lines are written to it.
         let capture = ConsoleCapture::start();
-        let mut session = TerminalSession::enter()?;
-        let ended = drive(
-            &mut *app,
-            &mut session.terminal,
-            EventStream::new(),
-            options.refresh,
-            ctx.stopped(),
-        )
-        .await;
-        drop(session);
+        let ended = run_full_screen(&mut *app, options.refresh, ctx.stopped()).await;
         drop(capture);
         if ended? == Ended::Closed {
             if options.shutdown_on_close {

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use crossterm::event::EventStream;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::dashboard::{AdminSource, Dashboard};
-use crate::drive::drive;
+use crate::drive::run_full_screen;
 use crate::error::{Error, Result};
 use crate::remote::HttpAdmin;
-use crate::terminal::{TerminalSession, missing_terminal};
+use crate::terminal::missing_terminal;
 
 /// How [`watch`] reads and draws.
 #[derive(Debug, Clone)]
@@ -63,17 +62,9 @@ pub async fn watch(admin: HttpAdmin, options: TopOptions) -> Result<()> {
         });
     }
     let mut dashboard = Dashboard::new(admin, options.interval);
-    let mut session = TerminalSession::enter()?;
-    let ended = drive(
-        &mut dashboard,
-        &mut session.terminal,
-        EventStream::new(),
-        options.refresh,
-        stop_signal(),
-    )
-    .await;
-    drop(session);
-    ended.map(|_| ())
+    run_full_screen(&mut dashboard, options.refresh, stop_signal())
+        .await
+        .map(|_| ())
 }
 
 /// Completes at the first SIGTERM, SIGINT or SIGHUP.

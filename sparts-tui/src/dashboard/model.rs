@@ -64,29 +64,42 @@ impl History {
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
+/// The lowest and the highest of the values that are numbers.
+pub(crate) fn finite_range(values: &[f64]) -> Option<(f64, f64)> {
+    let mut finite = values.iter().copied().filter(|v| v.is_finite());
+    let first = finite.next()?;
+    Some(finite.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
+}
+
+/// Each value placed on `0..=steps` between the lowest and the highest of
+/// them: a chart's height. `None` for a value that is not a number; 0 for
+/// all when they are equal.
+pub(crate) fn scaled(values: &[f64], steps: u32) -> Vec<Option<u32>> {
+    let range = finite_range(values);
+    values
+        .iter()
+        .map(|&v| {
+            let (low, high) = range.filter(|_| v.is_finite())?;
+            if high <= low {
+                return Some(0);
+            }
+            let step = ((v - low) / (high - low) * f64::from(steps)).round();
+            // In 0..=steps by construction; the cast only drops the fraction.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some((step as u32).min(steps))
+        })
+        .collect()
+}
+
 /// The last `width` values as a line of bars, lowest to highest between
 /// their own minimum and maximum; values that are not numbers are blanks.
 pub(crate) fn sparkline(values: impl ExactSizeIterator<Item = f64>, width: usize) -> String {
     let skip = values.len().saturating_sub(width);
     let values: Vec<f64> = values.skip(skip).collect();
-    let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (low, high) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    values
-        .iter()
-        .map(|&v| {
-            if !v.is_finite() {
-                ' '
-            } else if high > low {
-                let step = ((v - low) / (high - low) * 7.0).round();
-                // In 0..=7 by construction; the cast only drops the fraction.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                BARS[(step as usize).min(7)]
-            } else {
-                BARS[0]
-            }
-        })
+    let top = u32::try_from(BARS.len() - 1).unwrap_or(0);
+    scaled(&values, top)
+        .into_iter()
+        .map(|step| step.map_or(' ', |i| BARS[i as usize]))
         .collect()
 }
 

@@ -87,7 +87,7 @@ impl AdminSource for LocalAdmin {
 pub(crate) type Read = std::result::Result<AdminSnapshot, String>;
 
 /// An option change asked by the user.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct SetOption {
     pub(crate) name: String,
     pub(crate) value: String,

@@ -37,8 +37,9 @@ impl Pane {
         }
     }
 
+    /// Its place among the tabs: the panes are declared in that order.
     pub(crate) fn index(self) -> usize {
-        Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -63,14 +64,6 @@ pub(crate) enum Action {
     Close,
     Set(SetOption),
 }
-
-impl PartialEq for SetOption {
-    fn eq(&self, other: &Self) -> bool {
-        (&self.name, &self.value) == (&other.name, &other.value)
-    }
-}
-
-impl Eq for SetOption {}
 
 #[derive(Debug)]
 pub(crate) struct State {
@@ -164,7 +157,12 @@ impl State {
 
     /// The selected row of the current pane, within its rows.
     pub(crate) fn selected(&self) -> usize {
-        self.cursor[self.pane.index()].min(self.rows().saturating_sub(1))
+        self.selected_within(self.rows())
+    }
+
+    /// The selected row of the current pane, within `rows` rows.
+    pub(crate) fn selected_within(&self, rows: usize) -> usize {
+        self.cursor[self.pane.index()].min(rows.saturating_sub(1))
     }
 
     fn select(&mut self, row: usize) {

@@ -10,13 +10,17 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table, Tabs, Wrap};
 
-use super::model::{AdminSnapshot, sparkline};
+use super::model::{AdminSnapshot, finite_range, scaled, sparkline};
 use super::state::{Pane, State};
 
 /// The smallest terminal the layout fits in.
 pub(crate) const MIN_WIDTH: u16 = 40;
 /// See [`MIN_WIDTH`].
 pub(crate) const MIN_HEIGHT: u16 = 10;
+
+/// The heights a chart of the selected counter draws between its lowest
+/// and its highest read.
+const CHART_STEPS: u32 = 1000;
 
 /// How many reads a row's sparkline shows.
 const ROW_SPARKLINE: usize = 20;
@@ -235,7 +239,9 @@ fn draw_pairs<'a>(
 }
 
 fn draw_counters(state: &State, s: &AdminSnapshot, frame: &mut Frame<'_>, area: Rect) {
-    let selected = state.selected();
+    // Filtered once for the whole drawing.
+    let counters: Vec<(&String, &f64)> = state.counters(s).collect();
+    let selected = state.selected_within(counters.len());
     // A chart of the selected counter below the table, when there is room.
     let (table, chart) = if area.height >= 12 {
         let [table, chart] =
@@ -244,20 +250,14 @@ fn draw_counters(state: &State, s: &AdminSnapshot, frame: &mut Frame<'_>, area: 
     } else {
         (area, None)
     };
-    let width = name_width(state.counters(s).map(|(name, _)| name), table);
-    let rows = window(
-        state.counters(s).count(),
-        selected,
-        usize::from(table.height),
-    );
-    let rows = state
-        .counters(s)
-        .enumerate()
-        .skip(rows.start)
-        .take(rows.len())
-        .map(|(i, (name, value))| {
+    let width = name_width(counters.iter().map(|(name, _)| *name), table);
+    let rows = window(counters.len(), selected, usize::from(table.height));
+    let rows = counters[rows.clone()]
+        .iter()
+        .zip(rows)
+        .map(|((name, value), i)| {
             let line = sparkline(state.history.of(name), ROW_SPARKLINE);
-            let cells = [name.clone(), number(*value), line];
+            let cells = [(*name).clone(), number(**value), line];
             highlight(Row::new(cells), i == selected)
         });
     let widths = [
@@ -266,34 +266,16 @@ fn draw_counters(state: &State, s: &AdminSnapshot, frame: &mut Frame<'_>, area: 
         Constraint::Length(u16::try_from(ROW_SPARKLINE).unwrap_or(20)),
     ];
     frame.render_widget(Table::new(rows, widths).column_spacing(2), table);
-    let (Some(chart), Some((name, _))) = (chart, state.counters(s).nth(selected)) else {
+    let (Some(chart), Some((name, _))) = (chart, counters.get(selected)) else {
         return;
     };
     let values: Vec<f64> = state.history.of(name).collect();
-    let low = values
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(f64::INFINITY, f64::min);
-    let high = values
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .fold(f64::NEG_INFINITY, f64::max);
+    let (low, high) = finite_range(&values).unwrap_or((f64::NAN, f64::NAN));
     // The chart draws heights from zero: shift by the lowest value so a
     // counter that moves a little far from zero still shows its moves.
-    let data: Vec<u64> = values
-        .iter()
-        .map(|v| {
-            if v.is_finite() && high > low {
-                // Scaled to 0..=1000: within u64 by construction.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let scaled = ((v - low) / (high - low) * 1000.0).round() as u64;
-                scaled
-            } else {
-                0
-            }
-        })
+    let data: Vec<u64> = scaled(&values, CHART_STEPS)
+        .into_iter()
+        .map(|step| u64::from(step.unwrap_or(0)))
         .collect();
     let title = if values.is_empty() {
         format!(" {name} ")
@@ -307,7 +289,10 @@ fn draw_counters(state: &State, s: &AdminSnapshot, frame: &mut Frame<'_>, area: 
     };
     let block = Block::new().borders(Borders::TOP).title(title);
     frame.render_widget(
-        Sparkline::default().block(block).data(&data).max(1000),
+        Sparkline::default()
+            .block(block)
+            .data(&data)
+            .max(u64::from(CHART_STEPS)),
         chart,
     );
 }
