@@ -122,7 +122,6 @@ impl LogControl {
 /// A log file shared by every writer, reopenable in place.
 #[derive(Debug, Clone)]
 struct LogFile {
-    path: PathBuf,
     sink: Arc<Mutex<Sink>>,
 }
 
@@ -154,14 +153,13 @@ impl LogFile {
             lost: 0,
         };
         Ok(Self {
-            path: path.to_owned(),
             sink: Arc::new(Mutex::new(sink)),
         })
     }
 
     fn reopen(&self) -> Result<()> {
-        let fresh = open_append(&self.path)?;
-        self.sink.lock().unwrap_or_else(|e| e.into_inner()).file = fresh;
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        sink.file = open_append(&sink.path)?;
         Ok(())
     }
 }
