@@ -11,41 +11,29 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sparts_core::{RunningService, VService};
+use sparts_core::VService;
+use sparts_fuzz::{Started, started_once};
 use sparts_http::HttpTask;
-
-/// One service for the whole run, on a runtime of its own.
-fn service() -> &'static (tokio::runtime::Runtime, RunningService, u16, Vec<String>) {
-    static SERVICE: OnceLock<(tokio::runtime::Runtime, RunningService, u16, Vec<String>)> =
-        OnceLock::new();
-    SERVICE.get_or_init(|| {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        let running = runtime
-            .block_on(
-                VService::new("Fuzz")
-                    .with_logging(false)
-                    .with_signals(false)
-                    .with_task(HttpTask::default())
-                    .start_with_args(["fuzz", "--http-host", "127.0.0.1", "--http-port", "0"]),
-            )
-            .expect("the service starts");
-        let port = running
-            .handle()
-            .get::<HttpTask>()
-            .and_then(|task| task.port())
-            .expect("a port");
-        let names = running.handle().option_names();
-        (runtime, running, port, names)
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    let (_runtime, _running, port, names) = service();
+    static SERVICE: OnceLock<Started> = OnceLock::new();
+    let args = ["--http-host", "127.0.0.1", "--http-port", "0"];
+    let service = started_once(
+        &SERVICE,
+        || VService::new("Fuzz").with_task(HttpTask::default()),
+        &args,
+    );
+    let port = service
+        .handle()
+        .get::<HttpTask>()
+        .and_then(|task| task.port())
+        .expect("a port");
+    let names = &service.option_names;
     let name = &names[usize::from(which) % names.len()];
-    let mut stream = TcpStream::connect(("127.0.0.1", *port)).expect("the server accepts");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the server accepts");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a timeout");

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use sparts_core::options::parse_interval;
-use sparts_core::{BoxError, Peer, RunningService, TaskContext, VService, VTask, clap};
+use sparts_core::{BoxError, Peer, TaskContext, VService, VTask, clap};
+use sparts_fuzz::{Started, started_once};
 
 #[derive(clap::ValueEnum, Clone, Debug)]
 enum Mode {
@@ -51,26 +52,6 @@ impl VTask<Every> for Holder {
     }
 }
 
-/// One service for the whole run, on a runtime of its own.
-fn service() -> &'static (tokio::runtime::Runtime, RunningService, Vec<String>) {
-    static SERVICE: OnceLock<(tokio::runtime::Runtime, RunningService, Vec<String>)> =
-        OnceLock::new();
-    SERVICE.get_or_init(|| {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        let running = runtime
-            .block_on(
-                VService::new("Fuzz")
-                    .with_logging(false)
-                    .with_signals(false)
-                    .with_task(Holder)
-                    .start_with_args(["fuzz"]),
-            )
-            .expect("the service starts");
-        let names = running.handle().option_names();
-        (runtime, running, names)
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&which, value)) = data.split_first() else {
         return;
@@ -78,9 +59,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = std::str::from_utf8(value) else {
         return;
     };
-    let (_runtime, running, names) = service();
+    static SERVICE: OnceLock<Started> = OnceLock::new();
+    let service = started_once(&SERVICE, || VService::new("Fuzz").with_task(Holder), &[]);
+    let names = &service.option_names;
     let name = &names[usize::from(which) % names.len()];
-    let admin = running.handle().admin();
+    let admin = service.handle().admin();
     if admin.set_option(&Peer::InProcess, name, value).is_ok() {
         // What was set reads back.
         assert!(admin.option(name).is_ok(), "{name} set but not read");
