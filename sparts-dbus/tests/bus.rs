@@ -357,6 +357,92 @@ async fn admin_errors_have_the_name_of_their_kind() {
     running.shutdown().await.expect("stops");
 }
 
+/// Input as an attacker on the bus would send it: every message reaches
+/// the service whole (the bus daemon receives and checks it first, and
+/// zbus bounds a message at 128 MiB and its nesting at the D-Bus limits),
+/// so what is left to the service is what its arguments may say. Each is
+/// refused with a clear error, and the service goes on answering.
+#[tokio::test]
+async fn hostile_values_are_refused_and_the_service_goes_on() {
+    if !session_bus("hostile_values_are_refused_and_the_service_goes_on") {
+        return;
+    }
+    const INVALID_ARGS: &str = "org.freedesktop.DBus.Error.InvalidArgs";
+    const NOT_FOUND: &str = "org.sparts.Error.NotFound";
+    let name = unique_name("Hostile");
+    let running = start("Hostile", &name, &[]).await.expect("starts");
+    let conn = Connection::session().await.expect("client");
+    let fb303 = Fb303Proxy::builder(&conn)
+        .destination(name.as_str())
+        .expect("destination")
+        .path("/Hostile/fb303")
+        .expect("path")
+        .build()
+        .await
+        .expect("proxy");
+    let sparts = proxy(&conn, &name, "Hostile").await;
+    // 8 MiB values and names, well past what an option may hold.
+    let huge = "9".repeat(8 << 20);
+    let huge_value = zbus::zvariant::Value::from(huge.as_str());
+    let array = zbus::zvariant::Value::from(vec![1_u8; 1 << 20]);
+    let map: std::collections::HashMap<String, String> = (0..10_000)
+        .map(|i| (i.to_string(), i.to_string()))
+        .collect();
+    let map = zbus::zvariant::Value::from(map);
+    let cases = [
+        (
+            fb303.set_option("shutdown_timeout", &huge).await,
+            INVALID_ARGS,
+            "at most 65536 are accepted",
+        ),
+        (
+            sparts.set_option("shutdown_timeout", &huge_value).await,
+            INVALID_ARGS,
+            "at most 65536 are accepted",
+        ),
+        (
+            sparts.set_option("shutdown_timeout", &array).await,
+            INVALID_ARGS,
+            "must be a string, number or boolean, not `ay`",
+        ),
+        (
+            sparts.set_option("shutdown_timeout", &map).await,
+            INVALID_ARGS,
+            "must be a string, number or boolean",
+        ),
+        (fb303.set_option(&huge, "1").await, NOT_FOUND, "999999"),
+        (fb303.get_option(&huge).await.map(drop), NOT_FOUND, "999999"),
+        (
+            fb303.get_cpu_profile(i32::MAX).await.map(drop),
+            INVALID_ARGS,
+            "at most 300 s",
+        ),
+    ];
+    for (result, want, says) in cases {
+        assert!(
+            matches!(&result, Err(zbus::Error::MethodError(name, Some(reason), _))
+                if name.as_str() == want && reason.contains(says)),
+            "want {want} saying {says:?}, got {:?}",
+            result.map_err(|e| e.to_string().chars().take(300).collect::<String>())
+        );
+    }
+    // A string inside 30 variants is still a string.
+    let mut nested = zbus::zvariant::Value::from("7");
+    for _ in 0..30 {
+        nested = zbus::zvariant::Value::Value(Box::new(nested));
+    }
+    sparts
+        .set_option("shutdown_timeout", &nested)
+        .await
+        .expect("a nested string is set");
+    assert_eq!(
+        fb303.get_option("shutdown_timeout").await.expect("answers"),
+        "7"
+    );
+    assert_eq!(fb303.get_name().await.expect("still answers"), "Hostile");
+    running.shutdown().await.expect("stops");
+}
+
 #[tokio::test]
 async fn status_change_is_signalled_on_shutdown() {
     if !session_bus("status_change_is_signalled_on_shutdown") {

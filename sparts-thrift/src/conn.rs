@@ -4,15 +4,16 @@
 
 use std::future::{Future as _, poll_fn};
 use std::io;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
 use sparts_core::server::{ConnectionGuard, Phase};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::time::{Instant, Sleep};
 
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::pool::Pool;
@@ -73,19 +74,31 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut reader = Reader::new(shared);
+    let mut idle = shared.idle_timeout.map(IdleLimit::new);
     let reserve = match shared.transport {
         Transport::Framed => 4,
         Transport::Buffered => 0,
     };
     loop {
         let next = {
-            let mut read = pin!(reader.next_within(&mut stream, shared.idle_timeout));
+            let mut read = pin!(reader.next(&mut stream));
+            if let Some(idle) = &mut idle {
+                idle.restart();
+            }
             poll_fn(|cx| {
                 // One load: `serve` registered the waker for this poll.
                 if guard.phase() != Phase::Serving {
                     return Poll::Ready(None);
                 }
-                read.as_mut().poll(cx).map(Some)
+                if let Poll::Ready(read) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(read));
+                }
+                match &mut idle {
+                    Some(idle) => idle
+                        .poll_expired(cx)
+                        .map(|limit| Some(Err(Closed::Idle(limit)))),
+                    None => Poll::Pending,
+                }
             })
             .await
         };
@@ -103,14 +116,22 @@ where
                 return;
             }
         };
-        let outcome = if shared.dispatcher.runs_inline(&request) {
-            Some(shared.dispatcher.call(&request, peer, reserve))
-        } else {
-            let dispatcher = Arc::clone(&shared.dispatcher);
-            shared
-                .pool
-                .run(move || dispatcher.call(&request, peer, reserve))
-                .await
+        let dispatcher = &shared.dispatcher;
+        // A request that is no message is answered here too: it only
+        // closes the connection.
+        let inline = match dispatcher.header(&request) {
+            Ok(header) if !dispatcher.runs_inline(&header) => None,
+            header => Some(dispatcher.call_read(&request, header, peer, reserve)),
+        };
+        let outcome = match inline {
+            Some(outcome) => Some(outcome),
+            None => {
+                let dispatcher = Arc::clone(dispatcher);
+                shared
+                    .pool
+                    .run(move || dispatcher.call(&request, peer, reserve))
+                    .await
+            }
         };
         let mut reply = match outcome {
             Some(Outcome::Reply(reply)) => reply,
@@ -134,6 +155,50 @@ where
         if let Err(e) = stream.write_all(&reply).await {
             tracing::debug!("cannot reply to Thrift client {peer}: {e}");
             return;
+        }
+    }
+}
+
+/// How long a connection may wait for its next request. One timer per
+/// connection, armed once and moved only when it fires early: a timer set
+/// anew for every request would update the runtime's timer wheel twice a
+/// call, as much work as the rest of a small call's way through the server.
+struct IdleLimit {
+    limit: Duration,
+    /// When the wait for the current request began.
+    since: Instant,
+    /// Fires at or before `since + limit`.
+    timer: Pin<Box<Sleep>>,
+}
+
+impl IdleLimit {
+    fn new(limit: Duration) -> Self {
+        let since = Instant::now();
+        Self {
+            limit,
+            since,
+            timer: Box::pin(tokio::time::sleep_until(since + limit)),
+        }
+    }
+
+    /// A new wait begins: the limit counts from now.
+    fn restart(&mut self) {
+        self.since = Instant::now();
+    }
+
+    /// Ready with the limit once the current wait has lasted that long.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
+        let this = self;
+        loop {
+            if this.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let deadline = this.since + this.limit;
+            if deadline <= this.timer.deadline() {
+                return Poll::Ready(this.limit);
+            }
+            // Fired for an earlier wait: count this one from its start.
+            this.timer.as_mut().reset(deadline);
         }
     }
 }
@@ -176,19 +241,6 @@ impl Reader {
     #[cfg(feature = "fuzzing")]
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
-    }
-
-    async fn next_within<S: AsyncRead + Unpin>(
-        &mut self,
-        stream: &mut S,
-        idle: Option<Duration>,
-    ) -> Result<Option<Bytes>, Closed> {
-        match idle {
-            Some(limit) => tokio::time::timeout(limit, self.next(stream))
-                .await
-                .map_err(|_| Closed::Idle(limit))?,
-            None => self.next(stream).await,
-        }
     }
 
     async fn next<S: AsyncRead + Unpin>(
@@ -255,5 +307,39 @@ impl Reader {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn expired_within(idle: &mut IdleLimit, wait: Duration) -> Option<Duration> {
+        tokio::time::timeout(wait, poll_fn(|cx| idle.poll_expired(cx)))
+            .await
+            .ok()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_limit_counts_from_the_start_of_each_wait() {
+        let limit = Duration::from_secs(10);
+        let mut idle = IdleLimit::new(limit);
+        // Requests every 6 s, each past the timer's first deadline: the
+        // connection is never idle for 10 s, so it never expires.
+        for _ in 0..5 {
+            idle.restart();
+            assert_eq!(
+                expired_within(&mut idle, Duration::from_secs(6)).await,
+                None
+            );
+        }
+        idle.restart();
+        let waited = Instant::now();
+        assert_eq!(expired_within(&mut idle, limit * 2).await, Some(limit));
+        let took = waited.elapsed();
+        assert!(
+            took >= limit && took <= limit + Duration::from_millis(1),
+            "{took:?}"
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! way in (a server connection, an HTTP POST) shares.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use sparts_core::server::{AccessLog, RPC_OK, RequestSpan};
 use sparts_core::{Peer, panic_text};
 use thrift::protocol::{TMessageIdentifier, TMessageType, TStoredInputProtocol};
@@ -16,7 +16,7 @@ use crate::handler::Processor;
 use crate::metrics::Metrics;
 use crate::outcome::{APPLICATION_ERROR, Watched};
 use crate::peer::PeerScope;
-use crate::wire::Protocol;
+use crate::wire::{Header, Protocol};
 
 /// One service a dispatcher routes to.
 #[derive(Clone)]
@@ -24,7 +24,7 @@ pub(crate) struct Route {
     pub(crate) service: String,
     pub(crate) processor: Processor,
     /// Methods that never block, run on the connection's task.
-    pub(crate) inline: Arc<HashSet<String>>,
+    pub(crate) inline: Arc<FxHashSet<String>>,
 }
 
 /// Where calls go: the one processor, or by service name (`service:method`).
@@ -32,7 +32,7 @@ pub(crate) struct Route {
 pub(crate) enum Routes {
     Single(Route),
     Multiplexed {
-        routes: HashMap<String, Route>,
+        routes: FxHashMap<String, Route>,
         /// The service of calls that name none, if any.
         default: Option<String>,
     },
@@ -60,6 +60,19 @@ impl Routes {
         }
     }
 }
+
+/// What went wrong, with the details a protocol error keeps apart from its
+/// kind (thrift's `Display` shows only the kind: "bad data").
+fn why(e: &thrift::Error) -> String {
+    match e {
+        thrift::Error::Protocol(p) if !p.message.is_empty() => format!("{e}: {}", p.message),
+        _ => e.to_string(),
+    }
+}
+
+/// The reply bytes a call's buffer starts with room for: most replies
+/// (a status, a name, a counter) fit.
+const SMALL_REPLY: usize = 256;
 
 /// What a request turned into.
 #[derive(Debug)]
@@ -101,49 +114,58 @@ impl Dispatcher {
         self.metrics.requests.access_log()
     }
 
+    /// The header of `request`, read once for both [`runs_inline`] and
+    /// [`call_read`].
+    ///
+    /// [`runs_inline`]: Self::runs_inline
+    /// [`call_read`]: Self::call_read
+    pub(crate) fn header<'r>(&self, request: &'r [u8]) -> Result<Header<'r>, String> {
+        self.protocol.header(request)
+    }
+
     /// Whether the request calls a method its handler declared
     /// non-blocking, to run where the request was read instead of on a
     /// worker thread (see `ThriftHandlerTask::with_inline_methods`).
-    pub(crate) fn runs_inline(&self, request: &[u8]) -> bool {
-        let Ok(ident) = self
-            .protocol
-            .input(request, &Protocol::limits(request.len()))
-            .read_message_begin()
-        else {
-            return false;
-        };
+    pub(crate) fn runs_inline(&self, header: &Header<'_>) -> bool {
         self.routes
-            .find(&ident.name)
+            .find(header.name)
             .is_ok_and(|(route, method)| route.inline.contains(method))
     }
 
     /// Handles one request message from `peer`. The reply starts after
     /// `reserve` zero bytes, room for a frame header.
     pub(crate) fn call(&self, request: &[u8], peer: Peer, reserve: usize) -> Outcome {
+        self.call_read(request, self.header(request), peer, reserve)
+    }
+
+    /// [`call`](Self::call), with the request's header read already.
+    pub(crate) fn call_read(
+        &self,
+        request: &[u8],
+        header: Result<Header<'_>, String>,
+        peer: Peer,
+        reserve: usize,
+    ) -> Outcome {
         let started = Instant::now();
         let arrival = self.metrics.requests.request();
-        // No length inside the message may claim more than the message
-        // holds: a lie is refused before anything is allocated for it.
-        let mut input = self
-            .protocol
-            .input(request, &Protocol::limits(request.len()));
-        let ident = match input.read_message_begin() {
-            Ok(ident) => ident,
+        let header = match header {
+            Ok(header) => header,
             Err(e) => {
                 self.metrics.requests.error(arrival);
                 return Outcome::Malformed(format!("not a Thrift message: {e}"));
             }
         };
-        let mut out = vec![0; reserve];
-        let (route, method) = match self.routes.find(&ident.name) {
+        // Room for a small reply, so that writing one does not grow the
+        // buffer write by write.
+        let mut out = Vec::with_capacity(reserve + SMALL_REPLY);
+        out.resize(reserve, 0);
+        let (route, method) = match self.routes.find(header.name) {
             Ok(found) => found,
             Err(reason) => {
                 // Replies carry the bare method name, as the client expects.
-                let (service, method) = ident.name.split_once(':').unwrap_or(("", &ident.name));
-                let bare =
-                    TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
+                let (service, method) = header.name.split_once(':').unwrap_or(("", header.name));
                 let kind = ApplicationErrorKind::UnknownMethod;
-                self.exception(&mut out, &bare, kind, reason);
+                self.exception(&mut out, &header.ident(method), kind, reason);
                 let code = Cow::Borrowed(APPLICATION_ERROR);
                 let call = (service, method, false);
                 self.metrics
@@ -151,7 +173,6 @@ impl Dispatcher {
                 return Outcome::Reply(out);
             }
         };
-        let stored = TMessageIdentifier::new(method, ident.message_type, ident.sequence_number);
         let arrival = arrival.with_span(RequestSpan::thrift(&route.service, method));
         let answered = {
             // The handler's spans and events, a panic's among them, are the
@@ -159,9 +180,14 @@ impl Dispatcher {
             let _entered = arrival.span().enter();
             let processed = {
                 let _peer = PeerScope::enter(peer);
-                let mut input = TStoredInputProtocol::new(&mut *input, stored);
+                // No length inside the message may claim more than the
+                // message holds: a lie is refused before anything is
+                // allocated for it.
+                let body = &request[header.body..];
+                let mut input = self.protocol.input(body, &Protocol::limits(request.len()));
+                let mut input = TStoredInputProtocol::new(input.get(), header.ident(method));
                 let mut output = self.protocol.output(&mut out);
-                let mut watched = Watched::new(&mut *output);
+                let mut watched = Watched::new(output.get());
                 let processed = catch_unwind(AssertUnwindSafe(|| {
                     route.processor.process(&mut input, &mut watched)
                 }));
@@ -170,7 +196,7 @@ impl Dispatcher {
             match processed {
                 Ok(Ok(Some(code))) => Ok((code, true)),
                 Ok(Ok(None)) => Ok(self.exception_code(&out[reserve..])),
-                Ok(Err(e)) => Err(format!("cannot process {}: {e}", ident.name)),
+                Ok(Err(e)) => Err(format!("cannot process {}: {}", header.name, why(&e))),
                 Err(panic) => {
                     let message = panic_text(panic.as_ref());
                     tracing::error!(
@@ -180,7 +206,7 @@ impl Dispatcher {
                     out.truncate(reserve);
                     self.exception(
                         &mut out,
-                        &ident,
+                        &header.ident(header.name),
                         ApplicationErrorKind::InternalError,
                         format!("handler panicked: {message}"),
                     );
@@ -198,7 +224,7 @@ impl Dispatcher {
         let call = (route.service.as_str(), method, known);
         self.metrics
             .record(arrival, call, code, started.elapsed(), peer);
-        if ident.message_type == TMessageType::OneWay {
+        if header.message_type == TMessageType::OneWay {
             // Generated processors answer a failed oneway call with an
             // exception, which the client never reads: it would take the
             // place of the next reply.
@@ -225,12 +251,13 @@ impl Dispatcher {
             ident.sequence_number,
         );
         let mut output = self.protocol.output(out);
+        let output = output.get();
         let written = output
             .write_message_begin(&reply)
             .and_then(|()| {
                 thrift::Error::write_application_error_to_out_protocol(
                     &ApplicationError::new(kind, message),
-                    &mut *output,
+                    output,
                 )
             })
             .and_then(|()| output.write_message_end());
@@ -249,6 +276,7 @@ impl Dispatcher {
             return (Cow::Borrowed(RPC_OK), true);
         }
         let mut input = self.protocol.input(reply, &Protocol::limits(reply.len()));
+        let input = input.get();
         match input.read_message_begin() {
             Ok(ident) if ident.message_type == TMessageType::Exception => {
                 let unknown_method =

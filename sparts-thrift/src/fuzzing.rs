@@ -35,10 +35,21 @@ pub fn serve_bytes(transport: Transport, protocol: Protocol, bytes: &[u8], chunk
 fn answer(protocol: Protocol, request: &[u8]) {
     let limits = Protocol::limits(request.len());
     let mut input = protocol.input(request, &limits);
+    let input = input.get();
+    // The dispatcher reads every header itself before the processor does:
+    // where thrift's decoder reads one, it must read the same.
+    let header = protocol.header(request);
+    if let Ok(ident) = input.read_message_begin() {
+        match header {
+            Ok(header) => assert_eq!(header.ident(&ident.name), ident, "{header:?}"),
+            Err(e) => panic!("thrift reads {ident:?}, the dispatcher cannot: {e}"),
+        }
+    }
+    let mut input = protocol.input(request, &limits);
     let mut out = Vec::new();
     let mut output = protocol.output(&mut out);
     let processor = FacebookServiceSyncProcessor::new(Answers);
-    let _ = processor.process(&mut *input, &mut *output);
+    let _ = processor.process(input.get(), output.get());
 }
 
 /// An fb303 handler that answers every call at once.

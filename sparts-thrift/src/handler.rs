@@ -1,7 +1,7 @@
 //! Handler tasks: a user's implementation of a generated service, served by
 //! the service's [`ThriftServerTask`](crate::ThriftServerTask)s.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -57,7 +57,7 @@ type Build = Arc<dyn Fn(&TaskContext) -> Processor + Send + Sync>;
 pub struct ThriftHandlerTask {
     name: String,
     service_name: Option<String>,
-    inline: Arc<HashSet<String>>,
+    inline: Arc<FxHashSet<String>>,
     build: Build,
     processor: Option<Processor>,
 }
@@ -123,7 +123,7 @@ impl ThriftHandlerTask {
         self
     }
 
-    pub(crate) fn inline_methods(&self) -> Arc<HashSet<String>> {
+    pub(crate) fn inline_methods(&self) -> Arc<FxHashSet<String>> {
         Arc::clone(&self.inline)
     }
 

@@ -5,10 +5,10 @@
 //! access log line while the task's log is on).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use sparts_core::server::{Arrival, Called, KnownMethod, RequestMetrics};
 use sparts_core::{Peer, TaskContext};
 
@@ -24,7 +24,7 @@ pub(crate) struct Metrics {
     /// Per-method metrics, filled only for methods a handler knows, so a
     /// client sending random names cannot grow it.
     /// By service, then method: looked up by `&str`, no key built per call.
-    methods: RwLock<HashMap<String, HashMap<String, Arc<KnownMethod>>>>,
+    methods: RwLock<FxHashMap<String, FxHashMap<String, Arc<KnownMethod>>>>,
 }
 
 impl Metrics {
@@ -34,7 +34,7 @@ impl Metrics {
     pub(crate) fn register<O: Send + Sync + 'static>(ctx: &TaskContext<O>, prefix: &str) -> Self {
         Self {
             requests: RequestMetrics::register_with_prefix(ctx, prefix),
-            methods: RwLock::new(HashMap::new()),
+            methods: RwLock::default(),
         }
     }
 
@@ -60,20 +60,22 @@ impl Metrics {
                 .rpc_call(arrival, called, code, latency, Some(peer));
             return;
         }
-        let found = self
-            .methods
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(service)
-            .and_then(|m| m.get(method))
-            .cloned();
-        let known = found.unwrap_or_else(|| {
-            // The first call of this method: register its metrics.
-            let known = Arc::new(self.requests.known_method(SYSTEM, service, method));
+        {
+            let methods = self.methods.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(known) = methods.get(service).and_then(|m| m.get(method)) {
+                let called = Called::Known(known);
+                self.requests
+                    .rpc_call(arrival, called, code, latency, Some(peer));
+                return;
+            }
+        }
+        // The first call of this method: register its metrics.
+        let known = Arc::new(self.requests.known_method(SYSTEM, service, method));
+        let known = {
             let mut methods = self.methods.write().unwrap_or_else(PoisonError::into_inner);
             let by_method = methods.entry(service.to_owned()).or_default();
             Arc::clone(by_method.entry(method.to_owned()).or_insert(known))
-        });
+        };
         let called = Called::Known(&known);
         self.requests
             .rpc_call(arrival, called, code, latency, Some(peer));

@@ -1,7 +1,7 @@
 //! The server task: binds in `init`, serves its handlers in `run`.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -248,7 +248,7 @@ impl ThriftServerTask {
             Some(route)
         });
         if self.multiplexed {
-            let mut by_name = HashMap::new();
+            let mut by_name = FxHashMap::default();
             for route in routes {
                 if by_name.contains_key(&route.service) {
                     return Err(problem(format!(
