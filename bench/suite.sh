@@ -6,8 +6,11 @@
 #
 # Builds sparts-bench in release once, then runs, in this order:
 #   target/release/lifecycle                   empty service start -> exit and
-#                                               peak RSS (200 runs), SIGTERM ->
+#                                               peak RSS (200 runs), the same
+#                                               with a config file, SIGTERM ->
 #                                               exit of an idle one (50 runs)
+#   target/release/config_load                 a config file of 1,000 keys:
+#                                               what it adds to a start
 #   target/release/queue                       QueueTask against a bare tokio
 #                                               mpsc + oneshot loop, 1M items
 #   target/release/telemetry                   Prometheus counter and histogram
@@ -48,6 +51,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ "${1:-}" = --quick ]; then
     LIFECYCLE_ARGS=(--runs 20 --idle-runs 5)
+    CONFIG_ARGS=(--runs 5)
     HTTP_ARGS=(1 2)
     GRPC_ARGS=(1 1)
     THRIFT_ARGS=(--rounds 1 --seconds 1)
@@ -56,6 +60,7 @@ elif [ -n "${1:-}" ]; then
     exit 2
 else
     LIFECYCLE_ARGS=(--runs 200 --idle-runs 50)
+    CONFIG_ARGS=(--runs 50)
     HTTP_ARGS=(3 8)
     GRPC_ARGS=(3 5)
     THRIFT_ARGS=(--rounds 3 --seconds 4)
@@ -92,6 +97,7 @@ bench() {
 }
 
 bench lifecycle "$BIN/lifecycle" "${LIFECYCLE_ARGS[@]}"
+bench config "$BIN/config_load" "${CONFIG_ARGS[@]}"
 bench queue "$BIN/queue"
 bench telemetry "$BIN/telemetry"
 bench http bash bench/http.sh "${HTTP_ARGS[@]}"
@@ -170,6 +176,8 @@ mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
     echo "| Prometheus histogram observation, ns (uncontended / 2 threads on one series) | $(num "$(v histogram_ns)" 2) / $(num "$(v histogram_2t_ns)" 2) | — | — | ≤ 50 ns uncontended | $(met "$(v histogram_ns)" '<=' 50) |"
     echo "| render 1,000 series on /metrics (counters; 1,000 histograms: $(unit "$(v render_1000_histograms_ms)" ms)) | $(unit "$(v render_1000_counters_ms)" ms) | — | — | ≤ 1 ms | $(met "$(v render_1000_counters_ms)" '<=' 1) |"
     echo "| empty service, start → exit (median of ${LIFECYCLE_ARGS[1]}) | $(unit "$(v empty_exit_ms)" ms) | $(unit "$(v noop_exit_ms)" ms) (no-op Rust program) | — | ≤ 5 ms | $(met "$(v empty_exit_ms)" '<=' 5) |"
+    echo "| empty service with a config file, start → exit (median of ${LIFECYCLE_ARGS[1]}) | $(unit "$(v config_exit_ms)" ms) | $(unit "$(v empty_exit_ms)" ms) (without) | — | ≤ 5 ms | $(met "$(v config_exit_ms)" '<=' 5) |"
+    echo "| a config file of 1,000 keys, what it adds to a start (median of ${CONFIG_ARGS[1]}) | $(unit "$(v config_1000_keys_ms)" ms) | — | — | ≤ 5 ms | $(met "$(v config_1000_keys_ms)" '<=' 5) |"
     echo "| empty service, peak RSS (max of ${LIFECYCLE_ARGS[1]}) | $(mb "$(v empty_peak_rss_mb)") | $(mb "$(v noop_peak_rss_mb)") (no-op Rust program) | — | ≤ 5 MB | $(met "$(v empty_peak_rss_mb)" '<=' 5) |"
     echo "| idle service, SIGTERM → exit (median / max of ${LIFECYCLE_ARGS[3]}) | $(unit "$(v sigterm_exit_ms)" ms) / $(unit "$(v sigterm_exit_max_ms)" ms) | — | — | ≤ 20 ms | $(met "$(v sigterm_exit_ms)" '<=' 20)$(max_met) |"
     echo

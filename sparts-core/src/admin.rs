@@ -11,6 +11,7 @@ use regex::Regex;
 use crate::counters::CountersSnapshot;
 use crate::error::{Error, Result};
 use crate::handle::ServiceHandle;
+use crate::options::OptionSource;
 use crate::status::{Readiness, Status};
 
 /// Who is calling an admin method, as the transport saw it.
@@ -122,6 +123,12 @@ impl Admin {
     /// Every option with its value (fb303 `getOptions`).
     pub fn options(&self) -> BTreeMap<String, Option<String>> {
         self.service.options()
+    }
+
+    /// Where each option's value came from: `default`, `file`,
+    /// `environment`, `command_line` or `run_time`.
+    pub fn option_sources(&self) -> BTreeMap<String, OptionSource> {
+        self.service.option_sources()
     }
 
     /// Every option name.

@@ -13,7 +13,7 @@ use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
 use crate::logging::LevelSetter;
 use crate::notify::Notifier;
-use crate::options::{OptionStore, ServiceOptions};
+use crate::options::{OptionSource, OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
 use crate::telemetry::Telemetry;
 
@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     /// When the runner began stopping the running tasks (for a shutdown or
     /// a restart), until they start again.
     stop_began: Mutex<Option<Instant>>,
+    /// The warning of a config file that did not read at the last reload.
+    config_warning: Mutex<Option<WarningId>>,
     /// How many times every task has started: 1 after the first start, one
     /// more after each restart.
     starts: watch::Sender<u64>,
@@ -120,6 +122,7 @@ impl Shared {
             alive_since: SystemTime::now(),
             shutdown_began: Mutex::new(None),
             stop_began: Mutex::new(None),
+            config_warning: Mutex::new(None),
             starts: watch::Sender::new(0),
             control,
             notifier: OnceLock::new(),
@@ -372,6 +375,49 @@ impl ServiceHandle {
     /// Every option with its current value.
     pub fn options(&self) -> BTreeMap<String, Option<String>> {
         lock(&self.shared.options).all()
+    }
+
+    /// Where each option's current value came from: set at run time, the
+    /// command line, the environment, the config file, or a default.
+    pub fn option_sources(&self) -> BTreeMap<String, OptionSource> {
+        lock(&self.shared.options).sources()
+    }
+
+    /// Reads the config file again (at a restart) and applies the values
+    /// that changed in it. A file that no longer reads keeps the running
+    /// options and raises a warning, cleared by the next good read.
+    pub(crate) fn reload_config(&self) {
+        let mut store = lock(&self.shared.options);
+        let reloaded = store.reload_config();
+        let level = store.service().level.clone();
+        drop(store);
+        let mut warning = lock(&self.shared.config_warning);
+        match reloaded {
+            Ok(reloaded) => {
+                if let Some(id) = warning.take() {
+                    self.clear_warning(id);
+                    tracing::info!(service = %self.shared.name, "the config file reads again");
+                }
+                for name in &reloaded.applied {
+                    tracing::info!(service = %self.shared.name, "option {name} set from the config file");
+                }
+                if reloaded.applied.iter().any(|n| n == "level")
+                    && let Some(apply) = self.shared.log_level.get()
+                {
+                    apply(&level);
+                }
+                for (name, why) in &reloaded.refused {
+                    tracing::warn!(service = %self.shared.name, "option {name} in the config file not applied: {why}");
+                }
+            }
+            Err(e) => {
+                if let Some(id) = warning.take() {
+                    self.clear_warning(id);
+                }
+                *warning =
+                    Some(self.register_warning(format!("{e}; the options stay as they were")));
+            }
+        }
     }
 
     /// Every option name.

@@ -45,6 +45,17 @@ impl SpartsService {
             .collect()
     }
 
+    /// Where each option's value came from: `default`, `file`,
+    /// `environment`, `command_line` or `run_time`.
+    #[zbus(name = "getOptionSources")]
+    fn get_option_sources(&self) -> HashMap<String, String> {
+        self.admin
+            .option_sources()
+            .into_iter()
+            .map(|(name, source)| (name, source.as_str().to_owned()))
+            .collect()
+    }
+
     /// Every option name.
     #[zbus(name = "listOptions")]
     fn list_options(&self) -> Vec<String> {

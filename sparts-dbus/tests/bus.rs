@@ -21,6 +21,8 @@ trait Sparts {
     fn set_option(&self, name: &str, value: &zbus::zvariant::Value<'_>) -> zbus::Result<()>;
     #[zbus(name = "listTasks")]
     fn list_tasks(&self) -> zbus::Result<Vec<String>>;
+    #[zbus(name = "getOptionSources")]
+    fn get_option_sources(&self) -> zbus::Result<std::collections::HashMap<String, String>>;
     #[zbus(name = "shutdown")]
     fn shutdown(&self) -> zbus::Result<()>;
     #[zbus(property, name = "Status")]
@@ -439,6 +441,9 @@ async fn hostile_values_are_refused_and_the_service_goes_on() {
         fb303.get_option("shutdown_timeout").await.expect("answers"),
         "7"
     );
+    let sources = sparts.get_option_sources().await.expect("sources");
+    assert_eq!(sources["shutdown_timeout"], "run_time");
+    assert_eq!(sources["dryrun"], "default");
     assert_eq!(fb303.get_name().await.expect("still answers"), "Hostile");
     running.shutdown().await.expect("stops");
 }

@@ -155,9 +155,37 @@ async fn counter(
     Ok(Json(CounterBody { name, value }))
 }
 
-/// `GET /admin/options`: name to value (`null`: unset, no default).
-async fn options(State(admin): State<Admin>) -> Json<BTreeMap<String, Option<String>>> {
-    Json(admin.options())
+/// `?source=true` on `GET /admin/options`.
+#[derive(Deserialize)]
+struct OptionsQuery {
+    #[serde(default)]
+    source: bool,
+}
+
+/// An option's value and where it came from.
+#[derive(Serialize)]
+struct SourcedValue {
+    value: Option<String>,
+    source: &'static str,
+}
+
+/// `GET /admin/options`: name to value (`null`: unset, no default). With
+/// `?source=true`, name to `{"value": .., "source": ..}`, the source one of
+/// `default`, `file`, `environment`, `command_line`, `run_time`.
+async fn options(State(admin): State<Admin>, Query(query): Query<OptionsQuery>) -> Response {
+    if !query.source {
+        return Json(admin.options()).into_response();
+    }
+    let sources = admin.option_sources();
+    let sourced: BTreeMap<String, SourcedValue> = admin
+        .options()
+        .into_iter()
+        .map(|(name, value)| {
+            let source = sources.get(&name).map_or("default", |s| s.as_str());
+            (name, SourcedValue { value, source })
+        })
+        .collect();
+    Json(sourced).into_response()
 }
 
 #[derive(Serialize)]

@@ -277,6 +277,22 @@ async fn admin_sets_options_from_a_trusted_peer() -> TestResult {
         s.running.handle().option("http_lameduck")?.as_deref(),
         Some("2.5")
     );
+    // Where each value came from.
+    let sourced: Value = c
+        .get(s.url("/admin/options?source=true"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        sourced["http_lameduck"],
+        serde_json::json!({"value": "2.5", "source": "run_time"})
+    );
+    assert_eq!(
+        sourced["http_host"],
+        serde_json::json!({"value": "127.0.0.1", "source": "command_line"})
+    );
+    assert_eq!(sourced["dryrun"]["source"], "default");
 
     let bad = c
         .put(s.url("/admin/options/http_lameduck"))

@@ -5,7 +5,8 @@
 //! It runs the sibling binaries built next to it (`bench_noop`,
 //! `bench_empty_exit`, `bench_idle`) as child processes:
 //! - `bench_empty_exit --level error`: wall time from spawn to reaping, and
-//!   the child's peak RSS from `wait4`;
+//!   the child's peak RSS from `wait4`; then the same with `--config` (a
+//!   small config file giving its level and shutdown timeout);
 //! - `bench_idle`: time from spawn to `All tasks started`, its RSS once idle
 //!   (`VmRSS`), and the time from SIGTERM to reaping.
 //!
@@ -15,7 +16,8 @@
 //!
 //! The last line is for scripts (times in ms, memory in MB):
 //! `RATIO empty_exit_ms=<median> noop_exit_ms=<median> empty_peak_rss_mb=<max>
-//! noop_peak_rss_mb=<max> sigterm_exit_ms=<median> sigterm_exit_max_ms=<max>`.
+//! noop_peak_rss_mb=<max> sigterm_exit_ms=<median> sigterm_exit_max_ms=<max>
+//! config_exit_ms=<median>`.
 #![allow(clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader};
@@ -277,6 +279,13 @@ fn main() -> Result<(), BoxError> {
     let empty: Vec<ExitRun> = (0..args.runs)
         .map(|_| exit_run(&empty_bin, &["--level", "error"]))
         .collect::<Result<_, _>>()?;
+    let config_dir = tempfile::tempdir()?;
+    let config_file = config_dir.path().join("empty.toml");
+    std::fs::write(&config_file, "level = \"error\"\nshutdown_timeout = 10\n")?;
+    let config_file = config_file.display().to_string();
+    let configured: Vec<ExitRun> = (0..args.runs)
+        .map(|_| exit_run(&empty_bin, &["--config", &config_file]))
+        .collect::<Result<_, _>>()?;
     // Linux carries the spawning process's peak RSS over exec into the
     // child's `ru_maxrss`, so ours is the smallest value it can report.
     let floor = mb(proc_kib("self", "VmHWM")?);
@@ -288,6 +297,7 @@ fn main() -> Result<(), BoxError> {
     let noop_rss = Summary::of(noop.iter().map(|r| mb(r.max_rss_kib)).collect());
     let empty_wall = Summary::of(empty.iter().map(|r| ms(r.wall)).collect());
     let empty_rss = Summary::of(empty.iter().map(|r| mb(r.max_rss_kib)).collect());
+    let config_wall = Summary::of(configured.iter().map(|r| ms(r.wall)).collect());
     let ready = Summary::of(idle.iter().map(|r| ms(r.ready)).collect());
     let idle_rss = Summary::of(idle.iter().map(|r| mb(r.rss_kib)).collect());
     let stop = Summary::of(idle.iter().map(|r| ms(r.stop)).collect());
@@ -307,6 +317,10 @@ fn main() -> Result<(), BoxError> {
         noop_wall.row("no-op Rust program, spawn → exit (ms)", 2)
     );
     println!("{}", empty_wall.row("empty service, spawn → exit (ms)", 2));
+    println!(
+        "{}",
+        config_wall.row("the same with `--config`, spawn → exit (ms)", 2)
+    );
     println!("{}", noop_rss.row("no-op Rust program, peak RSS (MB)", 2));
     println!("{}", empty_rss.row("empty service, peak RSS (MB)", 2));
     println!();
@@ -354,8 +368,14 @@ fn main() -> Result<(), BoxError> {
     println!();
     println!(
         "RATIO empty_exit_ms={:.2} noop_exit_ms={:.2} empty_peak_rss_mb={:.2} noop_peak_rss_mb={:.2} \
-         sigterm_exit_ms={:.2} sigterm_exit_max_ms={:.2}",
-        empty_wall.median, noop_wall.median, empty_rss.max, noop_rss.max, stop.median, stop.max
+         sigterm_exit_ms={:.2} sigterm_exit_max_ms={:.2} config_exit_ms={:.2}",
+        empty_wall.median,
+        noop_wall.median,
+        empty_rss.max,
+        noop_rss.max,
+        stop.median,
+        stop.max,
+        config_wall.median
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ use clap::builder::{BoolishValueParser, Resettable};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, Id};
 
+use super::config::{ConfigError, ConfigFile, FileKey, FileTable};
 use crate::error::{Error, Result};
 
 /// A parsed options struct, type-erased so that one store holds every task's.
@@ -63,6 +64,10 @@ struct OptionArg {
     name: String,
     /// The flag as the user types it (`--http-port`).
     long: String,
+    /// The name inside the task's table of a config file (`port`).
+    key: String,
+    /// The help text, for a generated config file.
+    help: Option<String>,
     /// Flags take no value on the command line but `true`/`false` at run time.
     is_flag: bool,
     /// Several values are given as several occurrences.
@@ -83,8 +88,12 @@ pub(crate) struct OptionGroup {
     /// it, on the command line and at run time, so both validate the same.
     canonical: Command,
     parse: ParseFn,
-    /// Values given explicitly (command line, environment, run time).
+    /// The prefix of its flags (`http`), its table in a config file.
+    prefix: String,
+    /// Values given explicitly (command line, environment, file, run time).
     explicit: BTreeMap<String, Vec<String>>,
+    /// Where each explicit value came from, by id.
+    sources: BTreeMap<String, OptionSource>,
     /// The parsed struct for the current values.
     current: AnyOptions,
 }
@@ -96,6 +105,56 @@ impl std::fmt::Debug for OptionGroup {
             .field("args", &self.args)
             .field("explicit", &self.explicit)
             .finish_non_exhaustive()
+    }
+}
+
+/// Where an option's current value came from, highest precedence first:
+/// set at run time (`setOption`), the command line, the environment, the
+/// config file, or a default (the task registration's or the type's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum OptionSource {
+    /// Set while the service runs, through an admin transport or
+    /// [`ServiceHandle::set_option`](crate::ServiceHandle::set_option).
+    RunTime,
+    /// The command line.
+    CommandLine,
+    /// An environment variable (`SERVICE_OPTION_NAME`).
+    Environment,
+    /// The config file (`--config`).
+    File,
+    /// No value was given: the default, if there is one.
+    Default,
+}
+
+impl OptionSource {
+    /// The source as the admin endpoints show it: `run_time`,
+    /// `command_line`, `environment`, `file` or `default`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionSource::RunTime => "run_time",
+            OptionSource::CommandLine => "command_line",
+            OptionSource::Environment => "environment",
+            OptionSource::File => "file",
+            OptionSource::Default => "default",
+        }
+    }
+}
+
+impl std::fmt::Display for OptionSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value as TOML writes it: integers bare, everything else a string
+/// (every value goes through the option's own parser anyway, and `0.5`,
+/// `10s` or `info,h2=warn` are all text to it).
+fn toml_text(value: &str) -> String {
+    match value.parse::<i64>() {
+        Ok(n) if n.to_string() == value => value.to_owned(),
+        _ => toml::Value::String(value.to_owned()).to_string(),
     }
 }
 
@@ -154,8 +213,10 @@ impl GroupBuilder<'_> {
                     self.heading
                 )));
             };
+            let key = long.replace('-', "_");
             let long = prefixed(self.prefix, long);
             let name = long.replace('-', "_");
+            let help = arg.get_help().map(ToString::to_string);
             let action = arg.get_action().clone();
             let is_flag = matches!(action, ArgAction::SetTrue | ArgAction::SetFalse);
             let is_append = matches!(action, ArgAction::Append);
@@ -209,6 +270,8 @@ impl GroupBuilder<'_> {
                 id,
                 name,
                 long,
+                key,
+                help,
                 is_flag,
                 is_append,
                 delimiter: arg.get_value_delimiter(),
@@ -222,7 +285,9 @@ impl GroupBuilder<'_> {
             args,
             canonical,
             parse: self.def.parse,
+            prefix: self.prefix.to_owned(),
             explicit: BTreeMap::new(),
+            sources: BTreeMap::new(),
             current,
         };
         Ok((group, service_args))
@@ -284,27 +349,161 @@ pub(crate) fn one_line(e: &clap::Error) -> String {
 }
 
 impl OptionGroup {
-    /// Takes the values the command line and the environment gave.
-    pub(crate) fn take_matches(&mut self, matches: &ArgMatches) -> Result<()> {
+    /// Takes the values the command line and the environment gave, and
+    /// below them those of the config file.
+    pub(crate) fn take_matches(
+        &mut self,
+        matches: &ArgMatches,
+        file: Option<&ConfigFile>,
+    ) -> Result<()> {
         let mut explicit = BTreeMap::new();
+        let mut sources = BTreeMap::new();
         for arg in &self.args {
-            let given = matches!(
-                matches.value_source(&arg.name),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            );
-            if !given {
-                continue;
-            }
+            let source = match matches.value_source(&arg.name) {
+                Some(ValueSource::CommandLine) => OptionSource::CommandLine,
+                Some(ValueSource::EnvVariable) => OptionSource::Environment,
+                _ => {
+                    if let Some(value) = file.and_then(|f| f.values.get(&arg.name)) {
+                        explicit.insert(arg.id.clone(), value.values.clone());
+                        sources.insert(arg.id.clone(), OptionSource::File);
+                    }
+                    continue;
+                }
+            };
             let values = matches
                 .get_raw(&arg.name)
                 .map(|raw| raw.map(|v| v.to_string_lossy().into_owned()).collect())
                 .unwrap_or_default();
             explicit.insert(arg.id.clone(), values);
+            sources.insert(arg.id.clone(), source);
         }
-        self.current = parse_with(&self.canonical, self.parse, &self.args, &explicit)
-            .map_err(|e| Error::Usage(one_line(&e)))?;
+        self.current = match parse_with(&self.canonical, self.parse, &self.args, &explicit) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return Err(self
+                    .blame_file(file, &explicit, &sources)
+                    .unwrap_or_else(|| Error::Usage(one_line(&e))));
+            }
+        };
         self.explicit = explicit;
+        self.sources = sources;
         Ok(())
+    }
+
+    /// The error of the first value from the file that does not parse
+    /// alone, with its line: a value from the file is the file's fault, and
+    /// the reader needs to know where it is.
+    fn blame_file(
+        &self,
+        file: Option<&ConfigFile>,
+        explicit: &BTreeMap<String, Vec<String>>,
+        sources: &BTreeMap<String, OptionSource>,
+    ) -> Option<Error> {
+        let file = file?;
+        let others: BTreeMap<String, Vec<String>> = explicit
+            .iter()
+            .filter(|(id, _)| sources.get(*id) != Some(&OptionSource::File))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        self.args.iter().find_map(|arg| {
+            let value = file.values.get(&arg.name)?;
+            if sources.get(&arg.id) != Some(&OptionSource::File) {
+                return None;
+            }
+            let mut alone = others.clone();
+            alone.insert(arg.id.clone(), value.values.clone());
+            let e = parse_with(&self.canonical, self.parse, &self.args, &alone).err()?;
+            Some(Error::Usage(
+                ConfigError {
+                    path: file.path.clone(),
+                    line: value.line,
+                    key: Some(value.key.clone()),
+                    reason: one_line(&e),
+                }
+                .to_string(),
+            ))
+        })
+    }
+
+    /// The group's options as a config file names them.
+    pub(crate) fn file_table(&self) -> FileTable {
+        FileTable {
+            prefix: self.prefix.clone(),
+            keys: self
+                .args
+                .iter()
+                .map(|a| FileKey {
+                    name: a.name.clone(),
+                    key: a.key.clone(),
+                    is_list: a.is_append || (a.delimiter.is_some() && !a.is_flag),
+                })
+                .collect(),
+        }
+    }
+
+    /// Where each option's value came from.
+    pub(crate) fn sources(&self) -> impl Iterator<Item = (&str, OptionSource)> {
+        self.args.iter().map(|a| {
+            let source = self
+                .sources
+                .get(&a.id)
+                .copied()
+                .unwrap_or(OptionSource::Default);
+            (a.name.as_str(), source)
+        })
+    }
+
+    /// The group as a section of a generated config file: each option
+    /// after its help as a comment, with its current value; one without a
+    /// value commented out. Options `skip` names are left out.
+    pub(crate) fn write_config(&self, out: &mut String, skip: &[&str]) {
+        use std::fmt::Write as _;
+        if !self.prefix.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n# {}\n[{}]",
+                self.heading,
+                self.prefix.replace('-', "_")
+            );
+        }
+        for arg in self
+            .args
+            .iter()
+            .filter(|a| !skip.contains(&a.name.as_str()))
+        {
+            if let Some(help) = &arg.help {
+                for line in help.lines() {
+                    let _ = writeln!(out, "# {line}");
+                }
+            }
+            let values: Option<Vec<String>> = match self.explicit.get(&arg.id) {
+                Some(values) if arg.is_flag && values.is_empty() => Some(vec!["true".to_owned()]),
+                Some(values) => Some(values.clone()),
+                None => arg.default.clone().map(|d| match arg.delimiter {
+                    Some(d_char) if !arg.is_flag => d.split(d_char).map(str::to_owned).collect(),
+                    _ => vec![d],
+                }),
+            };
+            let is_list = arg.is_append || (arg.delimiter.is_some() && !arg.is_flag);
+            match values {
+                None => {
+                    let _ = writeln!(out, "# {} =", arg.key);
+                }
+                Some(values) if is_list => {
+                    let items: Vec<String> = values.iter().map(|v| toml_text(v)).collect();
+                    let _ = writeln!(out, "{} = [{}]", arg.key, items.join(", "));
+                }
+                Some(values) => {
+                    let value = values.join(",");
+                    let value = if arg.is_flag {
+                        value
+                    } else {
+                        toml_text(&value)
+                    };
+                    let _ = writeln!(out, "{} = {value}", arg.key);
+                }
+            }
+        }
     }
 
     /// The parsed options struct for the current values.
@@ -333,6 +532,57 @@ impl OptionGroup {
         })
     }
 
+    /// Sets an option to `values` (`None`: back to its default) from
+    /// `source`, through the same parser as the command line. On error
+    /// nothing changes. Returns the new parsed struct.
+    pub(crate) fn set_values(
+        &mut self,
+        name: &str,
+        values: Option<Vec<String>>,
+        source: OptionSource,
+    ) -> Result<AnyOptions> {
+        let arg = self
+            .args
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| Error::UnknownOption(name.to_owned()))?;
+        let mut explicit = self.explicit.clone();
+        match values {
+            Some(values) => explicit.insert(arg.id.clone(), values),
+            None => explicit.remove(&arg.id),
+        };
+        let parsed =
+            parse_with(&self.canonical, self.parse, &self.args, &explicit).map_err(|e| {
+                Error::InvalidOption {
+                    name: name.to_owned(),
+                    reason: one_line(&e),
+                }
+            })?;
+        self.explicit = explicit;
+        if source == OptionSource::Default {
+            self.sources.remove(&arg.id);
+        } else {
+            self.sources.insert(arg.id.clone(), source);
+        }
+        self.current = Arc::clone(&parsed);
+        Ok(parsed)
+    }
+
+    /// Whether `values` for option `name` parse, with the group's other
+    /// values as they are: the reason they do not.
+    pub(crate) fn check_values(&self, name: &str, values: Vec<String>) -> Result<(), String> {
+        let arg = self
+            .args
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| format!("no option {name}"))?;
+        let mut explicit = self.explicit.clone();
+        explicit.insert(arg.id.clone(), values);
+        parse_with(&self.canonical, self.parse, &self.args, &explicit)
+            .map(drop)
+            .map_err(|e| one_line(&e))
+    }
+
     /// Sets an option from text through the same parser as the command line.
     /// On error nothing changes. Returns the new parsed struct.
     pub(crate) fn set(&mut self, name: &str, value: &str) -> Result<AnyOptions> {
@@ -345,18 +595,7 @@ impl OptionGroup {
             Some(d) if !arg.is_flag => value.split(d).map(str::to_owned).collect(),
             _ => vec![value.to_owned()],
         };
-        let mut explicit = self.explicit.clone();
-        explicit.insert(arg.id.clone(), values);
-        let parsed =
-            parse_with(&self.canonical, self.parse, &self.args, &explicit).map_err(|e| {
-                Error::InvalidOption {
-                    name: name.to_owned(),
-                    reason: one_line(&e),
-                }
-            })?;
-        self.explicit = explicit;
-        self.current = Arc::clone(&parsed);
-        Ok(parsed)
+        self.set_values(name, Some(values), OptionSource::RunTime)
     }
 }
 
@@ -412,7 +651,7 @@ mod tests {
         let m = cmd
             .try_get_matches_from(["svc", "--http-verbose", "--http-names", "a,b"])
             .expect("parses");
-        g.take_matches(&m).expect("valid");
+        g.take_matches(&m, None).expect("valid");
         let o = parsed(&g);
         assert_eq!(o.port, 9000, "default from the task type's constant");
         assert!(o.verbose);
@@ -430,7 +669,7 @@ mod tests {
         let m = cmd
             .try_get_matches_from(["svc", "--http-host", "x", "--http-sock", "/s"])
             .expect("the service command leaves conflicts to the group");
-        let err = g.take_matches(&m).expect_err("conflict");
+        let err = g.take_matches(&m, None).expect_err("conflict");
         let msg = err.to_string();
         assert!(
             msg.contains("--http-host") && msg.contains("--http-sock"),
@@ -445,7 +684,7 @@ mod tests {
             .try_get_matches_from(["svc", "--http-sock-mode", "0600"])
             .expect("the service command leaves requirements to the group");
         let msg = g
-            .take_matches(&m)
+            .take_matches(&m, None)
             .expect_err("requires --http-sock")
             .to_string();
         assert!(msg.contains("--http-sock <"), "{msg}");

@@ -5,6 +5,7 @@
 //! fractional seconds every duration option takes, [`LogFilter`] the
 //! filter directives of `--level`.
 
+mod config;
 mod group;
 mod log;
 #[cfg(feature = "otel")]
@@ -12,6 +13,7 @@ pub(crate) mod otel;
 mod service;
 mod store;
 
+pub use group::OptionSource;
 pub(crate) use group::{AnyOptions, OptionsDef};
 pub use log::{LogFilter, LogFormat};
 #[cfg(feature = "otel")]

@@ -62,6 +62,14 @@ pub struct ServiceOptions {
     #[arg(long, conflicts_with = "daemon")]
     pub status: bool,
 
+    /// Read options from this TOML file: the service's at the top level, each task's in a table named by its prefix. The command line and the environment take precedence; read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print a complete, commented config file of every option and its current value, and exit.
+    #[arg(long)]
+    pub generate_config: bool,
+
     /// OpenTelemetry traces: `--otel-endpoint` and the rest.
     #[cfg(feature = "otel")]
     #[command(flatten)]

@@ -160,6 +160,7 @@ impl Runner {
                     {
                         warn!("could not reopen the log file: {e}");
                     }
+                    self.handle.reload_config();
                     info!("Restarting: all tasks stopped, starting them again");
                 }
                 End::Failed(failure) => return Err(Error::TaskFailed(failure)),
