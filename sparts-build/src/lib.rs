@@ -40,7 +40,7 @@
 //! }
 //!
 //! // The lints the Thrift compiler's own attributes silenced.
-//! #[allow(unused_imports, unused_extern_crates, clippy::all, missing_docs)]
+//! #[allow(unused_imports, unused_extern_crates, clippy::all, clippy::restriction, missing_docs)]
 //! pub mod points {
 //!     include!(concat!(env!("OUT_DIR"), "/points.rs"));
 //! }
