@@ -107,6 +107,12 @@ impl admin_server::Admin for AdminService {
                 None => reply.unset.push(name),
             }
         }
+        reply.sources = self
+            .admin
+            .option_sources()
+            .into_iter()
+            .map(|(name, source)| (name, source.as_str().to_owned()))
+            .collect();
         Ok(Response::new(reply))
     }
 

@@ -62,6 +62,8 @@ async fn reads_answer_from_the_admin_model() -> TestResult {
         options.unset.contains(&"grpc_sock".to_owned()),
         "{options:?}"
     );
+    assert_eq!(options.sources["grpc_host"], "command_line");
+    assert_eq!(options.sources["grpc_lameduck"], "default");
 
     let exported = admin
         .get_exported_values(GetExportedValuesRequest {})

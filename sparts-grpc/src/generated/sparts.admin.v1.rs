@@ -66,6 +66,13 @@ pub struct ListOptionsResponse {
     >,
     #[prost(string, repeated, tag = "2")]
     pub unset: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Where each option's value came from: default, file, environment,
+    /// command_line or run_time.
+    #[prost(map = "string, string", tag = "3")]
+    pub sources: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetExportedValuesRequest {}
