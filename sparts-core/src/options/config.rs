@@ -95,7 +95,13 @@ impl ConfigFile {
             key: None,
             reason: format!("cannot be read: {e}"),
         })?;
-        Self::parse(path, &text, tables)
+        let mut file = Self::parse(path, &text, tables)?;
+        // Absolute, so that a restart reads the same file after `--daemon`
+        // has changed to `/`.
+        if let Ok(absolute) = std::path::absolute(path) {
+            file.path = absolute;
+        }
+        Ok(file)
     }
 
     /// Checks `text`, the contents of `path`, against `tables`.
