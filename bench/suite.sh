@@ -26,6 +26,9 @@
 #                                               requests/s is not
 #   target/release/grpc_load 3 5               GrpcTask against bare tonic,
 #                                               3 rounds of 5 s
+#   bash bench/thrift_instructions.sh          the same two Thrift servers'
+#                                               instructions per getStatus call,
+#                                               under callgrind
 #   target/release/thrift_load --rounds 3      ThriftServerTask against the
 #     --seconds 4                               thrift crate's TServer at 1 and
 #                                               64 connections, 3 rounds of 4 s,
@@ -104,6 +107,7 @@ bench http bash bench/http.sh "${HTTP_ARGS[@]}"
 bench http_instr bash bench/http_instructions.sh
 bench grpc "$BIN/grpc_load" "${GRPC_ARGS[@]}"
 bench thrift "$BIN/thrift_load" "${THRIFT_ARGS[@]}"
+bench thrift_instr bash bench/thrift_instructions.sh
 
 SUITE_END=$(date +%s%N)
 
@@ -169,6 +173,7 @@ mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
     echo "| gRPC SayHello req/s vs bare tonic (64 in flight, 4 connections, ${GRPC_ARGS[0]} × ${GRPC_ARGS[1]} s) | $(num "$(v grpc_rps)") | $(num "$(v grpc_rps_bare)") | $(num "$(v grpc_rps_ratio)" 3) | ≥ 0.97 | $(met "$(v grpc_rps_ratio)" '>=' 0.97) |"
     echo "| gRPC SayHello p99 vs bare tonic | $(unit "$(v grpc_p99_ms)" ms) | $(unit "$(v grpc_p99_bare_ms)" ms) | $(num "$(v grpc_p99_ratio)" 3) | ≤ 1.1 | $(met "$(v grpc_p99_ratio)" '<=' 1.1) |"
     echo "| Thrift getStatus calls/s, 1 connection, vs TServer (64 threads; ${THRIFT_ARGS[1]} × ${THRIFT_ARGS[3]} s) | $(num "$(v thrift_1conn_calls_per_s)") | $(num "$(v thrift_1conn_tserver_calls_per_s)") | $(num "$(v thrift_1conn)" 3) | ≥ 1.0 | $(met "$(v thrift_1conn)" '>=' 1.0) |"
+    echo "| Thrift getStatus, user-space instructions per call (callgrind, 1 connection), vs TServer | $(num "$(v thrift_instr)") | $(num "$(v thrift_instr_tserver)") | $(num "$(v thrift_instr_ratio)" 3) | — | — |"
     echo "| Thrift getStatus calls/s, 64 connections, vs TServer | $(num "$(v thrift_64conn_calls_per_s)") | $(num "$(v thrift_64conn_tserver_calls_per_s)") | $(num "$(v thrift_64conn)" 3) | ≥ 1.0 | $(met "$(v thrift_64conn)" '>=' 1.0) |"
     echo "| Thrift, $flood_busy busy connections beside $(num "$flood_idle") idle ones, p99 | $(unit "$(v idle_flood_p99_ms)" ms) ($(num "$(v idle_flood_calls_per_s)") calls/s) | $tserver_flood | — | < 5 ms | $(met "$(v idle_flood_p99_ms)" '<' 5) |"
     echo "| QueueTask items/s (1 worker, 1M no-op items) vs bare tokio mpsc + oneshot | $(num "$(v queue_items_per_s)") | $(num "$(v queue_bare_items_per_s)") | $(num "$(v queue_ratio)" 3) | ≥ 0.5 and ≥ 500,000/s | $(met "$(v queue_ratio)" '>=' 0.5 "$(v queue_items_per_s)" '>=' 500000) |"
