@@ -17,6 +17,7 @@ use crate::logging;
 use crate::notify::Notifier;
 use crate::options::CliExit;
 use crate::service::VService;
+use crate::supervise;
 
 /// Exit status for a bad command line, as clap and most tools use.
 const USAGE: u8 = 2;
@@ -52,7 +53,9 @@ impl VService {
         let install_logging = self.logging.unwrap_or(true);
         let name = self.name.clone();
         let log_layers = std::mem::take(&mut self.log_layers);
-        let mut runner = match self.prepare(argv) {
+        // Kept for the install actions, which write the command line out.
+        let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+        let mut runner = match self.prepare(argv.iter().cloned()) {
             Ok(runner) => runner,
             Err(CliExit::Info(text)) => {
                 let _ = std::io::stdout().write_all(text.as_bytes());
@@ -96,6 +99,19 @@ impl VService {
                 Ok(KillOutcome::NotRunning) => {
                     eprintln!("{name} is not running");
                     ExitCode::FAILURE
+                }
+                Err(e) => fail(e),
+            };
+        }
+        if supervise::is_requested(&options) {
+            return match supervise::run(&name, &argv, &options) {
+                Ok(text) => {
+                    let _ = std::io::stdout().write_all(text.as_bytes());
+                    ExitCode::SUCCESS
+                }
+                Err(Error::Usage(reason)) => {
+                    eprintln!("error: {reason} (see --help)");
+                    ExitCode::from(USAGE)
                 }
                 Err(e) => fail(e),
             };

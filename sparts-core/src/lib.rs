@@ -78,6 +78,8 @@ pub mod server;
 mod service;
 mod signals;
 mod status;
+#[cfg(unix)]
+mod supervise;
 pub mod task;
 pub mod tasks;
 pub mod telemetry;

@@ -23,7 +23,19 @@ use toml::de::{DeTable, DeValue};
 
 /// Options never read from a file: actions on a running daemon, and the
 /// file itself.
-pub(crate) const NOT_IN_FILE: &[&str] = &["config", "generate_config", "kill", "status"];
+pub(crate) const NOT_IN_FILE: &[&str] = &[
+    "config",
+    "generate_config",
+    "kill",
+    "status",
+    "print_systemd_unit",
+    "install_systemd",
+    "user",
+    "systemd_dir",
+    "runit_install",
+    "runit_dir",
+    "force",
+];
 
 /// One option as a config file spells it.
 #[derive(Debug, Clone)]

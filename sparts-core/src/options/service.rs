@@ -70,6 +70,11 @@ pub struct ServiceOptions {
     #[arg(long)]
     pub generate_config: bool,
 
+    /// Installing under a supervisor: `--print-systemd-unit`,
+    /// `--install-systemd`, `--runit-install` and their companions.
+    #[command(flatten)]
+    pub supervise: super::SuperviseOptions,
+
     /// OpenTelemetry traces: `--otel-endpoint` and the rest.
     #[cfg(feature = "otel")]
     #[command(flatten)]
