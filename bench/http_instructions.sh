@@ -40,24 +40,8 @@ for _ in range(n):
 EOF
 }
 
-# per_request NAME CMD...: the instructions per request of the server CMD.
-per_request() {
-    local name=$1; shift
-    local out="$WORK/$name.callgrind"
-    start "$name" valgrind --tool=callgrind --callgrind-out-file="$out" "$@"
-    requests "$PORT" 200
-    callgrind_control --zero "$PID" >/dev/null
-    requests "$PORT" "$REQUESTS"
-    callgrind_control --dump "$PID" >/dev/null
-    kill -TERM "$PID"; wait "$PID" || true
-    # The dump after the zeroing is the highest-numbered part.
-    local part
-    part=$(ls "$out".* | sort -t. -k3 -n | tail -1)
-    awk -v n="$REQUESTS" '/^(summary|totals):/ { print $2 / n; exit }' "$part"
-}
-
-BARE=$(per_request bare "$BIN/bare_axum" 0)
-SPARTS=$(per_request sparts "$BIN/sparts_http_hello" --http-port 0)
+BARE=$(callgrind_per bare "$REQUESTS" requests "$BIN/bare_axum" 0)
+SPARTS=$(callgrind_per sparts "$REQUESTS" requests "$BIN/sparts_http_hello" --http-port 0)
 RATIO=$(awk -v a="$SPARTS" -v b="$BARE" 'BEGIN { printf "%.3f", a / b }')
 
 printf '\nuser-space instructions per request of GET / (callgrind, %d requests on one connection)\n\n' "$REQUESTS"

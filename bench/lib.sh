@@ -83,3 +83,22 @@ rounds_against_bare() {
         awk -v a="$(tail -1 "$WORK/sparts.p99")" -v b="$(tail -1 "$WORK/bare.p99")" 'BEGIN { print a / b }' >>"$WORK/ratio.p99"
     done
 }
+
+# callgrind_per NAME N DRIVE CMD...: the user-space instructions per unit of
+# work of the server CMD under callgrind. `DRIVE PORT COUNT` does COUNT
+# units (requests, calls) on one connection: 200 to warm up, then the
+# counters are zeroed, N counted and dumped; the server is then killed.
+callgrind_per() {
+    local name=$1 n=$2 drive=$3; shift 3
+    local out="$WORK/$name.callgrind"
+    start "$name" valgrind --tool=callgrind --callgrind-out-file="$out" "$@"
+    "$drive" "$PORT" 200
+    callgrind_control --zero "$PID" >/dev/null
+    "$drive" "$PORT" "$n"
+    callgrind_control --dump "$PID" >/dev/null
+    kill -KILL "$PID"; wait "$PID" || true
+    # The dump after the zeroing is the highest-numbered part.
+    local part
+    part=$(ls "$out".* | sort -t. -k3 -n | tail -1)
+    awk -v n="$n" '/^(summary|totals):/ { print $2 / n; exit }' "$part"
+}

@@ -54,24 +54,9 @@ for seq in range(n):
 PY
 }
 
-# per_call NAME CMD...: the instructions per call of the server CMD.
-per_call() {
-    local name=$1; shift
-    local out="$WORK/$name.callgrind"
-    start "$name" valgrind --tool=callgrind --callgrind-out-file="$out" "$@"
-    calls "$PORT" 200
-    callgrind_control --zero "$PID" >/dev/null
-    calls "$PORT" "$CALLS"
-    callgrind_control --dump "$PID" >/dev/null
-    # TServer cannot stop: it goes with its process.
-    kill -KILL "$PID"; wait "$PID" || true
-    local part
-    part=$(ls "$out".* | sort -t. -k3 -n | tail -1)
-    awk -v n="$CALLS" '/^(summary|totals):/ { print $2 / n; exit }' "$part"
-}
-
-SPARTS=$(per_call sparts "$BIN/thrift_fb303_server" --thrift-host 127.0.0.1 --thrift-port 0)
-TSERVER=$(per_call tserver "$BIN/thrift_fb303_server" --tserver --thrift-port 0)
+SPARTS=$(callgrind_per sparts "$CALLS" calls "$BIN/thrift_fb303_server" --thrift-host 127.0.0.1 --thrift-port 0)
+# TServer cannot stop: it goes with its process, as every server here does.
+TSERVER=$(callgrind_per tserver "$CALLS" calls "$BIN/thrift_fb303_server" --tserver --thrift-port 0)
 RATIO=$(awk -v a="$SPARTS" -v b="$TSERVER" 'BEGIN { printf "%.3f", a / b }')
 
 printf '\nuser-space instructions per getStatus call (callgrind, %d calls on one connection)\n\n' "$CALLS"

@@ -6,49 +6,11 @@
 //! generates one that reads to the same options.
 #![no_main]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sparts_core::options::parse_interval;
-use sparts_core::{BoxError, Error, IntoTaskSpec, TaskContext, VService, VTask, clap};
-
-#[derive(clap::ValueEnum, Clone, Debug)]
-enum Mode {
-    Fast,
-    Safe,
-}
-
-#[derive(clap::Args, Clone, Debug)]
-struct Every {
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    #[arg(long, default_value_t = -1)]
-    offset: i64,
-    #[arg(long, default_value_t = 0.5)]
-    ratio: f64,
-    #[arg(long, default_value = "1", value_parser = parse_interval)]
-    interval: Duration,
-    #[arg(long, value_enum, default_value_t = Mode::Safe)]
-    mode: Mode,
-    #[arg(long)]
-    path: Option<PathBuf>,
-    #[arg(long)]
-    verbose: bool,
-    #[arg(long, value_delimiter = ',')]
-    peers: Vec<String>,
-}
-
-#[derive(Clone)]
-struct Holder;
-
-impl VTask<Every> for Holder {
-    async fn run(&self, ctx: TaskContext<Every>) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-}
+use sparts_core::{Error, IntoTaskSpec, VService};
+use sparts_fuzz::every::Holder;
 
 /// What reading `file` as a config file gives: the generated file, or the
 /// error's message.

@@ -5,52 +5,12 @@
 //! option; the rest, as UTF-8, is the value.
 #![no_main]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use sparts_core::options::parse_interval;
-use sparts_core::{BoxError, Peer, TaskContext, VService, VTask, clap};
+use sparts_core::{Peer, VService};
+use sparts_fuzz::every::Holder;
 use sparts_fuzz::{Started, started_once};
-
-#[derive(clap::ValueEnum, Clone, Debug)]
-enum Mode {
-    Fast,
-    Safe,
-}
-
-#[derive(clap::Args, Clone, Debug)]
-struct Every {
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    #[arg(long, default_value_t = -1)]
-    offset: i64,
-    #[arg(long, default_value_t = 0.5)]
-    ratio: f64,
-    #[arg(long, default_value = "1", value_parser = parse_interval)]
-    interval: Duration,
-    #[arg(long, value_enum, default_value_t = Mode::Safe)]
-    mode: Mode,
-    #[arg(long, default_value = "name")]
-    name: String,
-    #[arg(long)]
-    path: Option<PathBuf>,
-    #[arg(long)]
-    verbose: bool,
-}
-
-#[derive(Clone)]
-struct Holder;
-
-impl VTask<Every> for Holder {
-    async fn run(&self, ctx: TaskContext<Every>) -> Result<(), BoxError> {
-        ctx.stopped().await;
-        Ok(())
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, value)) = data.split_first() else {

@@ -44,3 +44,58 @@ pub fn started_once<'a>(
         }
     })
 }
+
+/// A task with an option of every type an option can have: integers,
+/// floats, fractional seconds, an enum, strings, a path, a flag, a list.
+pub mod every {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use sparts_core::options::parse_interval;
+    use sparts_core::{BoxError, TaskContext, VTask, clap};
+
+    /// An enum option's values.
+    #[derive(clap::ValueEnum, Clone, Debug)]
+    pub enum Mode {
+        /// One value.
+        Fast,
+        /// The other.
+        Safe,
+    }
+
+    /// The options.
+    #[derive(clap::Args, Clone, Debug)]
+    pub struct Every {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        #[arg(long, default_value_t = -1)]
+        offset: i64,
+        #[arg(long, default_value_t = 0.5)]
+        ratio: f64,
+        #[arg(long, default_value = "1", value_parser = parse_interval)]
+        interval: Duration,
+        #[arg(long, value_enum, default_value_t = Mode::Safe)]
+        mode: Mode,
+        #[arg(long, default_value = "name")]
+        name: String,
+        #[arg(long)]
+        path: Option<PathBuf>,
+        #[arg(long)]
+        verbose: bool,
+        #[arg(long, value_delimiter = ',')]
+        peers: Vec<String>,
+    }
+
+    /// A task holding those options until the service stops.
+    #[derive(Clone, Debug)]
+    pub struct Holder;
+
+    impl VTask<Every> for Holder {
+        async fn run(&self, ctx: TaskContext<Every>) -> Result<(), BoxError> {
+            ctx.stopped().await;
+            Ok(())
+        }
+    }
+}

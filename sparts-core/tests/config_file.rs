@@ -160,21 +160,19 @@ fn a_bad_file_is_a_usage_error_exit_2() {
 
 #[tokio::test]
 async fn the_generated_file_gives_the_same_options_back() {
-    let generated = match service()
-        .start_with_args([
-            "svc",
-            "--http-port",
-            "9001",
-            "--http-allow",
-            "x,y z",
-            "--level",
-            "warn,h2=error",
-            "--shutdown-timeout",
-            "0.5",
-            "--generate-config",
-        ])
-        .await
-    {
+    const FLAGS: [&str; 9] = [
+        "svc",
+        "--http-port",
+        "9001",
+        "--http-allow",
+        "x,y z",
+        "--level",
+        "warn,h2=error",
+        "--shutdown-timeout",
+        "0.5",
+    ];
+    let generating = FLAGS.iter().copied().chain(["--generate-config"]);
+    let generated = match service().start_with_args(generating).await {
         Err(Error::Usage(text)) => text,
         other => panic!("--generate-config prints the file: {other:?}"),
     };
@@ -189,20 +187,7 @@ async fn the_generated_file_gives_the_same_options_back() {
     assert!(generated.contains("# label =\n"), "{generated}");
     assert!(generated.contains("\n[http]\n"), "{generated}");
     assert!(!generated.contains("kill"), "{generated}");
-    let flags = service()
-        .start_with_args([
-            "svc",
-            "--http-port",
-            "9001",
-            "--http-allow",
-            "x,y z",
-            "--level",
-            "warn,h2=error",
-            "--shutdown-timeout",
-            "0.5",
-        ])
-        .await
-        .expect("starts");
+    let flags = service().start_with_args(FLAGS).await.expect("starts");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), &generated);
     let file = service()
