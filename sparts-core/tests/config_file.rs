@@ -270,3 +270,45 @@ async fn a_restart_reads_the_file_again_and_a_broken_one_keeps_the_options() {
     assert_eq!(h.status(), Status::Alive);
     running.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn a_task_without_a_prefix_has_its_options_at_the_top_level() {
+    let unprefixed = || {
+        VService::new("Bare")
+            .with_task(Server.with_prefix("http"))
+            .with_task(Server.with_name("Plain").with_prefix(""))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "port = 9100\nlevel = \"warn\"\n[http]\nport = 9200\n",
+    );
+    let generated = match unprefixed()
+        .start_with_args(["svc", "--config", &path, "--generate-config"])
+        .await
+    {
+        Err(Error::Usage(text)) => text,
+        other => panic!("--generate-config prints the file: {other:?}"),
+    };
+    // Both top-level groups come before the first table.
+    let table = generated.find("\n[http]\n").expect("the http table");
+    assert!(
+        generated
+            .find("\nport = 9100\n")
+            .is_some_and(|at| at < table),
+        "{generated}"
+    );
+    let path = write(dir.path(), &generated);
+    let running = unprefixed()
+        .start_with_args(["svc", "--config", &path])
+        .await
+        .expect("the generated file reads");
+    let h = running.handle();
+    assert_eq!(h.option("port").expect("known").as_deref(), Some("9100"));
+    assert_eq!(
+        h.option("http_port").expect("known").as_deref(),
+        Some("9200")
+    );
+    assert_eq!(h.option("level").expect("known").as_deref(), Some("warn"));
+    running.shutdown().await.expect("stops");
+}

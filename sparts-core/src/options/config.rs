@@ -131,14 +131,16 @@ impl ConfigFile {
             let offset = e.span().map_or(0, |s| s.start);
             reader.error(offset, None, first_line(e.message()))
         })?;
-        let no_options = FileTable {
+        // The service's options, and those of any task without a prefix.
+        let top = FileTable {
             prefix: String::new(),
-            keys: Vec::new(),
+            keys: tables
+                .iter()
+                .filter(|t| t.prefix.is_empty())
+                .flat_map(|t| t.keys.iter().cloned())
+                .collect(),
         };
-        let top = tables
-            .iter()
-            .find(|t| t.prefix.is_empty())
-            .unwrap_or(&no_options);
+        let top = &top;
         for (key, value) in root.get_ref() {
             let name = key.get_ref().replace('-', "_");
             match value.get_ref() {

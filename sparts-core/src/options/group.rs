@@ -78,6 +78,13 @@ struct OptionArg {
     default: Option<String>,
 }
 
+impl OptionArg {
+    /// Whether it takes several values: an array in a config file.
+    fn is_list(&self) -> bool {
+        self.is_append || (self.delimiter.is_some() && !self.is_flag)
+    }
+}
+
 /// A task's (or the service's) options, prefixed, with their current values.
 pub(crate) struct OptionGroup {
     /// The task's name, used as the `--help` heading.
@@ -435,7 +442,7 @@ impl OptionGroup {
                 .map(|a| FileKey {
                     name: a.name.clone(),
                     key: a.key.clone(),
-                    is_list: a.is_append || (a.delimiter.is_some() && !a.is_flag),
+                    is_list: a.is_list(),
                 })
                 .collect(),
         }
@@ -451,6 +458,12 @@ impl OptionGroup {
                 .unwrap_or(OptionSource::Default);
             (a.name.as_str(), source)
         })
+    }
+
+    /// Whether its options sit at the top level of a config file, as the
+    /// service's do.
+    pub(crate) fn is_top_level(&self) -> bool {
+        self.prefix.is_empty()
     }
 
     /// The group as a section of a generated config file: each option
@@ -484,7 +497,7 @@ impl OptionGroup {
                     _ => vec![d],
                 }),
             };
-            let is_list = arg.is_append || (arg.delimiter.is_some() && !arg.is_flag);
+            let is_list = arg.is_list();
             match values {
                 None => {
                     let _ = writeln!(out, "# {} =", arg.key);

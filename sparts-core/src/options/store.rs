@@ -191,7 +191,10 @@ impl OptionStore {
             "# Every option of this service with its current value. Options the\n\
              # command line or the environment give take precedence over this file.\n\n",
         );
-        for entry in &self.entries {
+        // The top level first: a key after a table's header is the table's.
+        let (top, tables): (Vec<&Entry>, Vec<&Entry>) =
+            self.entries.iter().partition(|e| e.group.is_top_level());
+        for entry in top.into_iter().chain(tables) {
             entry.group.write_config(&mut out, NOT_IN_FILE);
         }
         out
