@@ -152,3 +152,37 @@ fn a_pidfile_whose_directory_is_gone_is_said_so_by_status_and_kill() -> TestResu
     wait_for_file_line(&log, "Instance shut down gracefully")?;
     Ok(())
 }
+
+/// The soft limit on open files is raised to the hard one at start, as
+/// Go does: a shell's default of 1,024 (here 256) is not a server's.
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit() -> TestResult {
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "ulimit -S -n 256 && exec \"$@\"",
+        "sh",
+        HELLO,
+        "--http-port",
+        "0",
+        "--http-host",
+        "127.0.0.1",
+        "--level",
+        "debug",
+    ]);
+    let mut server = Example::spawn_command(&mut command)?;
+    let raised = server.expect_line("raised the open-file limit from 256 to ")?;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()))?;
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .ok_or("no open-file limit in /proc")?;
+    let numbers: Vec<&str> = open_files.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers.first(), numbers.get(1), "{open_files}");
+    assert!(
+        raised.contains(&format!("to {}", numbers[1])),
+        "{raised} / {open_files}"
+    );
+    assert_eq!(server.sigterm()?.code(), Some(0));
+    Ok(())
+}

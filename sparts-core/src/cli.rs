@@ -215,6 +215,9 @@ impl VService {
                 }
             }
         }
+        // A server's connections are files: the soft limit is raised at
+        // start, for the process, where `run_from_cli` owns it.
+        crate::limits::log(&crate::limits::raise_open_files());
         let logged = runner.logging.is_some();
         // Requests get spans only once the layer that takes them is in
         // the installed subscriber.

@@ -64,6 +64,7 @@ mod daemon;
 mod error;
 mod exported;
 mod handle;
+mod limits;
 pub mod listen;
 pub mod logging;
 mod notify;
