@@ -13,7 +13,7 @@ use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
 use crate::logging::LevelSetter;
 use crate::notify::Notifier;
-use crate::options::{OptionSource, OptionStore, ServiceOptions};
+use crate::options::{LogFilter, OptionSource, OptionStore, ServiceOptions};
 use crate::status::{Phase, Status, StatusState, WarningId};
 use crate::telemetry::Telemetry;
 
@@ -383,13 +383,25 @@ impl ServiceHandle {
         lock(&self.shared.options).sources()
     }
 
+    /// Gives the log a new `--level`, once logging is installed.
+    fn apply_log_level(&self, level: &LogFilter) {
+        if let Some(apply) = self.shared.log_level.get() {
+            apply(level);
+        }
+    }
+
     /// Reads the config file again (at a restart) and applies the values
     /// that changed in it. A file that no longer reads keeps the running
     /// options and raises a warning, cleared by the next good read.
     pub(crate) fn reload_config(&self) {
         let mut store = lock(&self.shared.options);
         let reloaded = store.reload_config();
-        let level = store.service().level.clone();
+        if reloaded
+            .as_ref()
+            .is_ok_and(|r| r.applied.iter().any(|n| n == "level"))
+        {
+            self.apply_log_level(&store.service().level);
+        }
         drop(store);
         let mut warning = lock(&self.shared.config_warning);
         match reloaded {
@@ -400,11 +412,6 @@ impl ServiceHandle {
                 }
                 for name in &reloaded.applied {
                     tracing::info!(service = %self.shared.name, "option {name} set from the config file");
-                }
-                if reloaded.applied.iter().any(|n| n == "level")
-                    && let Some(apply) = self.shared.log_level.get()
-                {
-                    apply(&level);
                 }
                 for (name, why) in &reloaded.refused {
                     tracing::warn!(service = %self.shared.name, "option {name} in the config file not applied: {why}");
@@ -430,10 +437,8 @@ impl ServiceHandle {
     pub fn set_option(&self, name: &str, value: &str) -> Result<()> {
         let mut store = lock(&self.shared.options);
         store.set(name, value)?;
-        if name == "level"
-            && let Some(apply) = self.shared.log_level.get()
-        {
-            apply(&store.service().level);
+        if name == "level" {
+            self.apply_log_level(&store.service().level);
         }
         drop(store);
         tracing::info!(service = %self.shared.name, "option {name} set to {value:?}");

@@ -40,6 +40,17 @@ async fn proxy<'a>(conn: &'a Connection, bus_name: &'a str, service: &str) -> Sp
         .expect("proxy")
 }
 
+async fn fb303_proxy<'a>(conn: &'a Connection, bus_name: &'a str, service: &str) -> Fb303Proxy<'a> {
+    Fb303Proxy::builder(conn)
+        .destination(bus_name)
+        .expect("destination")
+        .path(sparts_dbus::fb303_object_path(service))
+        .expect("path")
+        .build()
+        .await
+        .expect("proxy")
+}
+
 /// `busctl --user call <name> <path> <iface> <method> [signature args...]`.
 async fn busctl(args: &[&str]) -> String {
     let out = tokio::process::Command::new("busctl")
@@ -221,14 +232,7 @@ async fn cpu_profile_is_folded_stacks_and_other_calls_go_on() {
     let name = unique_name("Profile");
     let running = start("Prof", &name, &[]).await.expect("starts");
     let conn = Connection::session().await.expect("client");
-    let fb303 = Fb303Proxy::builder(&conn)
-        .destination(name.as_str())
-        .expect("destination")
-        .path("/Prof/fb303")
-        .expect("path")
-        .build()
-        .await
-        .expect("proxy");
+    let fb303 = fb303_proxy(&conn, &name, "Prof").await;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let burner = std::thread::Builder::new()
@@ -289,14 +293,7 @@ async fn admin_errors_have_the_name_of_their_kind() {
         .counters()
         .callback("Test.ratio", || Some(f64::NAN));
     let conn = Connection::session().await.expect("client");
-    let fb303 = Fb303Proxy::builder(&conn)
-        .destination(name.as_str())
-        .expect("destination")
-        .path("/Err/fb303")
-        .expect("path")
-        .build()
-        .await
-        .expect("proxy");
+    let fb303 = fb303_proxy(&conn, &name, "Err").await;
     let sparts = proxy(&conn, &name, "Err").await;
     let never = zbus::zvariant::Value::from("never");
     let elsewhere = zbus::zvariant::Value::from("/tmp/other.pid");
@@ -374,14 +371,7 @@ async fn hostile_values_are_refused_and_the_service_goes_on() {
     let name = unique_name("Hostile");
     let running = start("Hostile", &name, &[]).await.expect("starts");
     let conn = Connection::session().await.expect("client");
-    let fb303 = Fb303Proxy::builder(&conn)
-        .destination(name.as_str())
-        .expect("destination")
-        .path("/Hostile/fb303")
-        .expect("path")
-        .build()
-        .await
-        .expect("proxy");
+    let fb303 = fb303_proxy(&conn, &name, "Hostile").await;
     let sparts = proxy(&conn, &name, "Hostile").await;
     // 8 MiB values and names, well past what an option may hold.
     let huge = "9".repeat(8 << 20);
