@@ -227,6 +227,17 @@ pub enum Error {
     #[error("queue task `{0}` stopped before the item was done")]
     QueueStopped(String),
 
+    /// A queue's or a periodic task's backend (`--<prefix>-backend`,
+    /// `--<prefix>-coordination`) refused or failed; the message names the
+    /// task and what to fix.
+    #[error("{0}")]
+    Backend(String),
+
+    /// A coordinated periodic task was asked to execute on a replica that
+    /// does not hold its lease; the text names the task and the holder.
+    #[error("{0}")]
+    NotLeader(String),
+
     // Admin::cpu_profile
     /// A CPU profile was asked for no time or for longer than allowed.
     #[error("a CPU profile lasts more than 0 s and at most {} s, not {requested:?}", .max.as_secs())]
@@ -355,6 +366,8 @@ impl Error {
             | Error::TaskNotRunning(_)
             | Error::QueueFull { .. }
             | Error::QueueStopped(_)
+            | Error::Backend(_)
+            | Error::NotLeader(_)
             | Error::NoValue { .. }
             | Error::ServiceStopped => K::Unavailable,
             // A profiler that cannot start (or is left out of the build) is
@@ -498,6 +511,8 @@ mod tests {
             Error::Resolve { .. } => 32,
             Error::UnixSocket { .. } => 33,
             Error::UnknownGroup(_) => 34,
+            Error::Backend(_) => 35,
+            Error::NotLeader(_) => 36,
         }
     }
 
@@ -612,6 +627,8 @@ mod tests {
             ),
             (Error::DuplicateItem("Q".into()), K::FailedPrecondition),
             (Error::QueueStopped("Q".into()), K::Unavailable),
+            (Error::Backend("Q: gone".into()), K::Unavailable),
+            (Error::NotLeader("T: led by b".into()), K::Unavailable),
             (
                 Error::InvalidProfileDuration {
                     requested: Duration::ZERO,

@@ -57,6 +57,7 @@
 //! `VService::new("Clock").with_task(Ticker).run_from_cli()`.
 
 mod admin;
+pub mod backend;
 mod cli;
 pub mod counters;
 #[cfg(unix)]

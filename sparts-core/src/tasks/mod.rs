@@ -20,9 +20,9 @@
 
 #[cfg(unix)]
 mod command;
-mod periodic;
+pub(crate) mod periodic;
 mod poller;
-mod queue;
+pub(crate) mod queue;
 mod runtime;
 mod try_later;
 #[cfg(feature = "watcher")]

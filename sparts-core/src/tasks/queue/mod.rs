@@ -1,9 +1,11 @@
 //! `QueueTask`: workers executing items from a queue, with results as futures.
 
+pub(crate) mod backend;
 mod closure;
 mod context;
 mod delays;
 mod ready;
+mod remote_worker;
 mod sender;
 mod shared;
 mod store;
@@ -15,13 +17,16 @@ use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 pub use context::ItemContext;
 pub use sender::{ItemFuture, QueueSender};
 
+use self::backend::{QueueBackend, QueueSpec};
 use self::ready::{MakeReady, Ready};
 use self::shared::Shared;
 use crate::error::{BoxError, Result, short_type_name};
+use crate::options::parse_interval;
 use crate::task::{Dependencies, NoOptions, TaskContext, TaskOptions, VTask};
 
 /// The work of a [`QueueTask`]: what to do with each item.
@@ -95,6 +100,28 @@ pub struct QueueOptions<O: clap::Args> {
     /// next restart.
     #[arg(long, default_value_t = 0)]
     pub max_items: usize,
+    /// Where items live: `memory` (this process), or a backend's URL such
+    /// as `nats://127.0.0.1:4222`, shared by every replica.
+    ///
+    /// Read at start.
+    #[arg(long, default_value = "memory", value_name = "memory|URL")]
+    pub backend: String,
+    /// With a shared backend: how long an item may go without a sign of
+    /// life from the replica executing it before another one gets it.
+    ///
+    /// A replica executing an item says it is alive twice per ack wait, so
+    /// this bounds how long a dead replica holds items, not how long an
+    /// item may run. Read at start.
+    #[arg(long, default_value = "30", value_parser = parse_interval, value_name = "SECONDS")]
+    pub ack_wait: Duration,
+    /// How many times an item is tried (retries included) before it is
+    /// given up: its future fails (memory) or it goes to the dead-letter
+    /// stream (a shared backend). 0: unlimited in memory, 10 in a shared
+    /// backend.
+    ///
+    /// Read at start.
+    #[arg(long, default_value_t = 0)]
+    pub max_attempts: u32,
     /// The work's own options.
     #[command(flatten)]
     pub work: O,
@@ -210,6 +237,7 @@ pub struct QueueTask<W: QueueWork<O, R>, O: TaskOptions = NoOptions, R: Send + '
     make_ready: MakeReady<W::Item, R>,
     shared: Arc<Shared<W::Item, R>>,
     workers: usize,
+    backends: Vec<Arc<dyn QueueBackend<W::Item, R>>>,
     _options: PhantomData<fn() -> O>,
 }
 
@@ -221,8 +249,33 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> QueueTask<W, O, R> {
             make_ready,
             shared: Arc::new(Shared::closed(&W::name(), make_ready(1))),
             workers: W::WORKERS,
+            backends: Vec::new(),
             _options: PhantomData,
         }
+    }
+
+    /// Offers `backend` to `--<prefix>-backend`: with `<scheme>://…` (its
+    /// [`scheme`](QueueBackend::scheme)), the items live there instead of
+    /// in this process, shared by every replica. The default stays
+    /// `memory`, so a service built with a backend still runs alone.
+    ///
+    /// ```
+    /// # use sparts_core::{BoxError, TaskSpec, VService};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let double = TaskSpec::queue("Double", |item: u32, _ctx| async move { Ok(item * 2) });
+    /// let started = VService::new("Svc")
+    ///     .with_task(double)
+    ///     .start_with_args(["svc", "--double-backend", "redis://localhost"])
+    ///     .await;
+    /// let error = format!("{:#}", started.err().expect("no redis backend"));
+    /// assert!(error.contains("unknown backend (known: memory)"), "{error}");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_backend(mut self, backend: impl QueueBackend<W::Item, R>) -> Self {
+        self.backends.push(Arc::new(backend));
+        self
     }
 
     /// A first in, first out queue.
@@ -297,7 +350,10 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> QueueTask<W, O, R> {
 
 impl<W: QueueWork<O, R> + Clone, O: TaskOptions, R: Send + 'static> Clone for QueueTask<W, O, R> {
     fn clone(&self) -> Self {
-        Self::with_ready(self.work.clone(), self.discipline, self.make_ready)
+        Self {
+            backends: self.backends.clone(),
+            ..Self::with_ready(self.work.clone(), self.discipline, self.make_ready)
+        }
     }
 }
 
@@ -346,12 +402,26 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> VTask<QueueOptions<O
         self.work.init(ctx).await?;
         let options = ctx.options();
         self.workers = options.workers;
-        let shared = Arc::new(Shared::open(
-            ctx.name(),
-            (self.make_ready)(options.workers),
-            options.max_items,
-            options.workers,
-        ));
+        let ready = (self.make_ready)(options.workers);
+        let shared = match backend::pick(&self.backends, ctx.name(), &options.backend)? {
+            None => Shared::open(ctx.name(), ready, options.max_items, options.workers),
+            Some(chosen) => {
+                backend::check_discipline(ctx.name(), self.discipline)?;
+                let spec = QueueSpec {
+                    service: ctx.service().clone(),
+                    task: ctx.name().to_owned(),
+                    counters: ctx.counters().clone(),
+                    discipline: self.discipline,
+                    workers: options.workers,
+                    max_items: options.max_items,
+                    ack_wait: options.ack_wait,
+                    max_attempts: options.max_attempts,
+                };
+                let remote = chosen.open(&options.backend, spec).await?;
+                Shared::remote(ctx.name(), ready, remote)
+            }
+        };
+        let shared = Arc::new(shared);
         worker::Counters::register(ctx);
         let weak: Weak<Shared<W::Item, R>> = Arc::downgrade(&shared);
         let depth = move || weak.upgrade().map(|shared| shared.depth() as f64);

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tracing::{debug, error};
 
+use super::backend::RemoteQueue;
 use super::delays::Delays;
 use super::ready::{Ready, Refusal, Taken};
 use super::store::{Entry, Reply};
@@ -30,6 +31,9 @@ pub(super) struct Shared<T, O> {
     tracks_items: bool,
     several_workers: bool,
     live_workers: AtomicUsize,
+    /// Items live in a backend instead (`--<prefix>-backend`): submitting
+    /// goes there, and `ready`, `delays` and `capacity` stay unused.
+    remote: Option<Box<dyn RemoteQueue<T, O>>>,
 }
 
 impl<T, O> Debug for Shared<T, O> {
@@ -49,6 +53,9 @@ impl<T, O> Shared<T, O> {
 
     /// Items queued or waiting for a retry (not those in flight).
     pub(super) fn depth(&self) -> usize {
+        if let Some(remote) = &self.remote {
+            return remote.depth();
+        }
         self.ready.len() + self.taken_ahead.load(AtomicOrdering::Relaxed) + self.delays.len()
     }
 }
@@ -75,7 +82,24 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
             taken_ahead: AtomicUsize::new(0),
             several_workers: workers > 1,
             live_workers: AtomicUsize::new(0),
+            remote: None,
         }
+    }
+
+    /// A queue whose items live in a backend.
+    pub(super) fn remote(
+        name: &str,
+        ready: Ready<T, O>,
+        remote: Box<dyn RemoteQueue<T, O>>,
+    ) -> Self {
+        let mut shared = Self::open(name, ready, 0, 1);
+        shared.remote = Some(remote);
+        shared
+    }
+
+    /// The backend holding the items, if not this process.
+    pub(super) fn remote_queue(&self) -> Option<&dyn RemoteQueue<T, O>> {
+        self.remote.as_deref()
     }
 
     fn not_running(&self) -> Error {
@@ -95,6 +119,9 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
 
     /// Queues a new item, waiting for room in a bounded queue.
     pub(super) async fn submit(&self, item: T, reply: Option<Reply<O>>) -> Result<(), Error> {
+        if let Some(remote) = &self.remote {
+            return remote.publish(item, reply, true).await;
+        }
         if let Some((semaphore, _)) = &self.capacity {
             match semaphore.try_acquire() {
                 Ok(permit) => permit.forget(),
@@ -114,6 +141,9 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
 
     /// Queues a new item, or fails at once when a bounded queue is full.
     pub(super) fn try_submit(&self, item: T, reply: Option<Reply<O>>) -> Result<(), Error> {
+        if let Some(remote) = &self.remote {
+            return remote.try_publish(item, reply);
+        }
         if let Some((semaphore, max_items)) = &self.capacity {
             match semaphore.try_acquire() {
                 Ok(permit) => permit.forget(),
@@ -200,6 +230,9 @@ impl<T: Send + Debug + 'static, O: Send + 'static> Shared<T, O> {
 
     /// Refuses new items from now on; workers drain what is queued.
     pub(super) fn close(&self) {
+        if let Some(remote) = &self.remote {
+            remote.close();
+        }
         self.ready.close();
         if let Some((semaphore, _)) = &self.capacity {
             // Wakes submitters waiting for room: they are refused.

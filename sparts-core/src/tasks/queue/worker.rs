@@ -25,6 +25,25 @@ pub(super) struct Counters {
 }
 
 impl Counters {
+    /// Counts an execution that returned (`ok`) or failed and took this long.
+    pub(super) fn executed(&self, ok: bool, elapsed_ms: f64) {
+        if ok {
+            self.completed.increment();
+            self.prometheus.completed.inc();
+        } else {
+            self.unhandled.increment();
+            self.prometheus.failed.inc();
+        }
+        self.execute_duration_ms.add(elapsed_ms);
+        self.prometheus.duration.observe(elapsed_ms / 1000.0);
+    }
+
+    /// Counts a [`TryLater`].
+    pub(super) fn retried(&self) {
+        self.trylater.increment();
+        self.prometheus.retried.inc();
+    }
+
     /// Registers the counters (at init, so they read 0 before any item) or
     /// returns the registered ones.
     pub(super) fn register<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
@@ -76,6 +95,10 @@ where
     O: TaskOptions,
     R: Send + 'static,
 {
+    if let Some(remote) = shared.remote_queue() {
+        return super::remote_worker::run(work, remote, ctx).await;
+    }
+    let max_attempts = ctx.options().max_attempts;
     let counters = Counters::register(&ctx);
     let token = ctx.token().clone();
     let mut intake = Intake::new(shared, &token);
@@ -121,25 +144,24 @@ where
         };
         match outcome {
             Ok(output) => {
-                counters.completed.increment();
-                counters.execute_duration_ms.add(elapsed_ms);
-                counters.prometheus.completed.inc();
-                counters.prometheus.duration.observe(elapsed_ms / 1000.0);
+                counters.executed(true, elapsed_ms);
                 shared.finish(entry, Ok(output));
             }
-            Err(error) => {
-                if let Some(retry) = TryLater::find(&error) {
-                    counters.trylater.increment();
-                    counters.prometheus.retried.inc();
+            Err(error) => match TryLater::find(&error) {
+                Some(_) if max_attempts > 0 && entry.attempt >= max_attempts => {
+                    counters.executed(false, elapsed_ms);
+                    let given_up = format!("given up after {max_attempts} attempts: {error}");
+                    shared.finish(entry, Err(given_up.into()));
+                }
+                Some(retry) => {
+                    counters.retried();
                     shared.retry(entry, retry.after);
-                } else {
-                    counters.unhandled.increment();
-                    counters.execute_duration_ms.add(elapsed_ms);
-                    counters.prometheus.failed.inc();
-                    counters.prometheus.duration.observe(elapsed_ms / 1000.0);
+                }
+                None => {
+                    counters.executed(false, elapsed_ms);
                     shared.finish(entry, Err(error));
                 }
-            }
+            },
         }
     }
     Ok(())
