@@ -14,3 +14,6 @@ mod connection;
 mod error;
 
 pub use error::{Error, Result};
+mod queue;
+
+pub use queue::{DeadLetter, NatsBackend, dead_letters, delete_queue};

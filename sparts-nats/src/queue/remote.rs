@@ -1,0 +1,404 @@
+//! One start of a queue task on NATS: storing items, taking them for this
+//! replica's workers, the global depth, and the stop.
+
+use std::fmt::Debug;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::PullConsumer;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sparts_core::backend::{Delivery, QueueSpec, RemoteQueue, ResultSender};
+use sparts_core::counters::Counter;
+use sparts_core::{BoxError, Error as CoreError};
+use tokio::sync::watch;
+use tracing::{error, warn};
+
+use super::Limits;
+use super::delivery::NatsDelivery;
+use super::names::Names;
+use super::replies::Replies;
+use crate::connection::Connection;
+use crate::error::Error;
+
+/// How long one pull waits for an item; also how long a stop may wait for
+/// a pull in flight to end (its item, if one comes, is handed back).
+const PULL_WAIT: Duration = Duration::from_secs(1);
+/// How often the depth over every replica is read.
+const DEPTH_EVERY: Duration = Duration::from_secs(2);
+/// Waits between tries to store into a full queue (doubling).
+const FULL_PAUSE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(500));
+/// Header naming the inbox of a submitter that waits for the result.
+pub(crate) const REPLY_HEADER: &str = "Sparts-Reply";
+
+/// The queue's counters beside the task's own.
+#[derive(Debug, Clone)]
+pub(crate) struct Counters {
+    pub(crate) redelivered: Counter,
+    pub(crate) dead_lettered: Counter,
+    pub(crate) backend_errors: Counter,
+}
+
+/// What the queue and its deliveries share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) task: String,
+    pub(crate) connection: Connection,
+    pub(crate) names: Names,
+    pub(crate) limits: Limits,
+    pub(crate) ack_wait: Duration,
+    pub(crate) counters: Counters,
+}
+
+/// A queue task's items in a JetStream stream, for one start of the task.
+pub(crate) struct NatsQueue<T, O> {
+    state: Arc<State<O>>,
+    consumer: PullConsumer,
+    _item: PhantomData<fn(T) -> T>,
+}
+
+/// What submitting needs, shared with `try_publish`'s background stores.
+struct State<O> {
+    inner: Arc<Inner>,
+    replies: Arc<Replies<O>>,
+    max_items: usize,
+    closed: watch::Sender<bool>,
+    /// The last store was refused for want of room and no room was seen
+    /// since: `try_publish` refuses at once.
+    full: AtomicBool,
+    depth: AtomicUsize,
+}
+
+impl<T, O> Debug for NatsQueue<T, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsQueue")
+            .field("stream", &self.state.inner.names.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, O> NatsQueue<T, O>
+where
+    T: Serialize + DeserializeOwned + Debug + Send + Sync + 'static,
+    O: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Subscribes to this replica's result inbox and starts reading the depth.
+    pub(crate) async fn start(
+        connection: Connection,
+        names: Names,
+        consumer: PullConsumer,
+        spec: QueueSpec,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        let task = spec.task.clone();
+        let replies = Replies::subscribe(&connection.client, &task)
+            .await
+            .map_err(|e| Error::Declare {
+                task: task.clone(),
+                what: "a subscription for results".to_owned(),
+                reason: e.to_string(),
+            })?;
+        let counters = Counters {
+            redelivered: spec.counters.counter("n_redelivered"),
+            dead_lettered: spec.counters.counter("n_dead_lettered"),
+            backend_errors: spec.counters.counter("backend_errors"),
+        };
+        let (closed, _) = watch::channel(false);
+        let state = Arc::new(State {
+            inner: Arc::new(Inner {
+                task: task.clone(),
+                connection,
+                names,
+                limits,
+                ack_wait: spec.ack_wait,
+                counters,
+            }),
+            replies,
+            max_items: spec.max_items,
+            closed,
+            full: AtomicBool::new(false),
+            depth: AtomicUsize::new(0),
+        });
+        let mut stopped = state.closed.subscribe();
+        state
+            .inner
+            .connection
+            .warn_while_disconnected(&spec.service, &task, async move {
+                let _ = stopped.wait_for(|closed| *closed).await;
+            });
+        tokio::spawn(read_depth(Arc::downgrade(&state), consumer.clone()));
+        Ok(Self {
+            state,
+            consumer,
+            _item: PhantomData,
+        })
+    }
+
+    /// Takes one item for a worker; `None` once closed.
+    async fn take(&self) -> Result<Option<Box<dyn Delivery<T, O>>>, BoxError> {
+        let inner = &self.state.inner;
+        loop {
+            if *self.state.closed.borrow() {
+                return Ok(None);
+            }
+            let mut batch = self
+                .consumer
+                .batch()
+                .max_messages(1)
+                .expires(PULL_WAIT)
+                .messages()
+                .await
+                .map_err(|e| request_failed(inner, "pull", &e))?;
+            let message = match batch.next().await {
+                None => continue,
+                Some(Err(e)) => return Err(request_failed(inner, "pull", &e).into()),
+                Some(Ok(message)) => message,
+            };
+            if *self.state.closed.borrow() {
+                // Taken as the stop came: handed back before it waits.
+                NatsDelivery::<T, O>::hand_back(inner, &message).await;
+                return Ok(None);
+            }
+            if let Some(delivery) = NatsDelivery::<T, O>::receive(inner, message).await {
+                return Ok(Some(Box::new(delivery)));
+            }
+        }
+    }
+}
+
+fn request_failed(inner: &Inner, what: &'static str, e: &dyn std::fmt::Display) -> Error {
+    inner.counters.backend_errors.increment();
+    Error::Request {
+        task: inner.task.clone(),
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// Why the server refused to store an item.
+enum Refused {
+    Full,
+    Duplicate,
+    Other(String),
+}
+
+fn refusal(e: &dyn std::fmt::Display) -> Refused {
+    let text = e.to_string();
+    if text.contains("maximum messages per subject exceeded") {
+        Refused::Duplicate
+    } else if text.contains("maximum messages exceeded") {
+        Refused::Full
+    } else {
+        Refused::Other(text)
+    }
+}
+
+impl<O: Serialize + DeserializeOwned + Send + 'static> State<O> {
+    fn not_running(&self) -> CoreError {
+        CoreError::TaskNotRunning(self.inner.task.clone())
+    }
+
+    /// Stores an item; on a refusal, gives back the reply's sender.
+    async fn store<T: Serialize + Debug>(
+        &self,
+        item: T,
+        reply: Option<ResultSender<O>>,
+        wait_for_room: bool,
+    ) -> Result<(), (CoreError, Option<ResultSender<O>>)> {
+        let inner = &self.inner;
+        let payload = match serde_json::to_vec(&item) {
+            Ok(payload) => bytes::Bytes::from(payload),
+            Err(e) => {
+                let error =
+                    CoreError::Backend(format!("{}: cannot encode item {item:?}: {e}", inner.task));
+                return Err((error, reply));
+            }
+        };
+        let subject = if inner.limits.unique {
+            inner.names.unique_item(&payload)
+        } else {
+            inner.names.items.clone()
+        };
+        let mut headers = HeaderMap::new();
+        // A store retried after a lost answer is recognised by its id.
+        headers.insert("Nats-Msg-Id", inner.connection.client.new_inbox().as_str());
+        let waiting = reply.map(|sender| self.replies.register(sender));
+        if let Some((_, inbox)) = &waiting {
+            headers.insert(REPLY_HEADER, inbox.as_str());
+        }
+        let give_back = |error: CoreError| {
+            (
+                error,
+                waiting
+                    .as_ref()
+                    .and_then(|(id, _)| self.replies.forget(*id)),
+            )
+        };
+        let mut pause = FULL_PAUSE.0;
+        loop {
+            if *self.closed.borrow() {
+                return Err(give_back(self.not_running()));
+            }
+            let stored = match inner
+                .connection
+                .jetstream
+                .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                .await
+            {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| refusal(&e)),
+                Err(e) => Err(refusal(&e)),
+            };
+            match stored {
+                Ok(()) => {
+                    self.full.store(false, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(Refused::Duplicate) => {
+                    return Err(give_back(CoreError::DuplicateItem(inner.task.clone())));
+                }
+                Err(Refused::Full) if !wait_for_room => {
+                    self.full.store(true, Ordering::Relaxed);
+                    return Err(give_back(CoreError::QueueFull {
+                        task: inner.task.clone(),
+                        capacity: self.max_items,
+                    }));
+                }
+                Err(Refused::Full) => {
+                    self.full.store(true, Ordering::Relaxed);
+                    let mut closed = self.closed.subscribe();
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = closed.wait_for(|closed| *closed) => {}
+                    }
+                    pause = (pause * 2).min(FULL_PAUSE.1);
+                }
+                Err(Refused::Other(reason)) => {
+                    inner.counters.backend_errors.increment();
+                    return Err(give_back(CoreError::Backend(format!(
+                        "{}: cannot store item {item:?} in NATS: {reason}",
+                        inner.task
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+impl<T, O> RemoteQueue<T, O> for NatsQueue<T, O>
+where
+    T: Serialize + DeserializeOwned + Debug + Send + Sync + 'static,
+    O: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn publish(
+        &self,
+        item: T,
+        reply: Option<ResultSender<O>>,
+        wait_for_room: bool,
+    ) -> BoxFuture<'_, Result<(), CoreError>> {
+        Box::pin(async move {
+            self.state
+                .store(item, reply, wait_for_room)
+                .await
+                .map_err(|(error, _)| error)
+        })
+    }
+
+    fn try_publish(&self, item: T, reply: Option<ResultSender<O>>) -> Result<(), CoreError> {
+        let state = &self.state;
+        if *state.closed.borrow() {
+            return Err(state.not_running());
+        }
+        if state.full.load(Ordering::Relaxed) {
+            return Err(CoreError::QueueFull {
+                task: state.inner.task.clone(),
+                capacity: state.max_items,
+            });
+        }
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            if let Err((error, reply)) = state.store(item, reply, false).await {
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(Err(error.into()));
+                    }
+                    None => error!("{}: an item was refused: {error}", state.inner.task),
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn next(&self) -> BoxFuture<'_, Result<Option<Box<dyn Delivery<T, O>>>, BoxError>> {
+        Box::pin(self.take())
+    }
+
+    fn depth(&self) -> usize {
+        self.state.depth.load(Ordering::Relaxed)
+    }
+
+    fn close(&self) {
+        self.state.closed.send_replace(true);
+    }
+}
+
+impl<T, O> Drop for NatsQueue<T, O> {
+    fn drop(&mut self) {
+        self.state.closed.send_replace(true);
+        let left = self.state.replies.drop_all();
+        if !left.is_empty() {
+            warn!(
+                "{}: {} submitted items were not done when the task stopped; \
+                 their futures fail with \"stopped\", and another replica does them",
+                self.state.inner.task,
+                left.len()
+            );
+        }
+        for sender in left {
+            let _ = sender.send(Err(
+                CoreError::QueueStopped(self.state.inner.task.clone()).into()
+            ));
+        }
+    }
+}
+
+/// Reads the depth over every replica until the queue is closed or gone.
+async fn read_depth<O>(state: std::sync::Weak<State<O>>, mut consumer: PullConsumer) {
+    let mut closed = match state.upgrade() {
+        Some(state) => state.closed.subscribe(),
+        None => return,
+    };
+    loop {
+        let info = consumer
+            .info()
+            .await
+            .map(|i| i.num_pending as usize + i.num_ack_pending);
+        let Some(state) = state.upgrade() else { return };
+        match info {
+            Ok(depth) => {
+                state.depth.store(depth, Ordering::Relaxed);
+                if state.max_items > 0 && depth < state.max_items {
+                    state.full.store(false, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                state.inner.counters.backend_errors.increment();
+                tracing::debug!("{}: cannot read the queue's depth: {e}", state.inner.task);
+            }
+        }
+        drop(state);
+        tokio::select! {
+            () = tokio::time::sleep(DEPTH_EVERY) => {}
+            _ = closed.wait_for(|closed| *closed) => return,
+        }
+    }
+}
+
+/// The wall-clock time of a JetStream timestamp.
+pub(crate) fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
+    SystemTime::from(at)
+}
