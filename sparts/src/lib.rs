@@ -14,6 +14,7 @@
 //! | `http` | `sparts::http` | `HttpTask` (axum): your router plus health, Prometheus and admin endpoints |
 //! | `grpc` | `sparts::grpc` | `GrpcTask` (tonic): your services plus health, reflection and `sparts.admin.v1.Admin`; with `http`, an axum router on the same port |
 //! | `thrift` | `sparts::thrift` | `ThriftServerTask`, `ThriftHandlerTask` (tokio + the `thrift` crate): fb303, multiplexing, `ThriftClient`; with `http`, Thrift over HTTP |
+//! | `nats` | `sparts::nats` | `NatsBackend`, `NatsLease` (async-nats): a queue's items and a periodic task's ticks shared by every replica |
 //! | `dbus` | `sparts::dbus` | `DBusServiceTask` (zbus): `org.sparts.Service` and fb303 on the bus, plus your interfaces |
 //! | `otel` | the crate root | OpenTelemetry traces: a server span per HTTP request, gRPC call and Thrift call, exported over OTLP once an endpoint is configured (`--otel-endpoint`, `OTEL_EXPORTER_OTLP_ENDPOINT`) |
 //! | `full` | every transport | |
@@ -156,6 +157,31 @@ pub use sparts_thrift as thrift;
 /// ```
 #[cfg(feature = "tui")]
 pub use sparts_tui as tui;
+
+/// Queue and periodic tasks shared by every replica of a service, on NATS
+/// JetStream: a queue's items with `--<prefix>-backend nats://HOST:PORT`,
+/// a periodic task's ticks on one replica with `--<prefix>-coordination
+/// nats://HOST:PORT`.
+///
+/// ```no_run
+/// use sparts::nats::NatsBackend;
+/// use sparts::{TaskSpec, VService, QueueTask};
+/// # use sparts::{BoxError, ItemContext, QueueWork};
+/// # #[derive(Clone)]
+/// # struct Resize;
+/// # impl QueueWork for Resize {
+/// #     type Item = String;
+/// #     async fn execute(&self, _: &String, _: &ItemContext) -> Result<(), BoxError> { Ok(()) }
+/// # }
+///
+/// fn main() -> std::process::ExitCode {
+///     VService::new("Images")
+///         .with_task(QueueTask::new(Resize).with_backend(NatsBackend::new()))
+///         .run_from_cli()
+/// }
+/// ```
+#[cfg(feature = "nats")]
+pub use sparts_nats as nats;
 
 /// The README's examples, compiled as doctests.
 #[doc = include_str!("../../README.md")]

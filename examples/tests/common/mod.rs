@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+#[path = "../../../sparts-nats/tests/common/mod.rs"]
+pub(crate) mod nats;
 pub(crate) mod tmux;
 
 /// The bound on every wait for a child: generous, since the machine may be
@@ -106,6 +108,15 @@ impl Example {
             found.extend(self.expect_lines(count - found.len(), want)?);
         }
         Ok(found)
+    }
+
+    /// Every line read so far, after reading what has arrived, without
+    /// waiting.
+    pub(crate) fn lines_so_far(&mut self) -> &[String] {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        &self.seen
     }
 
     fn missing(&self, found: &[String], when: &str) -> String {

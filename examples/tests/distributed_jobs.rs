@@ -1,0 +1,197 @@
+//! `distributed_jobs` as replicas do it: processes sharing one real
+//! `nats-server -js`, one of them killed with SIGKILL; and alone, with
+//! nothing else.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::nats::{NatsServer, available};
+use common::{Example, TestResult, client};
+use nix::sys::signal::Signal;
+
+const BIN: &str = env!("CARGO_BIN_EXE_distributed_jobs");
+
+/// A replica on a free HTTP port; returns it and its port.
+fn replica(args: &[&str]) -> TestResult<(Example, u16)> {
+    let mut all = vec!["--http-host", "127.0.0.1", "--http-port", "0"];
+    all.extend_from_slice(args);
+    let mut example = Example::spawn(BIN, &all)?;
+    let port = example.logged_port("HttpTask")?;
+    example.expect_line("All tasks started")?;
+    Ok((example, port))
+}
+
+/// The numbers in lines `<word> N` (`job N done`, `tick N`) seen so far.
+fn numbers(example: &mut Example, word: &str) -> Vec<u64> {
+    let prefix = format!("{word} ");
+    example
+        .lines_so_far()
+        .iter()
+        .filter_map(|line| {
+            let rest = &line[line.find(&prefix)? + prefix.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// Posts job `n` to one of `ports`, trying the next on a refusal or a
+/// failure (a killed replica): the client's side of at least once.
+async fn post_job(http: &reqwest::Client, ports: &[u16], n: u64) -> TestResult {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut turn = n as usize;
+    loop {
+        let port = ports[turn % ports.len()];
+        let sent = http.post(format!("http://127.0.0.1:{port}/jobs/{n}")).send().await;
+        if let Ok(response) = sent {
+            if response.status() == reqwest::StatusCode::ACCEPTED {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("job {n} was never accepted").into());
+        }
+        turn += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn status_of(http: &reqwest::Client, port: u16) -> TestResult<serde_json::Value> {
+    let body = http.get(format!("http://127.0.0.1:{port}/admin/status")).send().await?.text().await?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+#[tokio::test]
+async fn alone_it_needs_nothing_else() -> TestResult {
+    let (mut alone, port) = replica(&["--tick-interval", "0.2"])?;
+    let response = client().post(format!("http://127.0.0.1:{port}/jobs/42")).send().await?;
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    assert_eq!(response.text().await?, "job 42 queued\n");
+    alone.expect_line("job 42 done")?;
+    let bad = client().post(format!("http://127.0.0.1:{port}/jobs/forty-two")).send().await?;
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+    // Ticks are numbered on the wall clock: tick k runs at k × 0.2 s.
+    let line = alone.expect_line("tick ")?;
+    let tick = numbers(&mut alone, "tick").pop().ok_or(format!("no number in {line:?}"))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let current = (now.as_secs_f64() / 0.2) as u64;
+    assert!(tick + 10 >= current && tick <= current + 1, "tick {tick}, now {current}");
+    assert_eq!(alone.sigterm()?.code(), Some(0));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_do_every_job_when_one_is_killed() -> TestResult {
+    if !available("three_replicas_do_every_job_when_one_is_killed") {
+        return Ok(());
+    }
+    let server = NatsServer::start();
+    let url = server.url();
+    let args = [
+        "--jobs-backend", &url, "--jobs-work-ms", "2", "--jobs-workers", "4",
+        "--jobs-ack-wait", "2", "--tick-interval", "60",
+    ];
+    let mut replicas = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let (example, port) = replica(&args)?;
+        replicas.push(example);
+        ports.push(port);
+    }
+    const JOBS: u64 = 2_000;
+    let http = client();
+    let mut killed = false;
+    let mut posted = 0;
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    use futures_util::StreamExt;
+    while posted < JOBS || !in_flight.is_empty() {
+        while posted < JOBS && in_flight.len() < 16 {
+            let (http, live) = (http.clone(), if killed { ports[..2].to_vec() } else { ports.clone() });
+            in_flight.push(async move { post_job(&http, &live, posted).await.map_err(|e| e.to_string()) });
+            posted += 1;
+        }
+        if let Some(result) = in_flight.next().await {
+            result?;
+        }
+        if posted == JOBS / 3 && !killed {
+            replicas[2].signal(Signal::SIGKILL)?;
+            killed = true;
+        }
+    }
+    // Every job done somewhere, within the ack wait and a margin.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (done, duplicates) = loop {
+        let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+        for replica in &mut replicas {
+            for n in numbers(replica, "job") {
+                *counts.entry(n).or_default() += 1;
+            }
+        }
+        let duplicates: usize = counts.values().map(|c| c - 1).sum();
+        if counts.len() as u64 == JOBS || Instant::now() > deadline {
+            break (counts.keys().copied().collect::<BTreeSet<u64>>(), duplicates);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let missing: Vec<u64> = (0..JOBS).filter(|n| !done.contains(n)).collect();
+    assert!(missing.is_empty(), "jobs never done: {missing:?}");
+    eprintln!("{JOBS} jobs done by 3 replicas, one killed after {} posts: {duplicates} done twice", JOBS / 3);
+    // At least once: what the killed replica had taken but not acknowledged
+    // (4 workers), and what it had acknowledged without the client hearing.
+    assert!(duplicates <= 64, "{duplicates} jobs done twice");
+    for mut replica in replicas.drain(..2) {
+        assert_eq!(replica.sigterm()?.code(), Some(0));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
+    if !available("replicas_finish_the_work_when_the_server_restarts") {
+        return Ok(());
+    }
+    let mut server = NatsServer::start();
+    let url = server.url();
+    let args = ["--jobs-backend", &url, "--jobs-work-ms", "5", "--jobs-workers", "2", "--tick-interval", "60"];
+    let (mut a, a_port) = replica(&args)?;
+    let (mut b, b_port) = replica(&args)?;
+    let http = client();
+    for n in 0..300 {
+        post_job(&http, &[a_port, b_port], n).await?;
+    }
+    server.stop();
+    // While it is down: WARNING, named.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let warned = loop {
+        let status = status_of(&http, a_port).await?;
+        if status["status"] == "WARNING" || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(warned["status"], "WARNING", "{warned}");
+    assert!(warned["details"].to_string().contains("Jobs: NATS server at"), "{warned}");
+    server.restart();
+    for n in 300..600 {
+        post_job(&http, &[a_port, b_port], n).await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let mut done = BTreeSet::new();
+        done.extend(numbers(&mut a, "job"));
+        done.extend(numbers(&mut b, "job"));
+        if done.len() == 600 || Instant::now() > deadline {
+            break done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let missing: Vec<u64> = (0..600).filter(|n| !done.contains(n)).collect();
+    assert!(missing.is_empty(), "jobs never done: {missing:?}");
+    let status = status_of(&http, a_port).await?;
+    assert_eq!(status["status"], "ALIVE", "reconnected: {status}");
+    assert_eq!(a.sigterm()?.code(), Some(0));
+    assert_eq!(b.sigterm()?.code(), Some(0));
+    Ok(())
+}
