@@ -79,15 +79,20 @@ async fn items_submitted_on_one_replica_are_done_by_both() {
             .expect("no error");
         assert_eq!(doubled, (n + 10) * 2);
     }
+    // From a thread outside the runtime too.
+    let from_thread = queue.clone();
+    let stored = std::thread::spawn(move || from_thread.try_submit(5));
+    let future = stored.join().expect("the thread").expect("accepted");
+    assert_eq!(within("from a thread", future).await.expect("done"), 10);
     let (on_a, on_b) = (
         a_work.executed.load(Ordering::Relaxed),
         b_work.executed.load(Ordering::Relaxed),
     );
-    assert_eq!(on_a + on_b, 200);
+    assert_eq!(on_a + on_b, 201);
     assert!(on_b > 0, "replica b took none of the items");
     let completed = a.handle().counter("Double.n_completed").expect("counter")
         + b.handle().counter("Double.n_completed").expect("counter");
-    assert_eq!(completed, 200.0);
+    assert_eq!(completed, 201.0);
     a.shutdown().await.expect("a stops");
     b.shutdown().await.expect("b stops");
 }
@@ -386,4 +391,15 @@ async fn start_errors_name_the_queue() {
     .await
     .expect("starts");
     again.shutdown().await.expect("stops");
+    let other_wait = replica(
+        &server.url(),
+        Double::default(),
+        &["--double-max-items", "6", "--double-ack-wait", "7"],
+    )
+    .await;
+    let other_wait = error(other_wait);
+    assert!(
+        other_wait.contains("Double: NATS JetStream refused consumer workers of stream SPARTS_Svc_Double: it exists with an ack wait of 30s and 10 attempts, and this replica asks for 7s and 10"),
+        "{other_wait}"
+    );
 }

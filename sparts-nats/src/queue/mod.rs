@@ -166,27 +166,59 @@ where
         })
         .await
         .map_err(|e| declare(&format!("stream {}", names.dead_stream), &e))?;
-    let consumer = stream
-        .create_consumer(consumer::pull::Config {
-            durable_name: Some(CONSUMER.to_owned()),
-            ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: spec.ack_wait,
-            // One delivery more than the attempts: the spare one moves the
-            // item to the dead letters without executing it.
-            max_deliver: i64::from(limits.max_attempts) + 1,
-            max_ack_pending: 10_000,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| {
-            declare(
-                &format!(
-                    "consumer {CONSUMER} of stream {} (it may exist with another \
-                     --ack-wait or --max-attempts; every replica must use the same)",
-                    names.stream
-                ),
-                &e,
-            )
-        })?;
+    let consumer = declare_consumer(&stream, &task, &names, &spec, limits).await?;
     NatsQueue::start(connection, names, consumer, spec, limits).await
+}
+
+/// Opens the queue's one durable consumer, creating it the first time.
+/// One that exists with another ack wait or attempt limit is refused
+/// rather than changed: the server would change it for every replica, and
+/// those that keep their own ack wait would say they are alive too rarely.
+async fn declare_consumer(
+    stream: &stream::Stream,
+    task: &str,
+    names: &Names,
+    spec: &QueueSpec,
+    limits: Limits,
+) -> Result<consumer::PullConsumer, Error> {
+    // One delivery more than the attempts: the spare one moves the item to
+    // the dead letters without executing it.
+    let max_deliver = i64::from(limits.max_attempts) + 1;
+    let declare = |reason: String| Error::Declare {
+        task: task.to_owned(),
+        what: format!("consumer {CONSUMER} of stream {}", names.stream),
+        reason,
+    };
+    match stream
+        .get_consumer::<consumer::pull::Config>(CONSUMER)
+        .await
+    {
+        Ok(existing) => {
+            let config = &existing.cached_info().config;
+            if config.ack_wait != spec.ack_wait || config.max_deliver != max_deliver {
+                return Err(declare(format!(
+                    "it exists with an ack wait of {:?} and {} attempts, and this replica \
+                     asks for {:?} and {}: every replica must use the same \
+                     --ack-wait and --max-attempts (sparts_nats::delete_queue removes the queue)",
+                    config.ack_wait,
+                    config.max_deliver - 1,
+                    spec.ack_wait,
+                    limits.max_attempts
+                )));
+            }
+            Ok(existing)
+        }
+        Err(e) if e.to_string().contains("not found") => stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(CONSUMER.to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                max_deliver,
+                max_ack_pending: 10_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| declare(e.to_string())),
+        Err(e) => Err(declare(e.to_string())),
+    }
 }

@@ -68,6 +68,9 @@ struct State<O> {
     replies: Arc<Replies<O>>,
     max_items: usize,
     closed: watch::Sender<bool>,
+    /// Where `try_publish` stores in the background: it may be called from
+    /// a thread outside the runtime.
+    runtime: tokio::runtime::Handle,
     /// The last store was refused for want of room and no room was seen
     /// since: `try_publish` refuses at once.
     full: AtomicBool,
@@ -121,6 +124,7 @@ where
             replies,
             max_items: spec.max_items,
             closed,
+            runtime: tokio::runtime::Handle::current(),
             full: AtomicBool::new(false),
             depth: AtomicUsize::new(0),
         });
@@ -320,7 +324,8 @@ where
             });
         }
         let state = Arc::clone(state);
-        tokio::spawn(async move {
+        let runtime = state.runtime.clone();
+        runtime.spawn(async move {
             if let Err((error, reply)) = state.store(item, reply, false).await {
                 match reply {
                     Some(reply) => {

@@ -49,14 +49,20 @@ where
     let mut backoff = Duration::from_millis(100);
     let mut closed = false;
     loop {
-        let next = tokio::select! {
-            biased;
-            () = token.cancelled(), if !closed => {
-                remote.close();
-                closed = true;
-                continue;
+        // A take in progress is kept across the stop, not dropped: the
+        // backend may be fetching an item for it, which it then hands back
+        // at once rather than leaving it to the ack wait.
+        let taking = remote.next();
+        tokio::pin!(taking);
+        let next = loop {
+            tokio::select! {
+                biased;
+                () = token.cancelled(), if !closed => {
+                    remote.close();
+                    closed = true;
+                }
+                next = &mut taking => break next,
             }
-            next = remote.next() => next,
         };
         let delivery = match next {
             Ok(Some(delivery)) => delivery,
