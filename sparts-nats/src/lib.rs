@@ -12,5 +12,7 @@
 
 mod connection;
 mod error;
+mod lease;
 
 pub use error::{Error, Result};
+pub use lease::NatsLease;

@@ -51,7 +51,14 @@ impl NatsServer {
         let store = self.dir.path().join("store");
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("a log file");
         let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
             .arg(&store)
             .stdout(Stdio::null())
             .stderr(log)
