@@ -130,20 +130,32 @@ impl NatsLeadership {
                 Ok(())
             }
             Err(error) if error.kind() == UpdateErrorKind::WrongLastRevision => {
-                let holder = self.holder_now().await;
-                self.note_leader(holder.as_deref());
-                Err(LeaseError::Lost { holder })
+                match self.current().await {
+                    // An earlier write of this term went through, its
+                    // answer lost on the way: nobody wrote since.
+                    Some((revision, now)) if now == record => {
+                        term.token = revision;
+                        term.last_tick = record.last_tick;
+                        Ok(())
+                    }
+                    now => {
+                        let holder = now.and_then(|(_, record)| record.holder);
+                        self.note_leader(holder.as_deref());
+                        Err(LeaseError::Lost { holder })
+                    }
+                }
             }
             Err(error) => Err(LeaseError::Unavailable(error.into())),
         }
     }
 
-    /// Who holds the lease now, if it can be read.
-    async fn holder_now(&self) -> Option<String> {
+    /// The lease as it is now, with its revision, if it can be read.
+    async fn current(&self) -> Option<(u64, Record)> {
         let entry = self.kv.entry(KEY).await.ok()??;
-        (entry.operation == Operation::Put)
-            .then(|| Record::decode(&entry.value).ok()?.holder)
-            .flatten()
+        let record = (entry.operation == Operation::Put)
+            .then(|| Record::decode(&entry.value).ok())
+            .flatten()?;
+        Some((entry.revision, record))
     }
 }
 
