@@ -8,6 +8,9 @@
 //! and the defaults (`memory`, `none`) stay exactly the single-process
 //! behaviour.
 
+pub use crate::tasks::periodic::coordinate::{
+    Coordinator, Leadership, LeaseError, LeaseSpec, Term,
+};
 pub use crate::tasks::queue::backend::{
     Delivery, QueueBackend, QueueSpec, RemoteQueue, ResultSender, Settle,
 };

@@ -97,7 +97,7 @@ pub use service::{RunningService, VService};
 pub use status::{Readiness, Status, WarningId};
 pub use task::{IntoTaskSpec, NoOptions, SkipTask, TaskContext, TaskSpec, VTask};
 pub use tasks::{ItemContext, QueueSender, QueueTask, QueueWork, TryLater};
-pub use tasks::{Periodic, PeriodicContext, PeriodicTask};
+pub use tasks::{Periodic, PeriodicContext, PeriodicTask, PeriodicTick};
 
 /// Re-exported so task options can derive `clap::Args` without a direct
 /// dependency on clap.

@@ -30,7 +30,9 @@ mod watcher;
 
 #[cfg(unix)]
 pub use command::{CommandOptions, CommandTask};
-pub use periodic::{Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask};
+pub use periodic::{
+    Periodic, PeriodicContext, PeriodicOptions, PeriodicOutput, PeriodicTask, PeriodicTick,
+};
 pub use poller::{Poller, PollerContext, PollerTask};
 pub use queue::{ItemContext, ItemFuture, QueueOptions, QueueSender, QueueTask, QueueWork};
 pub use runtime::{DedicatedRuntime, RuntimeOptions};

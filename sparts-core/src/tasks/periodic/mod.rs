@@ -1,9 +1,14 @@
 //! `PeriodicTask`: runs the user's `execute` every interval.
 
 mod closure;
+pub(crate) mod coordinate;
+mod coordinated;
+mod grid;
+mod leader;
 mod options;
 mod schedule;
 mod state;
+mod tick;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -24,7 +29,11 @@ use crate::telemetry::PeriodicMetrics;
 
 pub use options::PeriodicOptions;
 pub(crate) use state::{PhaseWatch, State};
+pub use tick::PeriodicTick;
 
+use coordinate::Coordinator;
+use coordinated::Coordination;
+use grid::WallClock;
 use schedule::Schedule;
 use state::{SharedError, WorkerGuard, resolve};
 
@@ -122,6 +131,32 @@ pub trait Periodic<O: TaskOptions = NoOptions, R: PeriodicOutput = ()>:
 ///   tick, and moves a pending tick to one new interval after the last one.
 /// - Counters: `n_iterations` (successful executions), `n_slow_iterations`,
 ///   `n_try_later`, and `execute_duration_ms.{avg,max,min}.{60,240}`.
+/// - `execute` learns which tick it runs for from [`PeriodicTick::current`].
+///
+/// # Coordination
+///
+/// A service run as several replicas runs every tick on each of them,
+/// unless the task is offered a [`Coordinator`]
+/// ([`with_coordinator`](Self::with_coordinator)) and the operator picks it
+/// with `--<prefix>-coordination <scheme>://…`. Then:
+///
+/// - ticks sit on a wall-clock grid every replica agrees on: tick `k` is
+///   due `k` intervals after the Unix epoch (the interval is read at start,
+///   and must be the same on every replica);
+/// - one replica holds a lease and runs each tick once; a new leader skips
+///   the ticks already run, and runs at once one that a handover missed;
+/// - the leader renews the lease every third of `--<prefix>-lease-ttl`
+///   (default 10 s), and when no renewal went through for two thirds of
+///   it, it starts no new tick (one running finishes) until it leads
+///   again;
+/// - a leader that stops hands over at once; one that dies is replaced
+///   within the TTL;
+/// - the other replicas run nothing: there
+///   [`execute_async`](Self::execute_async) fails at once with
+///   [`Error::NotLeader`], naming the leader;
+/// - [`PeriodicTick::current`] carries the lease's fencing token;
+/// - more counters: `is_leader` (0 or 1) and `n_leader_changes` (times this
+///   replica took the lease).
 ///
 /// Each (re)start of the service builds a fresh instance from a clone. The
 /// type parameters are the [`Periodic`]'s: `PeriodicTask<Clock>` for a task
@@ -131,6 +166,11 @@ pub struct PeriodicTask<P, O = NoOptions, R = ()> {
     inner: P,
     workers: usize,
     state: State<R>,
+    /// Those `--<prefix>-coordination` may pick.
+    coordinators: Vec<Arc<dyn Coordinator>>,
+    /// The one picked, once initialized.
+    coordination: Option<Coordination>,
+    wall: WallClock,
     _options: PhantomData<fn() -> O>,
 }
 
@@ -140,6 +180,7 @@ impl<P, O, R: Clone> std::fmt::Debug for PeriodicTask<P, O, R> {
             .field("name", &self.state.name())
             .field("workers", &self.workers)
             .field("state", &self.state)
+            .field("coordination", &self.coordination)
             .finish_non_exhaustive()
     }
 }
@@ -147,7 +188,11 @@ impl<P, O, R: Clone> std::fmt::Debug for PeriodicTask<P, O, R> {
 impl<P: Periodic<O, R> + Clone, O: TaskOptions, R: PeriodicOutput> Clone for PeriodicTask<P, O, R> {
     /// A fresh, not yet started instance with a clone of the work.
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone()).with_workers(self.workers)
+        Self {
+            coordinators: self.coordinators.clone(),
+            wall: self.wall.clone(),
+            ..Self::new(self.inner.clone()).with_workers(self.workers)
+        }
     }
 }
 
@@ -166,8 +211,71 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
             inner,
             workers: 1,
             state: State::new(P::name().into_owned()),
+            coordinators: Vec::new(),
+            coordination: None,
+            wall: WallClock::default(),
             _options: PhantomData,
         }
+    }
+
+    /// Offers `coordinator` to `--<prefix>-coordination`: with
+    /// `<scheme>://…` (its [`scheme`](Coordinator::scheme)), the replicas of
+    /// the service share a lease there, and each tick runs on one of them
+    /// only (see [Coordination](Self#coordination)). The default stays
+    /// `none`, so a service built with a coordinator still runs alone.
+    ///
+    /// ```
+    /// use futures_util::future::BoxFuture;
+    /// use sparts_core::backend::{Coordinator, LeaseSpec, Leadership};
+    /// use sparts_core::{BoxError, PeriodicTask, VService};
+    /// # #[derive(Clone)]
+    /// # struct Tick;
+    /// # impl sparts_core::Periodic for Tick {
+    /// #     async fn execute(&self, _: &sparts_core::PeriodicContext) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    ///
+    /// /// A coordinator whose store is never there.
+    /// struct Nowhere;
+    ///
+    /// impl Coordinator for Nowhere {
+    ///     fn scheme(&self) -> &'static str {
+    ///         "nowhere"
+    ///     }
+    ///
+    ///     fn join<'a>(
+    ///         &'a self,
+    ///         url: &'a str,
+    ///         spec: LeaseSpec,
+    ///     ) -> BoxFuture<'a, Result<Box<dyn Leadership>, BoxError>> {
+    ///         Box::pin(async move { Err(format!("{}: nothing at {url}", spec.task).into()) })
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let start = |url: &'static str| {
+    ///     VService::new("Svc")
+    ///         .with_task(PeriodicTask::new(Tick).with_coordinator(Nowhere))
+    ///         .start_with_args(["svc", "--tick-coordination", url])
+    /// };
+    /// let error = format!("{:#}", start("nowhere://x").await.err().expect("no store"));
+    /// assert!(error.contains("Tick: nothing at nowhere://x"), "{error}");
+    ///
+    /// let error = format!("{:#}", start("redis://x").await.err().expect("no such scheme"));
+    /// assert!(error.contains("unknown coordination (known: none, nowhere)"), "{error}");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_coordinator(mut self, coordinator: impl Coordinator) -> Self {
+        self.coordinators.push(Arc::new(coordinator));
+        self
+    }
+
+    /// Reads tick numbers from `wall` instead of the system's clock.
+    #[cfg(test)]
+    fn with_wall_clock(mut self, wall: WallClock) -> Self {
+        self.wall = wall;
+        self
     }
 
     /// Runs `workers` copies of the schedule side by side (at least one),
@@ -195,12 +303,17 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
     /// Fails at once with [`Error::TaskNotRunning`] when the task is not
     /// running (not started, stopping or stopped), later with the same
     /// error if it stops first, and with [`Error::ExecutionFailed`] if the
-    /// execution fails. The waiter is registered by this call, not when the
-    /// future is first polled.
+    /// execution fails. With coordination, it fails with
+    /// [`Error::NotLeader`] at once on a replica that does not lead, and
+    /// later if this one stops leading first. The waiter is registered by
+    /// this call, not when the future is first polled.
     pub fn execute_async(
         &self,
     ) -> impl Future<Output = Result<R, Error>> + Send + 'static + use<P, O, R> {
-        let registered = self.state.register();
+        let registered = match &self.coordination {
+            None => self.state.register(),
+            Some(c) => self.state.register_if(|task| c.check_leading(task)),
+        };
         let name = self.state.name();
         async move {
             match registered?.await {
@@ -297,6 +410,8 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
         self.inner.init(ctx).await?;
         // Registered now so that they read 0 before the first execution.
         Metrics::new(ctx);
+        self.coordination =
+            Coordination::join(&self.coordinators, ctx, self.workers, self.wall.clone()).await?;
         self.state
             .start(ctx.name(), ctx.token().clone(), self.workers);
         Ok(())
@@ -305,14 +420,18 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
     async fn run(&self, ctx: PeriodicContext<O>) -> Result<(), BoxError> {
         let _worker = WorkerGuard(&self.state);
         let metrics = Metrics::new(&ctx);
+        if let Some(coordination) = &self.coordination {
+            return self.run_coordinated(coordination, &ctx, &metrics).await;
+        }
         let mut options = ctx.watch_options();
         let mut schedule = Schedule::starting_at(Instant::now());
         let mut warning = Warning::default();
         while Self::wait(&ctx, &mut options, &mut schedule).await {
             schedule.start();
             let waiters = self.state.take();
+            let tick = PeriodicTick::new(self.wall.tick(ctx.options().interval), None);
             let started = Instant::now();
-            let result = self.inner.execute(&ctx).await;
+            let result = tick.scope(self.inner.execute(&ctx)).await;
             let now = Instant::now();
             let interval = ctx.options().interval;
             match result {

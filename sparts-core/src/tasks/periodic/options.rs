@@ -5,8 +5,10 @@ use std::time::Duration;
 use crate::options::parse_interval;
 
 /// Options of a [`PeriodicTask`](super::PeriodicTask) (and a
-/// [`PollerTask`](crate::tasks::PollerTask)): `--<prefix>-interval` and the task's
-/// own options (the `O` of [`Periodic`](super::Periodic)), which this struct derefs to.
+/// [`PollerTask`](crate::tasks::PollerTask)): `--<prefix>-interval`,
+/// `--<prefix>-coordination`, `--<prefix>-lease-ttl` and the task's own
+/// options (the `O` of [`Periodic`](super::Periodic)), which this struct
+/// derefs to.
 ///
 /// ```
 /// use sparts_core::{clap::Parser, tasks::PeriodicOptions};
@@ -28,12 +30,30 @@ use crate::options::parse_interval;
 /// let cli = Cli::parse_from(["cli", "--interval", "0.25", "--name", "you"]);
 /// assert_eq!(cli.task.interval, std::time::Duration::from_millis(250));
 /// assert_eq!(cli.task.name, "you", "through Deref");
+/// assert_eq!(cli.task.coordination, "none", "every replica runs every tick");
 /// ```
 #[derive(clap::Args, Debug, Clone)]
 pub struct PeriodicOptions<O: clap::Args> {
     /// Seconds between executions (fractional); a change applies from the next tick.
     #[arg(long, default_value = "1", value_parser = parse_interval, value_name = "SECONDS")]
     pub interval: Duration,
+
+    /// Where the replicas of the service agree on which one runs each
+    /// tick: `none` (each runs every tick), or a coordinator's URL such as
+    /// `nats://127.0.0.1:4222`.
+    ///
+    /// With one, ticks sit on a wall-clock grid (tick k is due k intervals
+    /// after the Unix epoch), and the interval is read at start: give every
+    /// replica the same. Read at start.
+    #[arg(long, default_value = "none", value_name = "none|URL")]
+    pub coordination: String,
+
+    /// With coordination: how long the lease outlives its holder's last
+    /// renewal, so how long a replica that dies holds the ticks up.
+    ///
+    /// Read at start.
+    #[arg(long, default_value = "10", value_parser = parse_interval, value_name = "SECONDS")]
+    pub lease_ttl: Duration,
 
     /// The task's own options.
     #[command(flatten)]

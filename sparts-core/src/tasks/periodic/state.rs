@@ -135,6 +135,41 @@ impl<T: Clone> State<T> {
         result.unwrap_or_else(|| Err(Error::TaskNotRunning(self.name())))
     }
 
+    /// Like [`register`](Self::register), once `allowed` (asked under the
+    /// same lock as [`refuse_waiters`](Self::refuse_waiters), so that a
+    /// waiter is either refused or failed, never forgotten) says this
+    /// replica may execute.
+    pub(super) fn register_if(
+        &self,
+        allowed: impl FnOnce(&str) -> Result<(), Error>,
+    ) -> Result<oneshot::Receiver<Result<T, Error>>, Error> {
+        let mut result = None;
+        self.tx.send_if_modified(|i| {
+            result = Some(if !i.is_running() {
+                Err(Error::TaskNotRunning(i.name.clone()))
+            } else if let Err(error) = allowed(&i.name) {
+                Err(error)
+            } else {
+                let (tx, rx) = oneshot::channel();
+                i.waiters.push(tx);
+                Ok(rx)
+            });
+            false
+        });
+        result.unwrap_or_else(|| Err(Error::TaskNotRunning(self.name())))
+    }
+
+    /// Fails every waiter with `error(task name)`: this replica no longer
+    /// executes (it lost the lease).
+    pub(super) fn refuse_waiters(&self, error: impl Fn(&str) -> Error) {
+        self.tx.send_if_modified(|i| {
+            for waiter in i.waiters.drain(..) {
+                let _ = waiter.send(Err(error(&i.name)));
+            }
+            false
+        });
+    }
+
     /// Takes the waiters for the execution that starts now.
     pub(super) fn take(&self) -> Vec<Waiter<T>> {
         let mut taken = Vec::new();
