@@ -13,6 +13,13 @@
 #                                               what it adds to a start
 #   target/release/queue                       QueueTask against a bare tokio
 #                                               mpsc + oneshot loop, 1M items
+#   target/release/queue_nats --rounds 3       QueueTask on NATS JetStream
+#                                               against raw async-nats on the
+#                                               same local nats-server: no-op
+#                                               throughput, submit + await,
+#                                               one of two replicas killed
+#                                               (skipped, with a note in the
+#                                               table, without nats-server)
 #   target/release/telemetry                   Prometheus counter and histogram
 #                                               recording, 1 and 2 threads;
 #                                               rendering 1,000 series
@@ -34,7 +41,7 @@
 #                                               64 connections, 3 rounds of 4 s,
 #                                               then 8 busy connections beside
 #                                               1,000 idle ones
-# About 4 minutes of benchmarks on a 2-core machine, plus the build (seconds
+# About 5 minutes of benchmarks on a 2-core machine, plus the build (seconds
 # when up to date, about 6 minutes cold): under 10 minutes in all. Longer
 # runs (bench/http.sh 5 10, thrift_load --rounds 5) give steadier medians.
 #
@@ -58,6 +65,7 @@ if [ "${1:-}" = --quick ]; then
     HTTP_ARGS=(1 2)
     GRPC_ARGS=(1 1)
     THRIFT_ARGS=(--rounds 1 --seconds 1)
+    QUEUE_NATS_ARGS=(--rounds 1 --items 2000 --submits 1000 --kill-items 1000)
 elif [ -n "${1:-}" ]; then
     echo "usage: bash bench/suite.sh [--quick]" >&2
     exit 2
@@ -67,7 +75,16 @@ else
     HTTP_ARGS=(3 8)
     GRPC_ARGS=(3 5)
     THRIFT_ARGS=(--rounds 3 --seconds 4)
+    QUEUE_NATS_ARGS=(--rounds 3 --items 20000 --submits 5000 --kill-items 5000)
 fi
+# The counts the NATS rows name: the value after each flag.
+nats_arg() {
+    local i
+    for ((i = 0; i < ${#QUEUE_NATS_ARGS[@]} - 1; i++)); do
+        [ "${QUEUE_NATS_ARGS[i]}" = "$1" ] && echo "${QUEUE_NATS_ARGS[i + 1]}"
+    done
+    return 0
+}
 
 LOGS=target/bench-suite
 BIN=target/release
@@ -102,6 +119,14 @@ bench() {
 bench lifecycle "$BIN/lifecycle" "${LIFECYCLE_ARGS[@]}"
 bench config "$BIN/config_load" "${CONFIG_ARGS[@]}"
 bench queue "$BIN/queue"
+# It runs its own nats-server; without one its rows say so rather than fail.
+NATS_MISSING=
+if command -v nats-server >/dev/null; then
+    bench queue_nats "$BIN/queue_nats" "${QUEUE_NATS_ARGS[@]}"
+else
+    NATS_MISSING="skipped: nats-server is not installed (apt-get install nats-server)"
+    echo "=== queue_nats: $NATS_MISSING" >&2
+fi
 bench telemetry "$BIN/telemetry"
 bench http bash bench/http.sh "${HTTP_ARGS[@]}"
 bench http_instr bash bench/http_instructions.sh
@@ -160,6 +185,24 @@ max_met() {
 }
 mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
 
+# The NATS JetStream rows: A is judged (>= 0.8 of raw async-nats doing the
+# same per-item pull and double ack), B and C are reported.
+nats_rows() {
+    local a b c
+    a="QueueTask on NATS JetStream, items/s (4 workers, $(num "$(nats_arg --items)") no-op items from 8 producers; median of $(nats_arg --rounds)) vs raw async-nats: streaming pull of 4 per request, decode, ack"
+    b="NATS QueueTask \`submit\` + await, 64 in flight, items/s (p99) vs raw publish + pull + request/reply"
+    c="NATS QueueTask, one of two replica processes SIGKILLed at a third of $(num "$(nats_arg --kill-items)") items of 1 ms: from the kill until every item is done (until every item was delivered once)"
+    if [ -n "$NATS_MISSING" ]; then
+        echo "| $a | $NATS_MISSING | | | ≥ 0.8 | skipped |"
+        echo "| $b | $NATS_MISSING | | | — | |"
+        echo "| $c | $NATS_MISSING | | | — | |"
+        return
+    fi
+    echo "| $a | $(num "$(v queue_nats_items_per_s)") | $(num "$(v queue_nats_raw_items_per_s)") | $(num "$(v queue_nats_ratio)" 3) | ≥ 0.8 | $(met "$(v queue_nats_ratio)" '>=' 0.8) |"
+    echo "| $b | $(num "$(v queue_nats_submit_items_per_s)") ($(unit "$(v queue_nats_submit_p99_ms)" ms)) | $(num "$(v queue_nats_raw_submit_items_per_s)") ($(unit "$(v queue_nats_raw_submit_p99_ms)" ms)) | $(num "$(v queue_nats_submit_ratio)" 3) | — | |"
+    echo "| $c | $(unit "$(v queue_nats_kill_recovery_s)" s) ($(unit "$(v queue_nats_kill_drain_s)" s)) | ack wait $(unit "$(v queue_nats_ack_wait_s)" s) | — | — | |"
+}
+
 {
     printf 'sparts-rs benchmark suite, %s, %s cores (%s), load average before %s, after %s: `bash bench/suite.sh%s`\n\n' \
         "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
@@ -177,6 +220,7 @@ mb() { if [ -n "$1" ]; then echo "$(num "$1" 2) MB"; else echo n/a; fi; }
     echo "| Thrift getStatus calls/s, 64 connections, vs TServer | $(num "$(v thrift_64conn_calls_per_s)") | $(num "$(v thrift_64conn_tserver_calls_per_s)") | $(num "$(v thrift_64conn)" 3) | ≥ 1.0 | $(met "$(v thrift_64conn)" '>=' 1.0) |"
     echo "| Thrift, $flood_busy busy connections beside $(num "$flood_idle") idle ones, p99 | $(unit "$(v idle_flood_p99_ms)" ms) ($(num "$(v idle_flood_calls_per_s)") calls/s) | $tserver_flood | — | < 5 ms | $(met "$(v idle_flood_p99_ms)" '<' 5) |"
     echo "| QueueTask items/s (1 worker, 1M no-op items) vs bare tokio mpsc + oneshot | $(num "$(v queue_items_per_s)") | $(num "$(v queue_bare_items_per_s)") | $(num "$(v queue_ratio)" 3) | ≥ 0.5 and ≥ 500,000/s | $(met "$(v queue_ratio)" '>=' 0.5 "$(v queue_items_per_s)" '>=' 500000) |"
+    nats_rows
     echo "| Prometheus counter increment, ns (uncontended / 2 threads on one series) | $(num "$(v counter_ns)" 2) / $(num "$(v counter_2t_ns)" 2) | — | — | ≤ 10 ns uncontended | $(met "$(v counter_ns)" '<=' 10) |"
     echo "| Prometheus histogram observation, ns (uncontended / 2 threads on one series) | $(num "$(v histogram_ns)" 2) / $(num "$(v histogram_2t_ns)" 2) | — | — | ≤ 50 ns uncontended | $(met "$(v histogram_ns)" '<=' 50) |"
     echo "| render 1,000 series on /metrics (counters; 1,000 histograms: $(unit "$(v render_1000_histograms_ms)" ms)) | $(unit "$(v render_1000_counters_ms)" ms) | — | — | ≤ 1 ms | $(met "$(v render_1000_counters_ms)" '<=' 1) |"

@@ -44,11 +44,12 @@ async fn post_job(http: &reqwest::Client, ports: &[u16], n: u64) -> TestResult {
     let mut turn = n as usize;
     loop {
         let port = ports[turn % ports.len()];
-        let sent = http.post(format!("http://127.0.0.1:{port}/jobs/{n}")).send().await;
-        if let Ok(response) = sent {
-            if response.status() == reqwest::StatusCode::ACCEPTED {
-                return Ok(());
-            }
+        let sent = http
+            .post(format!("http://127.0.0.1:{port}/jobs/{n}"))
+            .send()
+            .await;
+        if sent.is_ok_and(|response| response.status() == reqwest::StatusCode::ACCEPTED) {
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("job {n} was never accepted").into());
@@ -59,25 +60,41 @@ async fn post_job(http: &reqwest::Client, ports: &[u16], n: u64) -> TestResult {
 }
 
 async fn status_of(http: &reqwest::Client, port: u16) -> TestResult<serde_json::Value> {
-    let body = http.get(format!("http://127.0.0.1:{port}/admin/status")).send().await?.text().await?;
+    let body = http
+        .get(format!("http://127.0.0.1:{port}/admin/status"))
+        .send()
+        .await?
+        .text()
+        .await?;
     Ok(serde_json::from_str(&body)?)
 }
 
 #[tokio::test]
 async fn alone_it_needs_nothing_else() -> TestResult {
     let (mut alone, port) = replica(&["--tick-interval", "0.2"])?;
-    let response = client().post(format!("http://127.0.0.1:{port}/jobs/42")).send().await?;
+    let response = client()
+        .post(format!("http://127.0.0.1:{port}/jobs/42"))
+        .send()
+        .await?;
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
     assert_eq!(response.text().await?, "job 42 queued\n");
     alone.expect_line("job 42 done")?;
-    let bad = client().post(format!("http://127.0.0.1:{port}/jobs/forty-two")).send().await?;
+    let bad = client()
+        .post(format!("http://127.0.0.1:{port}/jobs/forty-two"))
+        .send()
+        .await?;
     assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
     // Ticks are numbered on the wall clock: tick k runs at k × 0.2 s.
     let line = alone.expect_line("tick ")?;
-    let tick = numbers(&mut alone, "tick").pop().ok_or(format!("no number in {line:?}"))?;
+    let tick = numbers(&mut alone, "tick")
+        .pop()
+        .ok_or(format!("no number in {line:?}"))?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
     let current = (now.as_secs_f64() / 0.2) as u64;
-    assert!(tick + 10 >= current && tick <= current + 1, "tick {tick}, now {current}");
+    assert!(
+        tick + 10 >= current && tick <= current + 1,
+        "tick {tick}, now {current}"
+    );
     assert_eq!(alone.sigterm()?.code(), Some(0));
     Ok(())
 }
@@ -90,8 +107,16 @@ async fn three_replicas_do_every_job_when_one_is_killed() -> TestResult {
     let server = NatsServer::start();
     let url = server.url();
     let args = [
-        "--jobs-backend", &url, "--jobs-work-ms", "2", "--jobs-workers", "4",
-        "--jobs-ack-wait", "2", "--tick-interval", "60",
+        "--jobs-backend",
+        &url,
+        "--jobs-work-ms",
+        "2",
+        "--jobs-workers",
+        "4",
+        "--jobs-ack-wait",
+        "2",
+        "--tick-interval",
+        "60",
     ];
     let mut replicas = Vec::new();
     let mut ports = Vec::new();
@@ -108,8 +133,19 @@ async fn three_replicas_do_every_job_when_one_is_killed() -> TestResult {
     use futures_util::StreamExt;
     while posted < JOBS || !in_flight.is_empty() {
         while posted < JOBS && in_flight.len() < 16 {
-            let (http, live) = (http.clone(), if killed { ports[..2].to_vec() } else { ports.clone() });
-            in_flight.push(async move { post_job(&http, &live, posted).await.map_err(|e| e.to_string()) });
+            let (http, live) = (
+                http.clone(),
+                if killed {
+                    ports[..2].to_vec()
+                } else {
+                    ports.clone()
+                },
+            );
+            in_flight.push(async move {
+                post_job(&http, &live, posted)
+                    .await
+                    .map_err(|e| e.to_string())
+            });
             posted += 1;
         }
         if let Some(result) = in_flight.next().await {
@@ -131,13 +167,19 @@ async fn three_replicas_do_every_job_when_one_is_killed() -> TestResult {
         }
         let duplicates: usize = counts.values().map(|c| c - 1).sum();
         if counts.len() as u64 == JOBS || Instant::now() > deadline {
-            break (counts.keys().copied().collect::<BTreeSet<u64>>(), duplicates);
+            break (
+                counts.keys().copied().collect::<BTreeSet<u64>>(),
+                duplicates,
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let missing: Vec<u64> = (0..JOBS).filter(|n| !done.contains(n)).collect();
     assert!(missing.is_empty(), "jobs never done: {missing:?}");
-    eprintln!("{JOBS} jobs done by 3 replicas, one killed after {} posts: {duplicates} done twice", JOBS / 3);
+    eprintln!(
+        "{JOBS} jobs done by 3 replicas, one killed after {} posts: {duplicates} done twice",
+        JOBS / 3
+    );
     // At least once: what the killed replica had taken but not acknowledged
     // (4 workers), and what it had acknowledged without the client hearing.
     assert!(duplicates <= 64, "{duplicates} jobs done twice");
@@ -154,7 +196,16 @@ async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
     }
     let mut server = NatsServer::start();
     let url = server.url();
-    let args = ["--jobs-backend", &url, "--jobs-work-ms", "5", "--jobs-workers", "2", "--tick-interval", "60"];
+    let args = [
+        "--jobs-backend",
+        &url,
+        "--jobs-work-ms",
+        "5",
+        "--jobs-workers",
+        "2",
+        "--tick-interval",
+        "60",
+    ];
     let (mut a, a_port) = replica(&args)?;
     let (mut b, b_port) = replica(&args)?;
     let http = client();
@@ -172,7 +223,12 @@ async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(warned["status"], "WARNING", "{warned}");
-    assert!(warned["details"].to_string().contains("Jobs: NATS server at"), "{warned}");
+    assert!(
+        warned["details"]
+            .to_string()
+            .contains("Jobs: NATS server at"),
+        "{warned}"
+    );
     server.restart();
     for n in 300..600 {
         post_job(&http, &[a_port, b_port], n).await?;

@@ -12,5 +12,5 @@ pub use crate::tasks::periodic::coordinate::{
     Coordinator, Leadership, LeaseError, LeaseSpec, Term,
 };
 pub use crate::tasks::queue::backend::{
-    Delivery, QueueBackend, QueueSpec, RemoteQueue, ResultSender, Settle,
+    Delivery, NextDelivery, QueueBackend, QueueSpec, RemoteQueue, ResultSender, Settle,
 };

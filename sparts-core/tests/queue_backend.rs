@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
-use sparts_core::backend::{Delivery, QueueBackend, QueueSpec, RemoteQueue, ResultSender, Settle};
+use sparts_core::backend::{
+    Delivery, NextDelivery, QueueBackend, QueueSpec, RemoteQueue, ResultSender, Settle,
+};
 use sparts_core::{
     BoxError, Error, ItemContext, NoOptions, QueueTask, QueueWork, TryLater, VService,
 };
@@ -119,7 +121,7 @@ impl RemoteQueue<u32, u32> for FakeQueue {
         Ok(())
     }
 
-    fn next(&self) -> BoxFuture<'_, Result<Option<Box<dyn Delivery<u32, u32>>>, BoxError>> {
+    fn next(&self) -> NextDelivery<'_, u32, u32> {
         Box::pin(async move {
             loop {
                 let notified = self.0.arrived.notified();
@@ -297,7 +299,7 @@ async fn memory_stays_the_default_and_the_backend_gets_the_options() {
 async fn a_backend_that_cannot_serve_refuses_the_start() {
     let backend = FakeBackend::default();
     let error =
-        |r: Result<sparts_core::RunningService, Error>| format!("{:#}", r.err().expect("refused"));
+        |r: Result<sparts_core::RunningService, Error>| format!("{:#}", r.expect_err("refused"));
     let unknown = error(start(&backend, &["--double-backend", "kafka://k:1"]).await);
     assert!(
         unknown

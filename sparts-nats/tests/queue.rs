@@ -337,7 +337,7 @@ async fn start_errors_name_the_queue() {
     }
     let server = common::NatsServer::start();
     let error =
-        |r: Result<sparts_core::RunningService, Error>| format!("{:#}", r.err().expect("refused"));
+        |r: Result<sparts_core::RunningService, Error>| format!("{:#}", r.expect_err("refused"));
 
     let bad = error(replica("nats://127.0.0.1", Double::default(), &[]).await);
     assert!(

@@ -94,14 +94,14 @@ pub async fn delete_queue(url: &str, service: &str, task: &str) -> Result<(), Er
             .delete_stream(stream)
             .await
             .map_err(Into::into);
-        if let Err(e) = deleted {
-            if !e.to_string().contains("not found") {
-                return Err(Error::Request {
-                    task: task.to_owned(),
-                    what: "stream delete",
-                    reason: e.to_string(),
-                });
-            }
+        if let Err(e) = deleted
+            && !e.to_string().contains("not found")
+        {
+            return Err(Error::Request {
+                task: task.to_owned(),
+                what: "stream delete",
+                reason: e.to_string(),
+            });
         }
     }
     Ok(())

@@ -13,8 +13,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sparts_core::BoxError;
 use sparts_core::backend::{Delivery, Settle};
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{error, warn};
 
+use super::fetch::Fetched;
 use super::remote::{Inner, REPLY_HEADER, system_time};
 use super::replies::{Outcome, RECEIVED};
 
@@ -30,6 +32,8 @@ pub(crate) const ATTEMPTS_HEADER: &str = "Sparts-Attempts";
 pub(crate) struct NatsDelivery<T, O> {
     item: T,
     message: Message,
+    /// This replica's worker slot, free again once the item is settled.
+    _slot: OwnedSemaphorePermit,
     attempt: u32,
     stored_at: SystemTime,
     inner: Arc<Inner>,
@@ -43,7 +47,8 @@ where
 {
     /// Reads a delivery; `None` when it was settled here instead (an item
     /// that does not decode, or one out of attempts: to the dead letters).
-    pub(crate) async fn receive(inner: &Arc<Inner>, message: Message) -> Option<Self> {
+    pub(crate) async fn receive(inner: &Arc<Inner>, fetched: Fetched) -> Option<Self> {
+        let Fetched { message, slot } = fetched;
         let (attempt, stored_at) = match message.info() {
             Ok(info) => (
                 u32::try_from(info.delivered).unwrap_or(u32::MAX).max(1),
@@ -79,22 +84,12 @@ where
         Some(Self {
             item,
             message,
+            _slot: slot,
             attempt,
             stored_at,
             inner: Arc::clone(inner),
             _output: PhantomData,
         })
-    }
-
-    /// Gives an item taken as the stop came back to the stream at once.
-    pub(crate) async fn hand_back(inner: &Inner, message: &Message) {
-        if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
-            inner.counters.backend_errors.increment();
-            warn!(
-                "{}: cannot hand an item back (it comes back after the ack wait): {e}",
-                inner.task
-            );
-        }
     }
 }
 
@@ -152,6 +147,14 @@ async fn store_dead_letter(inner: &Inner, message: &Message, attempts: u32, why:
     }
 }
 
+/// Whether the submitter waits for the result.
+fn has_reply(message: &Message) -> bool {
+    message
+        .headers
+        .as_ref()
+        .is_some_and(|h| h.get(REPLY_HEADER).is_some())
+}
+
 /// Sends a result to the submitter's inbox, if it named one; whether a
 /// future took it.
 async fn send_result<O: Serialize>(inner: &Inner, message: &Message, outcome: Outcome<O>) -> bool {
@@ -204,10 +207,10 @@ where
 
     fn keep_alive(&self) -> BoxFuture<'_, Result<(), BoxError>> {
         Box::pin(async move {
-            self.message.ack_with(AckKind::Progress).await.map_err(|e| {
-                self.inner.counters.backend_errors.increment();
-                e
-            })
+            self.message
+                .ack_with(AckKind::Progress)
+                .await
+                .inspect_err(|_| self.inner.counters.backend_errors.increment())
         })
     }
 
@@ -217,9 +220,16 @@ where
             let message = &self.message;
             let settled = match how {
                 Settle::Done(result) => {
-                    // Settled before the result goes: a result implies the
-                    // item is off the queue.
-                    message.double_ack().await?;
+                    // Settled before the result goes, and confirmed when a
+                    // submitter waits: a result implies the item is off
+                    // the queue. Without one, a plain ack saves a round
+                    // trip; a lost one means a duplicate, as at least once
+                    // allows.
+                    if has_reply(message) {
+                        message.double_ack().await?;
+                    } else {
+                        message.ack().await?;
+                    }
                     let failure = result.as_ref().err().map(ToString::to_string);
                     let outcome = match result {
                         Ok(output) => Outcome::Ok(output),
@@ -251,10 +261,7 @@ where
                 Settle::HandBack => message.ack_with(AckKind::Nak(None)).await,
                 _ => message.ack_with(AckKind::Nak(None)).await,
             };
-            settled.map_err(|e| {
-                inner.counters.backend_errors.increment();
-                e
-            })
+            settled.inspect_err(|_| inner.counters.backend_errors.increment())
         })
     }
 }

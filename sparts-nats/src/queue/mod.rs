@@ -3,6 +3,7 @@
 
 mod dead;
 mod delivery;
+mod fetch;
 mod names;
 mod remote;
 mod replies;

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::PullConsumer;
-use futures_util::StreamExt;
+use async_nats::{HeaderMap, Subject};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sparts_core::backend::{Delivery, QueueSpec, RemoteQueue, ResultSender};
+use sparts_core::backend::{Delivery, NextDelivery, QueueSpec, RemoteQueue, ResultSender};
 use sparts_core::counters::Counter;
 use sparts_core::{BoxError, Error as CoreError};
 use tokio::sync::watch;
@@ -21,14 +20,12 @@ use tracing::{error, warn};
 
 use super::Limits;
 use super::delivery::NatsDelivery;
+use super::fetch::{self, Intake};
 use super::names::Names;
 use super::replies::Replies;
 use crate::connection::Connection;
 use crate::error::Error;
 
-/// How long one pull waits for an item; also how long a stop may wait for
-/// a pull in flight to end (its item, if one comes, is handed back).
-const PULL_WAIT: Duration = Duration::from_secs(1);
 /// How often the depth over every replica is read.
 const DEPTH_EVERY: Duration = Duration::from_secs(2);
 /// Waits between tries to store into a full queue (doubling).
@@ -50,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) task: String,
     pub(crate) connection: Connection,
     pub(crate) names: Names,
+    /// `names.items`, made once: a fifo queue stores every item there.
+    pub(crate) items_subject: Subject,
     pub(crate) limits: Limits,
     pub(crate) ack_wait: Duration,
     pub(crate) counters: Counters,
@@ -58,7 +57,7 @@ pub(crate) struct Inner {
 /// A queue task's items in a JetStream stream, for one start of the task.
 pub(crate) struct NatsQueue<T, O> {
     state: Arc<State<O>>,
-    consumer: PullConsumer,
+    intake: Intake,
     _item: PhantomData<fn(T) -> T>,
 }
 
@@ -116,6 +115,7 @@ where
             inner: Arc::new(Inner {
                 task: task.clone(),
                 connection,
+                items_subject: Subject::from(names.items.as_str()),
                 names,
                 limits,
                 ack_wait: spec.ack_wait,
@@ -136,9 +136,17 @@ where
                 let _ = stopped.wait_for(|closed| *closed).await;
             });
         tokio::spawn(read_depth(Arc::downgrade(&state), consumer.clone()));
+        let intake = fetch::start(
+            &state.runtime,
+            Arc::clone(&state.inner),
+            consumer,
+            spec.workers,
+            state.closed.subscribe(),
+        )
+        .await?;
         Ok(Self {
             state,
-            consumer,
+            intake,
             _item: PhantomData,
         })
     }
@@ -146,41 +154,30 @@ where
     /// Takes one item for a worker; `None` once closed.
     async fn take(&self) -> Result<Option<Box<dyn Delivery<T, O>>>, BoxError> {
         let inner = &self.state.inner;
+        let mut closed = self.state.closed.subscribe();
         loop {
-            if *self.state.closed.borrow() {
+            if *closed.borrow_and_update() {
                 return Ok(None);
             }
-            let mut batch = self
-                .consumer
-                .batch()
-                .max_messages(1)
-                .expires(PULL_WAIT)
-                .messages()
-                .await
-                .map_err(|e| request_failed(inner, "pull", &e))?;
-            let message = match batch.next().await {
-                None => continue,
-                Some(Err(e)) => return Err(request_failed(inner, "pull", &e).into()),
-                Some(Ok(message)) => message,
+            let fetched = {
+                let mut intake = self.intake.lock().await;
+                tokio::select! {
+                    fetched = intake.recv() => fetched,
+                    _ = closed.wait_for(|closed| *closed) => return Ok(None),
+                }
             };
-            if *self.state.closed.borrow() {
+            let Some(fetched) = fetched else {
+                return Ok(None);
+            };
+            if *closed.borrow() {
                 // Taken as the stop came: handed back before it waits.
-                NatsDelivery::<T, O>::hand_back(inner, &message).await;
+                fetch::hand_back(inner, &fetched.message).await;
                 return Ok(None);
             }
-            if let Some(delivery) = NatsDelivery::<T, O>::receive(inner, message).await {
+            if let Some(delivery) = NatsDelivery::<T, O>::receive(inner, fetched).await {
                 return Ok(Some(Box::new(delivery)));
             }
         }
-    }
-}
-
-fn request_failed(inner: &Inner, what: &'static str, e: &dyn std::fmt::Display) -> Error {
-    inner.counters.backend_errors.increment();
-    Error::Request {
-        task: inner.task.clone(),
-        what,
-        reason: e.to_string(),
     }
 }
 
@@ -224,17 +221,21 @@ impl<O: Serialize + DeserializeOwned + Send + 'static> State<O> {
             }
         };
         let subject = if inner.limits.unique {
-            inner.names.unique_item(&payload)
+            Subject::from(inner.names.unique_item(&payload))
         } else {
-            inner.names.items.clone()
+            inner.items_subject.clone()
         };
-        let mut headers = HeaderMap::new();
         // A store retried after a lost answer is recognised by its id.
-        headers.insert("Nats-Msg-Id", inner.connection.client.new_inbox().as_str());
+        let id = inner.connection.client.new_inbox();
         let waiting = reply.map(|sender| self.replies.register(sender));
-        if let Some((_, inbox)) = &waiting {
-            headers.insert(REPLY_HEADER, inbox.as_str());
-        }
+        let headers = || {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id.as_str());
+            if let Some((_, inbox)) = &waiting {
+                headers.insert(REPLY_HEADER, inbox.as_str());
+            }
+            headers
+        };
         let give_back = |error: CoreError| {
             (
                 error,
@@ -251,7 +252,7 @@ impl<O: Serialize + DeserializeOwned + Send + 'static> State<O> {
             let stored = match inner
                 .connection
                 .jetstream
-                .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                .publish_with_headers(subject.clone(), headers(), payload.clone())
                 .await
             {
                 Ok(ack) => ack.await.map(|_| ()).map_err(|e| refusal(&e)),
@@ -338,7 +339,7 @@ where
         Ok(())
     }
 
-    fn next(&self) -> BoxFuture<'_, Result<Option<Box<dyn Delivery<T, O>>>, BoxError>> {
+    fn next(&self) -> NextDelivery<'_, T, O> {
         Box::pin(self.take())
     }
 

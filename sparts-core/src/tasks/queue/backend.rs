@@ -17,6 +17,10 @@ use crate::counters::CounterRegistry;
 use crate::error::{BoxError, Error};
 use crate::handle::ServiceHandle;
 
+/// What [`RemoteQueue::next`] resolves to: a delivery, or `None` once
+/// closed.
+pub type NextDelivery<'a, T, O> = BoxFuture<'a, Result<Option<Box<dyn Delivery<T, O>>>, BoxError>>;
+
 /// Where an item's result goes: the submitter's
 /// [`ItemFuture`](super::ItemFuture).
 pub type ResultSender<O> = oneshot::Sender<Result<O, BoxError>>;
@@ -85,7 +89,7 @@ pub trait RemoteQueue<T, O>: Send + Sync {
 
     /// The next item for one of this replica's workers; `None` once
     /// [`close`](Self::close)d.
-    fn next(&self) -> BoxFuture<'_, Result<Option<Box<dyn Delivery<T, O>>>, BoxError>>;
+    fn next(&self) -> NextDelivery<'_, T, O>;
 
     /// Items queued, waiting for a retry or executing, on every replica
     /// (as last read).

@@ -168,16 +168,11 @@ async fn cut_short_at<O: TaskOptions>(ctx: &ItemContext<O>) {
     tokio::time::sleep_until(began + timeout.saturating_sub(margin)).await;
 }
 
-async fn settle<T: std::fmt::Debug, R>(
-    name: &str,
-    delivery: Box<dyn Delivery<T, R>>,
-    how: Settle<R>,
-) {
+async fn settle<T, R>(name: &str, delivery: Box<dyn Delivery<T, R>>, how: Settle<R>) {
     let kind = how.kind();
-    let item = format!("{:?}", delivery.item());
     if let Err(e) = delivery.settle(how).await {
         // The backend delivers it again after its ack wait: late, not lost.
-        warn!("{name}: cannot settle item {item} ({kind}) with the backend: {e}");
+        warn!("{name}: cannot settle an item ({kind}) with the backend: {e}");
     }
 }
 
