@@ -251,3 +251,81 @@ async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
     assert_eq!(b.sigterm()?.code(), Some(0));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_run_each_tick_once_and_one_takes_over_from_a_killed_leader() -> TestResult {
+    if !available("three_replicas_run_each_tick_once_and_one_takes_over_from_a_killed_leader") {
+        return Ok(());
+    }
+    let server = NatsServer::start();
+    let url = server.url();
+    let args = [
+        "--tick-coordination",
+        &url,
+        "--tick-interval",
+        "0.2",
+        "--tick-lease-ttl",
+        "1",
+    ];
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(replica(&args)?.0);
+    }
+    let ticks = |replicas: &mut Vec<Example>| -> Vec<Vec<u64>> {
+        replicas.iter_mut().map(|r| numbers(r, "tick")).collect()
+    };
+    // Ten intervals and more.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = ticks(&mut replicas);
+    while seen.iter().map(Vec::len).sum::<usize>() < 12 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = ticks(&mut replicas);
+    }
+    let all: Vec<u64> = seen.iter().flatten().copied().collect();
+    let distinct: BTreeSet<u64> = all.iter().copied().collect();
+    assert!(all.len() >= 12, "too few ticks: {seen:?}");
+    assert_eq!(distinct.len(), all.len(), "a tick ran twice: {seen:?}");
+    let leader = seen.iter().position(|t| !t.is_empty()).ok_or("no leader")?;
+    let last = *distinct.last().ok_or("no tick")?;
+    replicas[leader].signal(Signal::SIGKILL)?;
+    let killed = Instant::now();
+    // Another leads once the lease lapses (its TTL, 1 s, after the last
+    // renewal) and runs the next tick on the grid: TTL, an interval, and
+    // slack for a busy machine.
+    let deadline = killed + Duration::from_secs(10);
+    let taken_over = loop {
+        let after: Vec<u64> = replicas
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| *i != leader)
+            .flat_map(|(_, r)| numbers(r, "tick"))
+            .filter(|t| *t > last)
+            .collect();
+        if !after.is_empty() || Instant::now() > deadline {
+            break killed.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        taken_over < Duration::from_millis(1_800),
+        "took over after {taken_over:?}"
+    );
+    let survivors: Vec<u64> = replicas
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| *i != leader)
+        .flat_map(|(_, r)| numbers(r, "tick"))
+        .collect();
+    let before: BTreeSet<u64> = seen[leader].iter().copied().collect();
+    assert!(
+        survivors.iter().all(|t| !before.contains(t)),
+        "the new leader reran a tick"
+    );
+    eprintln!("the leader was killed after tick {last}; another led {taken_over:?} later");
+    for (i, mut replica) in replicas.into_iter().enumerate() {
+        if i != leader {
+            assert_eq!(replica.sigterm()?.code(), Some(0));
+        }
+    }
+    Ok(())
+}
