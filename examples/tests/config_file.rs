@@ -4,21 +4,10 @@
 
 mod common;
 
-use common::{Example, TestResult, client};
+use common::{Example, TestResult, get_json};
 use nix::sys::signal::Signal;
-use serde_json::Value;
 
 const HELLO: &str = env!("CARGO_BIN_EXE_http_hello");
-
-async fn get(port: u16, path: &str) -> TestResult<Value> {
-    let body = client()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(serde_json::from_str(&body)?)
-}
 
 #[tokio::test]
 async fn sighup_reads_the_config_file_again() -> TestResult {
@@ -32,7 +21,7 @@ async fn sighup_reads_the_config_file_again() -> TestResult {
     let mut server = Example::spawn(HELLO, &["--config", file_arg])?;
     let port = server.logged_port("HttpTask")?;
     server.expect_line("All tasks started")?;
-    let options = get(port, "/admin/options?source=true").await?;
+    let options = get_json(port, "/admin/options?source=true").await?;
     assert_eq!(options["http_lameduck"]["value"], "1");
     assert_eq!(options["http_lameduck"]["source"], "file");
     assert_eq!(options["http_host"]["source"], "file");
@@ -45,20 +34,20 @@ async fn sighup_reads_the_config_file_again() -> TestResult {
     server.signal(Signal::SIGHUP)?;
     server.expect_line("option http_lameduck set from the config file")?;
     server.expect_line("All tasks started")?;
-    let options = get(port, "/admin/options?source=true").await?;
+    let options = get_json(port, "/admin/options?source=true").await?;
     assert_eq!(options["http_lameduck"]["value"], "2.5");
 
     std::fs::write(&file, "[http]\nlameduck = \"soon\"\n")?;
     server.signal(Signal::SIGHUP)?;
     server.expect_line("All tasks started")?;
-    let status = get(port, "/admin/status").await?;
+    let status = get_json(port, "/admin/status").await?;
     assert_eq!(status["status"], "WARNING", "{status}");
     let details = status["details"].to_string();
     assert!(
         details.contains("line 2, [http] lameduck") && details.contains("soon"),
         "{status}"
     );
-    let options = get(port, "/admin/options").await?;
+    let options = get_json(port, "/admin/options").await?;
     assert_eq!(options["http_lameduck"], "2.5", "the options stay");
     assert_eq!(server.sigterm()?.code(), Some(0));
     Ok(())

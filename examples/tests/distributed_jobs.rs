@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::nats::{NatsServer, available};
-use common::{Example, TestResult, client};
+use common::{Example, TestResult, client, get_json};
 use nix::sys::signal::Signal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_distributed_jobs");
@@ -57,16 +57,6 @@ async fn post_job(http: &reqwest::Client, ports: &[u16], n: u64) -> TestResult {
         turn += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn status_of(http: &reqwest::Client, port: u16) -> TestResult<serde_json::Value> {
-    let body = http
-        .get(format!("http://127.0.0.1:{port}/admin/status"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    Ok(serde_json::from_str(&body)?)
 }
 
 #[tokio::test]
@@ -216,7 +206,7 @@ async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
     // While it is down: WARNING, named.
     let deadline = Instant::now() + Duration::from_secs(20);
     let warned = loop {
-        let status = status_of(&http, a_port).await?;
+        let status = get_json(a_port, "/admin/status").await?;
         if status["status"] == "WARNING" || Instant::now() > deadline {
             break status;
         }
@@ -245,7 +235,7 @@ async fn replicas_finish_the_work_when_the_server_restarts() -> TestResult {
     };
     let missing: Vec<u64> = (0..600).filter(|n| !done.contains(n)).collect();
     assert!(missing.is_empty(), "jobs never done: {missing:?}");
-    let status = status_of(&http, a_port).await?;
+    let status = get_json(a_port, "/admin/status").await?;
     assert_eq!(status["status"], "ALIVE", "reconnected: {status}");
     assert_eq!(a.sigterm()?.code(), Some(0));
     assert_eq!(b.sigterm()?.code(), Some(0));

@@ -250,6 +250,17 @@ pub(crate) fn wait_for_file_line(path: &std::path::Path, text: &str) -> Result<(
 
 /// An HTTP client for the examples' servers: no proxy, and it gives up
 /// after the patience.
+/// The JSON `GET http://127.0.0.1:<port><path>` answers.
+pub(crate) async fn get_json(port: u16, path: &str) -> TestResult<serde_json::Value> {
+    let body = client()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(serde_json::from_str(&body)?)
+}
+
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()

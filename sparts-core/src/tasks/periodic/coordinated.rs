@@ -12,12 +12,11 @@ use tracing::{debug, info, warn};
 use super::coordinate::{Coordinator, Leadership, LeaseSpec, pick};
 use super::grid::{Grid, WallClock};
 use super::leader::{Claim, Hold, Leader};
-use super::state::{SharedError, resolve};
-use super::{Failed, Metrics, Periodic, PeriodicContext, PeriodicOutput, PeriodicTask, Warning};
+use super::state::resolve;
+use super::{Metrics, Periodic, PeriodicContext, PeriodicOutput, PeriodicTask, Warning};
 use crate::counters::Counter;
 use crate::error::{BoxError, Error};
 use crate::task::TaskOptions;
-use crate::tasks::TryLater;
 use crate::tasks::periodic::PeriodicTick;
 
 /// A coordinated task's lease and schedule, for one start of the task.
@@ -266,11 +265,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
                 let after = match result {
                     Ok(output) => {
                         warning.clear(ctx.service());
-                        metrics.iterations.increment();
-                        metrics
-                            .duration_ms
-                            .add((now - started).as_secs_f64() * 1000.0);
-                        metrics.prometheus.ran(now - started);
+                        metrics.ran(now - started);
                         let current = grid.current();
                         if current > next {
                             metrics.slow.increment();
@@ -282,22 +277,11 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
                         None
                     }
                     Err(error) => {
-                        let Some(try_later) = TryLater::find(&error) else {
-                            let error: SharedError = Arc::from(error);
-                            self.state.fail(waiters, &error);
-                            return Err(Failed(error).into());
-                        };
-                        metrics.try_later.increment();
-                        metrics.prometheus.retries.inc();
-                        debug!("{try_later}: retrying");
-                        if let Some(reason) = &try_later.reason {
-                            warning.set(ctx.service(), ctx.worker_name(), reason);
-                        }
-                        self.state.put_back(waiters);
-                        if try_later.after.is_none() {
+                        let after = self.retry_or_fail(ctx, metrics, warning, waiters, error)?;
+                        if after.is_none() {
                             next = (next + 1).max(grid.current());
                         }
-                        try_later.after
+                        after
                     }
                 };
                 if let Some(why) = lost {

@@ -325,6 +325,32 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> PeriodicTask<P, O, R>
     }
 
     /// Sees the task stop; for tasks built on this one.
+    /// An execution that ended in an error: a [`TryLater`] is counted, its
+    /// reason warned of, and its delay returned (the waiters wait for the
+    /// retry); any other error fails the waiters, and the task with it.
+    fn retry_or_fail(
+        &self,
+        ctx: &PeriodicContext<O>,
+        metrics: &Metrics,
+        warning: &mut Warning,
+        waiters: Vec<state::Waiter<R>>,
+        error: BoxError,
+    ) -> Result<Option<Duration>, BoxError> {
+        let Some(try_later) = TryLater::find(&error) else {
+            let error: SharedError = Arc::from(error);
+            self.state.fail(waiters, &error);
+            return Err(Failed(error).into());
+        };
+        metrics.try_later.increment();
+        metrics.prometheus.retries.inc();
+        debug!("{try_later}: retrying");
+        if let Some(reason) = &try_later.reason {
+            warning.set(ctx.service(), ctx.worker_name(), reason);
+        }
+        self.state.put_back(waiters);
+        Ok(try_later.after)
+    }
+
     pub(crate) fn phase(&self) -> PhaseWatch<R> {
         self.state.subscribe()
     }
@@ -369,6 +395,13 @@ struct Metrics {
 }
 
 impl Metrics {
+    /// Counts an execution that returned, and how long it took.
+    fn ran(&self, took: Duration) {
+        self.iterations.increment();
+        self.duration_ms.add(took.as_secs_f64() * 1000.0);
+        self.prometheus.ran(took);
+    }
+
     fn new<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
         let samples = SamplesConfig::default()
             .with_types([SampleType::Avg, SampleType::Max, SampleType::Min])
@@ -437,11 +470,7 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
             match result {
                 Ok(output) => {
                     warning.clear(ctx.service());
-                    metrics.iterations.increment();
-                    metrics
-                        .duration_ms
-                        .add((now - started).as_secs_f64() * 1000.0);
-                    metrics.prometheus.ran(now - started);
+                    metrics.ran(now - started);
                     if schedule.finished(now, interval) {
                         metrics.slow.increment();
                         metrics.prometheus.slow.inc();
@@ -450,19 +479,8 @@ impl<P: Periodic<O, R>, O: TaskOptions, R: PeriodicOutput> VTask<PeriodicOptions
                     resolve(waiters, &output);
                 }
                 Err(error) => {
-                    let Some(try_later) = TryLater::find(&error) else {
-                        let error: SharedError = Arc::from(error);
-                        self.state.fail(waiters, &error);
-                        return Err(Failed(error).into());
-                    };
-                    metrics.try_later.increment();
-                    metrics.prometheus.retries.inc();
-                    debug!("{try_later}: retrying");
-                    if let Some(reason) = &try_later.reason {
-                        warning.set(ctx.service(), ctx.worker_name(), reason);
-                    }
-                    schedule.retry(now, try_later.after, interval);
-                    self.state.put_back(waiters);
+                    let after = self.retry_or_fail(&ctx, &metrics, &mut warning, waiters, error)?;
+                    schedule.retry(now, after, interval);
                 }
             }
         }
