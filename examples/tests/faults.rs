@@ -172,6 +172,9 @@ fn the_open_file_limit_is_raised_to_the_hard_limit() -> TestResult {
     ]);
     let mut server = Example::spawn_command(&mut command)?;
     let raised = server.expect_line("raised the open-file limit from 256 to ")?;
+    // Logged before the signal handlers are in place: a SIGTERM now would
+    // end the process without them.
+    server.expect_line("All tasks started")?;
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()))?;
     let open_files = limits
         .lines()
