@@ -319,3 +319,35 @@ async fn three_replicas_run_each_tick_once_and_one_takes_over_from_a_killed_lead
     }
     Ok(())
 }
+
+#[test]
+fn a_backend_that_cannot_serve_stops_the_start_with_exit_1() -> TestResult {
+    for (flag, url, said) in [
+        (
+            "--jobs-backend",
+            "nats://127.0.0.1:1",
+            "Jobs: cannot reach the NATS server at nats://127.0.0.1:1",
+        ),
+        (
+            "--jobs-backend",
+            "nats://localhost",
+            "Jobs: \"nats://localhost\" is not a NATS URL",
+        ),
+        (
+            "--jobs-backend",
+            "redis://localhost:6379",
+            "unknown backend (known: memory, nats)",
+        ),
+        (
+            "--tick-coordination",
+            "nats://127.0.0.1:1",
+            "Tick: cannot reach the NATS server at nats://127.0.0.1:1",
+        ),
+    ] {
+        let (status, out) =
+            common::run(std::process::Command::new(BIN).args(["--http-port", "0", flag, url]))?;
+        assert_eq!(status.code(), Some(1), "{flag} {url}: {out}");
+        assert!(out.contains(said), "{flag} {url}: {out}");
+    }
+    Ok(())
+}
