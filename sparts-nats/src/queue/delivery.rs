@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{error, warn};
 
 use super::fetch::Fetched;
-use super::remote::{Inner, REPLY_HEADER, system_time};
+use super::inner::{Inner, REPLY_HEADER, system_time};
 use super::replies::{Outcome, RECEIVED};
 
 /// How long the executing replica waits for the submitter to take a result.

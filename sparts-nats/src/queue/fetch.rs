@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::remote::Inner;
+use super::inner::Inner;
 use crate::error::Error;
 
 /// How long one pull request waits for items; also how long a stop waits

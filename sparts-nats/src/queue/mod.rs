@@ -4,6 +4,7 @@
 mod dead;
 mod delivery;
 mod fetch;
+mod inner;
 mod names;
 mod remote;
 mod replies;

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::{HeaderMap, Subject};
@@ -13,7 +13,6 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sparts_core::backend::{Delivery, NextDelivery, QueueSpec, RemoteQueue, ResultSender};
-use sparts_core::counters::Counter;
 use sparts_core::{BoxError, Error as CoreError};
 use tokio::sync::watch;
 use tracing::{error, warn};
@@ -21,6 +20,7 @@ use tracing::{error, warn};
 use super::Limits;
 use super::delivery::NatsDelivery;
 use super::fetch::{self, Intake};
+use super::inner::{Counters, Inner, REPLY_HEADER};
 use super::names::Names;
 use super::replies::Replies;
 use crate::connection::Connection;
@@ -30,30 +30,6 @@ use crate::error::Error;
 const DEPTH_EVERY: Duration = Duration::from_secs(2);
 /// Waits between tries to store into a full queue (doubling).
 const FULL_PAUSE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(500));
-/// Header naming the inbox of a submitter that waits for the result.
-pub(crate) const REPLY_HEADER: &str = "Sparts-Reply";
-
-/// The queue's counters beside the task's own.
-#[derive(Debug, Clone)]
-pub(crate) struct Counters {
-    pub(crate) redelivered: Counter,
-    pub(crate) dead_lettered: Counter,
-    pub(crate) backend_errors: Counter,
-}
-
-/// What the queue and its deliveries share.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) task: String,
-    pub(crate) connection: Connection,
-    pub(crate) names: Names,
-    /// `names.items`, made once: a fifo queue stores every item there.
-    pub(crate) items_subject: Subject,
-    pub(crate) limits: Limits,
-    pub(crate) ack_wait: Duration,
-    pub(crate) counters: Counters,
-}
-
 /// A queue task's items in a JetStream stream, for one start of the task.
 pub(crate) struct NatsQueue<T, O> {
     state: Arc<State<O>>,
@@ -402,9 +378,4 @@ async fn read_depth<O>(state: std::sync::Weak<State<O>>, mut consumer: PullConsu
             _ = closed.wait_for(|closed| *closed) => return,
         }
     }
-}
-
-/// The wall-clock time of a JetStream timestamp.
-pub(crate) fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
-    SystemTime::from(at)
 }

@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::PeriodicContext;
 use super::coordinate::{LeaseError, Term};
-use super::coordinated::Coordination;
+use super::coordination::Coordination;
 use super::grid::Grid;
 use crate::task::TaskOptions;
 

@@ -3,6 +3,7 @@
 mod closure;
 pub(crate) mod coordinate;
 mod coordinated;
+mod coordination;
 mod grid;
 mod leader;
 mod options;
@@ -32,7 +33,7 @@ pub(crate) use state::{PhaseWatch, State};
 pub use tick::PeriodicTick;
 
 use coordinate::Coordinator;
-use coordinated::Coordination;
+use coordination::Coordination;
 use grid::WallClock;
 use schedule::Schedule;
 use state::{SharedError, WorkerGuard, resolve};

@@ -437,7 +437,10 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> VTask<QueueOptions<O
     }
 
     async fn run(&self, ctx: TaskContext<QueueOptions<O>>) -> Result<(), BoxError> {
-        worker::run(&self.work, &self.shared, ctx).await
+        match self.shared.remote_queue() {
+            Some(remote) => remote_worker::run(&self.work, remote, ctx).await,
+            None => worker::run(&self.work, &self.shared, ctx).await,
+        }
     }
 
     async fn stop(&self, _ctx: &TaskContext<QueueOptions<O>>) {

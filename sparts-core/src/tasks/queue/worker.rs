@@ -95,9 +95,6 @@ where
     O: TaskOptions,
     R: Send + 'static,
 {
-    if let Some(remote) = shared.remote_queue() {
-        return super::remote_worker::run(work, remote, ctx).await;
-    }
     let max_attempts = ctx.options().max_attempts;
     let counters = Counters::register(&ctx);
     let token = ctx.token().clone();
