@@ -403,3 +403,91 @@ async fn start_errors_name_the_queue() {
         "{other_wait}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_taken_ahead_are_kept_alive_while_they_wait() {
+    if !common::available("items_taken_ahead_are_kept_alive_while_they_wait") {
+        return;
+    }
+    let server = common::NatsServer::start();
+    let (a_work, b_work) = (Double::default(), Double::default());
+    // a takes items ahead of its one worker; b, with none ahead, is free as
+    // soon as its first item is done. Items of 1.2 s with a 1 s ack wait:
+    // those waiting on a would go to b as well if a did not keep them alive.
+    let ahead = [
+        "--double-workers",
+        "1",
+        "--double-ack-wait",
+        "1",
+        "--double-prefetch",
+        "4",
+    ];
+    let a = replica(&server.url(), a_work.clone(), &ahead)
+        .await
+        .expect("a starts");
+    let queue = a.handle().queue::<u64, u64>("Double").expect("the queue");
+    let mut futures = Vec::new();
+    for n in [1200, 1201, 1202, 1203] {
+        futures.push(queue.submit(n).await.expect("stored"));
+    }
+    let alone = [
+        "--double-workers",
+        "1",
+        "--double-ack-wait",
+        "1",
+        "--double-prefetch",
+        "0",
+    ];
+    let b = replica(&server.url(), b_work.clone(), &alone)
+        .await
+        .expect("b starts");
+    for future in futures {
+        within("a slow item", future).await.expect("done");
+    }
+    let executed =
+        a_work.executed.load(Ordering::Relaxed) + b_work.executed.load(Ordering::Relaxed);
+    assert_eq!(executed, 4, "an item ran twice");
+    for replica in [&a, &b] {
+        assert_eq!(
+            replica
+                .handle()
+                .counter("Double.n_redelivered")
+                .expect("counter"),
+            0.0
+        );
+    }
+    a.shutdown().await.expect("stops");
+    b.shutdown().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_prefetch_a_long_item_goes_to_the_free_replica() {
+    if !common::available("without_prefetch_a_long_item_goes_to_the_free_replica") {
+        return;
+    }
+    let server = common::NatsServer::start();
+    let args = ["--double-workers", "1", "--double-prefetch", "0"];
+    let (a_work, b_work) = (Double::default(), Double::default());
+    let a = replica(&server.url(), a_work.clone(), &args)
+        .await
+        .expect("a starts");
+    let b = replica(&server.url(), b_work.clone(), &args)
+        .await
+        .expect("b starts");
+    let queue = a.handle().queue::<u64, u64>("Double").expect("the queue");
+    let started = Instant::now();
+    let first = queue.submit(1500).await.expect("stored");
+    let second = queue.submit(1501).await.expect("stored");
+    within("first", first).await.expect("done");
+    within("second", second).await.expect("done");
+    // Side by side, one each, not one after the other on one replica.
+    assert_eq!(a_work.executed.load(Ordering::Relaxed), 1);
+    assert_eq!(b_work.executed.load(Ordering::Relaxed), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    a.shutdown().await.expect("stops");
+    b.shutdown().await.expect("stops");
+}

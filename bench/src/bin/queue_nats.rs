@@ -19,9 +19,9 @@
 //!   producers, each awaiting its store, until all are done. sparts: a
 //!   service whose `QueueTask` has 4 workers, `enqueue`, done when the
 //!   task's `n_completed` reaches the count. Raw: publishes awaiting their
-//!   PubAck, and what a hand-written consumer does: one streaming pull of
-//!   up to 4 messages per request (`consumer.stream()`), decoding each item
-//!   and acking it.
+//!   PubAck, and what a hand-written consumer does: `consumer.messages()`
+//!   with async-nats's defaults (a streaming pull of up to 200 messages per
+//!   request), decoding each item and acking it.
 //! - **B, `submit` with the result awaited**, 64 in flight: items/s and the
 //!   p99 latency from `submit` to the result. Raw: a publish naming a reply
 //!   inbox in a header, a pull and double ack, then a core NATS request
@@ -414,13 +414,11 @@ async fn raw_throughput(raw: &Raw, n: u64) -> Result<Duration, BoxError> {
     Ok(elapsed)
 }
 
-/// One streaming pull of up to `WORKERS` messages per request, plain acks.
+/// One streaming pull with async-nats's defaults, plain acks.
 async fn stream_consumer(consumer: PullConsumer, progress: Arc<Progress>) -> Result<(), BoxError> {
-    let mut messages = consumer
-        .stream()
-        .max_messages_per_batch(WORKERS)
-        .messages()
-        .await?;
+    // async-nats's defaults (200 messages per request), as a hand-written
+    // consumer has them.
+    let mut messages = consumer.messages().await?;
     while let Some(message) = messages.next().await {
         let message = message?;
         decode(&message)?;

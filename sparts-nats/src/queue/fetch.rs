@@ -1,8 +1,9 @@
 //! Pulling items for this replica's workers.
 //!
-//! One task per queue asks for as many items as there are idle workers, so
-//! no more items are in hand (waiting for a worker or executing) than there
-//! are workers, and hands back whatever it holds when the queue closes.
+//! One task per queue keeps up to `workers + prefetch` items in hand
+//! (executing, or taken ahead and waiting for a worker), asking for more as
+//! slots free; it keeps the items taken ahead alive, and hands them back
+//! when the queue closes.
 //! Its pull requests share one inbox subscription, as a streaming pull's
 //! do: a request of its own per pull would subscribe and unsubscribe each
 //! time, which measured as the largest cost of a no-op item.
@@ -16,7 +17,7 @@ use async_nats::jetstream::consumer::pull::BatchConfig;
 use async_nats::jetstream::{self, AckKind, Message};
 use async_nats::{StatusCode, Subscriber};
 use futures_util::StreamExt;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -42,8 +43,50 @@ pub(crate) struct Fetched {
     pub(crate) slot: OwnedSemaphorePermit,
 }
 
-/// The workers' end: items as they are pulled.
-pub(crate) type Intake = Arc<Mutex<mpsc::Receiver<Fetched>>>;
+/// The items taken ahead, oldest first, for the workers to take.
+#[derive(Default)]
+pub(crate) struct Intake {
+    ahead: std::sync::Mutex<VecDeque<Fetched>>,
+    arrived: Notify,
+}
+
+impl Intake {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Fetched>> {
+        self.ahead
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, fetched: Fetched) {
+        self.lock().push_back(fetched);
+        self.arrived.notify_one();
+    }
+
+    /// The oldest item taken ahead, waiting for one; `None` once `closed`.
+    pub(crate) async fn take(&self, closed: &mut watch::Receiver<bool>) -> Option<Fetched> {
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            // Registered before looking, so that a push in between wakes it.
+            arrived.as_mut().enable();
+            if *closed.borrow_and_update() {
+                return None;
+            }
+            if let Some(fetched) = self.lock().pop_front() {
+                return Some(fetched);
+            }
+            tokio::select! {
+                () = arrived => {}
+                () = stopped(closed) => return None,
+            }
+        }
+    }
+
+    /// The replies of the items waiting, to keep them alive.
+    fn waiting(&self) -> Vec<Message> {
+        self.lock().iter().map(|f| f.message.clone()).collect()
+    }
+}
 
 /// A pull request the server has not ended yet: the slots of the items it
 /// has still to bring, and when it must have ended.
@@ -53,14 +96,14 @@ struct Open {
 }
 
 /// Subscribes to this replica's pull inbox and starts pulling for
-/// `workers` workers until `closed` turns true.
+/// `workers` workers and `prefetch` items ahead until `closed` turns true.
 pub(crate) async fn start(
     runtime: &tokio::runtime::Handle,
     inner: Arc<Inner>,
     consumer: PullConsumer,
-    workers: usize,
+    (workers, prefetch): (usize, usize),
     closed: watch::Receiver<bool>,
-) -> Result<Intake, Error> {
+) -> Result<Arc<Intake>, Error> {
     let client = &inner.connection.client;
     let inbox = client.new_inbox();
     let subscription = client
@@ -71,19 +114,21 @@ pub(crate) async fn start(
             what: "a subscription for items".to_owned(),
             reason: e.to_string(),
         })?;
-    let workers = workers.max(1);
-    let (tx, rx) = mpsc::channel(workers);
-    let intake = Arc::new(Mutex::new(rx));
+    let in_hand = workers
+        .max(1)
+        .saturating_add(prefetch)
+        .min(Semaphore::MAX_PERMITS);
+    let intake = Arc::new(Intake::default());
     let puller = Puller {
-        slots: Arc::new(Semaphore::new(workers)),
-        half: u32::try_from(workers / 2).unwrap_or(u32::MAX).max(1),
+        slots: Arc::new(Semaphore::new(in_hand)),
+        half: u32::try_from(in_hand / 2).unwrap_or(u32::MAX).max(1),
         open: VecDeque::new(),
         inner,
         consumer,
         inbox,
-        tx,
+        intake: Arc::clone(&intake),
     };
-    runtime.spawn(puller.run(subscription, Arc::clone(&intake), closed));
+    runtime.spawn(puller.run(subscription, closed));
     Ok(intake)
 }
 
@@ -97,12 +142,15 @@ struct Puller {
     half: u32,
     /// Oldest first: the server fills and ends requests in that order.
     open: VecDeque<Open>,
-    tx: mpsc::Sender<Fetched>,
+    intake: Arc<Intake>,
 }
 
 impl Puller {
-    async fn run(mut self, mut items: Subscriber, intake: Intake, closed: watch::Receiver<bool>) {
+    async fn run(mut self, mut items: Subscriber, closed: watch::Receiver<bool>) {
         let mut stop = closed.clone();
+        // Items taken ahead wait without a worker to say they are alive.
+        let every = (self.inner.ack_wait / 2).max(Duration::from_millis(10));
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + every, every);
         let mut stopping = *closed.borrow();
         let mut backoff = Duration::ZERO;
         while !(stopping && self.open.is_empty()) {
@@ -148,12 +196,20 @@ impl Puller {
                     debug!("{}: a pull request ended unseen", self.inner.task);
                     self.open.pop_front();
                 }
+                _ = keep_alive.tick() => {
+                    for message in self.intake.waiting() {
+                        if let Err(e) = message.ack_with(AckKind::Progress).await {
+                            self.inner.counters.backend_errors.increment();
+                            debug!("{}: cannot keep an item taken ahead alive: {e}", self.inner.task);
+                        }
+                    }
+                }
                 () = stopped(&mut stop), if !stopping => stopping = true,
             }
         }
         // Every request has ended: what no worker took goes back at once.
-        let mut rx = intake.lock().await;
-        while let Ok(fetched) = rx.try_recv() {
+        let left: Vec<Fetched> = self.intake.lock().drain(..).collect();
+        for fetched in left {
             hand_back(&self.inner, &fetched.message).await;
         }
     }
@@ -196,11 +252,7 @@ impl Puller {
                     context: self.inner.connection.jetstream.clone(),
                 };
                 match slot {
-                    Some(slot) if !stopping => {
-                        if let Err(refused) = self.tx.send(Fetched { message, slot }).await {
-                            hand_back(&self.inner, &refused.0.message).await;
-                        }
-                    }
+                    Some(slot) if !stopping => self.intake.push(Fetched { message, slot }),
                     _ => hand_back(&self.inner, &message).await,
                 }
             }

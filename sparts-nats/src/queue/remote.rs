@@ -33,7 +33,7 @@ const FULL_PAUSE: (Duration, Duration) = (Duration::from_millis(10), Duration::f
 /// A queue task's items in a JetStream stream, for one start of the task.
 pub(crate) struct NatsQueue<T, O> {
     state: Arc<State<O>>,
-    intake: Intake,
+    intake: Arc<Intake>,
     _item: PhantomData<fn(T) -> T>,
 }
 
@@ -116,7 +116,7 @@ where
             &state.runtime,
             Arc::clone(&state.inner),
             consumer,
-            spec.workers,
+            (spec.workers, spec.prefetch),
             state.closed.subscribe(),
         )
         .await?;
@@ -131,29 +131,12 @@ where
     async fn take(&self) -> Result<Option<Box<dyn Delivery<T, O>>>, BoxError> {
         let inner = &self.state.inner;
         let mut closed = self.state.closed.subscribe();
-        loop {
-            if *closed.borrow_and_update() {
-                return Ok(None);
-            }
-            let fetched = {
-                let mut intake = self.intake.lock().await;
-                tokio::select! {
-                    fetched = intake.recv() => fetched,
-                    _ = closed.wait_for(|closed| *closed) => return Ok(None),
-                }
-            };
-            let Some(fetched) = fetched else {
-                return Ok(None);
-            };
-            if *closed.borrow() {
-                // Taken as the stop came: handed back before it waits.
-                fetch::hand_back(inner, &fetched.message).await;
-                return Ok(None);
-            }
+        while let Some(fetched) = self.intake.take(&mut closed).await {
             if let Some(delivery) = NatsDelivery::<T, O>::receive(inner, fetched).await {
                 return Ok(Some(Box::new(delivery)));
             }
         }
+        Ok(None)
     }
 }
 

@@ -62,6 +62,9 @@ pub struct QueueSpec {
     /// `--<prefix>-ack-wait`: how long an item may go without a sign of
     /// life from the replica executing it before another gets it.
     pub ack_wait: Duration,
+    /// `--<prefix>-prefetch`: items this replica may take ahead of its
+    /// workers.
+    pub prefetch: usize,
     /// `--<prefix>-max-attempts` (0: the backend's default).
     pub max_attempts: u32,
 }

@@ -114,6 +114,14 @@ pub struct QueueOptions<O: clap::Args> {
     /// item may run. Read at start.
     #[arg(long, default_value = "30", value_parser = parse_interval, value_name = "SECONDS")]
     pub ack_wait: Duration,
+    /// With a shared backend: how many items a replica takes ahead of its
+    /// workers, so that a worker need not wait for each one to be fetched.
+    ///
+    /// Items taken ahead are kept alive and handed back at a stop. 0 suits
+    /// long items best: each then goes to whichever replica is free first.
+    /// Read at start.
+    #[arg(long, default_value_t = 32)]
+    pub prefetch: usize,
     /// How many times an item is tried (retries included) before it is
     /// given up: its future fails (memory) or it goes to the dead-letter
     /// stream (a shared backend). 0: unlimited in memory, 10 in a shared
@@ -415,6 +423,7 @@ impl<W: QueueWork<O, R>, O: TaskOptions, R: Send + 'static> VTask<QueueOptions<O
                     workers: options.workers,
                     max_items: options.max_items,
                     ack_wait: options.ack_wait,
+                    prefetch: options.prefetch,
                     max_attempts: options.max_attempts,
                 };
                 let remote = chosen.open(&options.backend, spec).await?;
