@@ -38,7 +38,10 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 ///
 /// - The items live in a work-queue stream `SPARTS_<Service>_<Task>` (file
 ///   storage) with one durable consumer, `workers`, that every replica pulls
-///   from; each worker takes one item at a time.
+///   from. A replica holds at most `--<prefix>-workers` items executing and
+///   `--<prefix>-prefetch` (default 32) taken ahead, which it keeps alive
+///   while they wait; with 0, a long item goes to whichever replica is free
+///   first.
 /// - An item is acknowledged only after `execute` ends. A replica that dies
 ///   with it (even `kill -9`) lets it go to another after
 ///   `--<prefix>-ack-wait`; while `execute` runs, the worker says it is
@@ -56,7 +59,7 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 ///   item already stored by any replica; a priority queue is refused at
 ///   start.
 /// - On shutdown a replica stops taking items, hands back at once those it
-///   took but did not start, finishes what it runs within the shutdown
+///   took ahead, finishes what it runs within the shutdown
 ///   timeout and hands back the rest: nothing fails, nothing is lost. A
 ///   future still waiting then fails with "stopped"; its item is still
 ///   done by another replica.
