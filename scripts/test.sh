@@ -33,13 +33,15 @@ for features in thrift grpc; do
 done
 transports=(sparts-http sparts-grpc sparts-thrift sparts-dbus)
 # sparts-tui reads the admin model in process or over HTTP with hyper's
-# client: no transport crate either.
-tree=$(cargo tree -p sparts-tui -e normal --prefix none --locked)
-for transport in "${transports[@]}"; do
-    if grep -q "^$transport " <<<"$tree"; then
-        echo "sparts-tui depends on $transport: it depends on sparts-core only" >&2
-        exit 1
-    fi
+# client, and sparts-nats speaks only NATS: no transport crate either.
+for crate in sparts-tui sparts-nats; do
+    tree=$(cargo tree -p "$crate" -e normal --prefix none --locked)
+    for transport in "${transports[@]}"; do
+        if grep -q "^$transport " <<<"$tree"; then
+            echo "$crate depends on $transport: it depends on sparts-core only" >&2
+            exit 1
+        fi
+    done
 done
 for transport in "${transports[@]}"; do
     tree=$(cargo tree -p "$transport" --all-features -e normal --prefix none --locked)

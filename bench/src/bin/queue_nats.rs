@@ -3,7 +3,7 @@
 //! same stream and consumer settings.
 //!
 //! ```sh
-//! cargo build --release -p sparts-bench --bin queue_nats
+//! cargo build --release -p sparts-bench --features nats --bin queue_nats
 //! target/release/queue_nats [--rounds 3] [--items 20000] [--submits 5000] [--kill-items 5000]
 //! ```
 //!
