@@ -166,7 +166,7 @@ fn toml_text(value: &str) -> String {
 }
 
 /// The flag spelling of a prefixed option: `http` + `port` is `http-port`.
-fn prefixed(prefix: &str, long: &str) -> String {
+pub(crate) fn prefixed(prefix: &str, long: &str) -> String {
     if prefix.is_empty() {
         long.to_owned()
     } else {

@@ -16,7 +16,7 @@ mod store;
 mod supervise;
 
 pub use group::OptionSource;
-pub(crate) use group::{AnyOptions, OptionsDef};
+pub(crate) use group::{AnyOptions, OptionsDef, prefixed};
 pub use log::{LogFilter, LogFormat};
 #[cfg(feature = "otel")]
 pub use otel::OtelOptions;

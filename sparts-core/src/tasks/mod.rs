@@ -24,6 +24,7 @@ pub(crate) mod periodic;
 mod poller;
 pub(crate) mod queue;
 mod runtime;
+mod scheme;
 mod try_later;
 #[cfg(feature = "watcher")]
 mod watcher;

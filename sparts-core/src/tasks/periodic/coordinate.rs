@@ -16,6 +16,7 @@ use futures_util::future::BoxFuture;
 use crate::counters::CounterRegistry;
 use crate::error::{BoxError, Error};
 use crate::handle::ServiceHandle;
+use crate::tasks::scheme::Choice;
 
 /// A store where the replicas of a service agree on which one runs a
 /// periodic task's ticks, chosen at run time by the scheme of
@@ -156,19 +157,11 @@ pub(super) fn pick<'a>(
     flag: &str,
     url: &str,
 ) -> Result<Option<&'a dyn Coordinator>, Error> {
-    if url == "none" {
-        return Ok(None);
-    }
-    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-    if let Some(coordinator) = coordinators.iter().find(|c| c.scheme() == scheme) {
-        return Ok(Some(coordinator.as_ref()));
-    }
-    let known: Vec<&str> = std::iter::once("none")
-        .chain(coordinators.iter().map(|c| c.scheme()))
-        .collect();
-    Err(Error::Backend(format!(
-        "{task}: {flag} {url:?}: unknown coordination (known: {}); \
-         a coordination other than none is given as <scheme>://…",
-        known.join(", ")
-    )))
+    let choice = Choice {
+        task,
+        flag,
+        what: "coordination",
+        local: "none",
+    };
+    choice.pick(coordinators, |c| c.scheme(), url)
 }

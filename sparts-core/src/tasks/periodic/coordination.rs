@@ -12,6 +12,7 @@ use super::coordinate::{Coordinator, Leadership, LeaseSpec, pick};
 use super::grid::{Grid, WallClock};
 use crate::counters::Counter;
 use crate::error::{BoxError, Error};
+use crate::options::prefixed;
 use crate::task::TaskOptions;
 
 /// A coordinated task's lease and schedule, for one start of the task.
@@ -35,15 +36,6 @@ impl std::fmt::Debug for Coordination {
     }
 }
 
-/// The command-line flag of one of the task's options.
-fn flag(prefix: &str, option: &str) -> String {
-    if prefix.is_empty() {
-        format!("--{option}")
-    } else {
-        format!("--{prefix}-{option}")
-    }
-}
-
 impl Coordination {
     /// Joins the lease `--<prefix>-coordination` names, or `None` for
     /// `none`. The interval and the TTL are read once, here: every replica
@@ -56,7 +48,7 @@ impl Coordination {
     ) -> Result<Option<Self>, BoxError> {
         let options = ctx.options();
         let task = ctx.name();
-        let option = flag(ctx.prefix(), "coordination");
+        let option = format!("--{}", prefixed(ctx.prefix(), "coordination"));
         let Some(coordinator) = pick(coordinators, task, &option, &options.coordination)? else {
             return Ok(None);
         };

@@ -121,18 +121,7 @@ impl<T: Clone> State<T> {
     /// A waiter for the next execution to start, or an error at once when
     /// the task will not execute again.
     pub(super) fn register(&self) -> Result<oneshot::Receiver<Result<T, Error>>, Error> {
-        let mut result = None;
-        self.tx.send_if_modified(|i| {
-            result = Some(if i.is_running() {
-                let (tx, rx) = oneshot::channel();
-                i.waiters.push(tx);
-                Ok(rx)
-            } else {
-                Err(Error::TaskNotRunning(i.name.clone()))
-            });
-            false
-        });
-        result.unwrap_or_else(|| Err(Error::TaskNotRunning(self.name())))
+        self.register_if(|_| Ok(()))
     }
 
     /// Like [`register`](Self::register), once `allowed` (asked under the

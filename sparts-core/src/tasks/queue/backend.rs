@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use crate::counters::CounterRegistry;
 use crate::error::{BoxError, Error};
 use crate::handle::ServiceHandle;
+use crate::tasks::scheme::Choice;
 
 /// What [`RemoteQueue::next`] resolves to: a delivery, or `None` once
 /// closed.
@@ -164,21 +165,13 @@ pub(super) fn pick<'a, T: 'static, O: 'static>(
     task: &str,
     url: &str,
 ) -> Result<Option<&'a dyn QueueBackend<T, O>>, Error> {
-    if url == "memory" {
-        return Ok(None);
-    }
-    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-    if let Some(backend) = backends.iter().find(|b| b.scheme() == scheme) {
-        return Ok(Some(backend.as_ref()));
-    }
-    let known: Vec<&str> = std::iter::once("memory")
-        .chain(backends.iter().map(|b| b.scheme()))
-        .collect();
-    Err(Error::Backend(format!(
-        "{task}: --backend {url:?}: unknown backend (known: {}); \
-         a backend other than memory is given as <scheme>://…",
-        known.join(", ")
-    )))
+    let choice = Choice {
+        task,
+        flag: "--backend",
+        what: "backend",
+        local: "memory",
+    };
+    choice.pick(backends, |b| b.scheme(), url)
 }
 
 /// Checks the options a remote queue cannot honour.

@@ -1,18 +1,16 @@
 //! One worker of a queue whose items live in a backend: take a delivery,
 //! execute it while telling the backend it is alive, settle it.
 
-use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
-use futures_util::FutureExt;
 use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::backend::{Delivery, RemoteQueue, Settle};
 use super::context::ItemContext;
-use super::worker::Counters;
+use super::worker::{Counters, execute_caught};
 use super::{QueueOptions, QueueWork};
-use crate::error::{BoxError, panic_message};
+use crate::error::BoxError;
 use crate::task::{TaskContext, TaskOptions};
 use crate::tasks::TryLater;
 
@@ -132,7 +130,7 @@ where
     O: TaskOptions,
     R: Send + 'static,
 {
-    let execution = AssertUnwindSafe(work.execute(delivery.item(), ctx)).catch_unwind();
+    let execution = execute_caught(work, delivery.item(), ctx);
     tokio::pin!(execution);
     let every = delivery.keep_alive_every().max(Duration::from_millis(10));
     let mut beat = tokio::time::interval_at(Instant::now() + every, every);
@@ -142,11 +140,7 @@ where
     loop {
         tokio::select! {
             biased;
-            returned = &mut execution => {
-                return Executed::Returned(returned.unwrap_or_else(|panic| {
-                    Err(format!("execute {}", panic_message(panic.as_ref())).into())
-                }));
-            }
+            returned = &mut execution => return Executed::Returned(returned),
             () = &mut cut => return Executed::CutShort,
             _ = beat.tick() => {
                 if let Err(e) = delivery.keep_alive().await {

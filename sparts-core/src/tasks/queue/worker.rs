@@ -1,5 +1,6 @@
 //! One worker: take an item, execute it, deliver or retry, until drained.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
@@ -84,6 +85,27 @@ impl<T: Send + std::fmt::Debug + 'static, O: Send + 'static> Drop for InFlight<'
     }
 }
 
+/// Executes one item. A panic is the item's failure, not the worker's: it
+/// comes back as the item's error, and the worker goes on.
+pub(super) fn execute_caught<'a, W, O, R>(
+    work: &'a W,
+    item: &'a W::Item,
+    ctx: &'a ItemContext<O>,
+) -> impl Future<Output = Result<R, BoxError>> + Send + 'a
+where
+    W: QueueWork<O, R>,
+    O: TaskOptions,
+    R: Send + 'static,
+{
+    AssertUnwindSafe(work.execute(item, ctx))
+        .catch_unwind()
+        .map(|returned| {
+            returned.unwrap_or_else(|panic| {
+                Err(format!("execute {}", panic_message(panic.as_ref())).into())
+            })
+        })
+}
+
 /// Works items off the queue until it is closed and drained.
 pub(super) async fn run<W, O, R>(
     work: &W,
@@ -125,14 +147,7 @@ where
             Some(end) if !intake.waited() => end,
             _ => Instant::now(),
         };
-        // A panic is the item's failure, not the worker's: the item's
-        // future gets it as an error and the worker goes on.
-        let outcome = AssertUnwindSafe(work.execute(&entry.item, &item_ctx))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                Err(format!("execute {}", panic_message(panic.as_ref())).into())
-            });
+        let outcome = execute_caught(work, &entry.item, &item_ctx).await;
         let ended = Instant::now();
         last_end = Some(ended);
         let elapsed_ms = ended.saturating_duration_since(started).as_secs_f64() * 1000.0;
