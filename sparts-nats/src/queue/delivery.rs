@@ -78,7 +78,7 @@ where
                 inner.limits.max_attempts
             );
             give_up(inner, &message, attempt, &why).await;
-            send_result::<O>(inner, &message, Outcome::Err(why)).await;
+            send_result(inner, addressed(&message, &Outcome::<O>::Err(why))).await;
             return None;
         }
         Some(Self {
@@ -147,31 +147,33 @@ async fn store_dead_letter(inner: &Inner, message: &Message, attempts: u32, why:
     }
 }
 
-/// Whether the submitter waits for the result.
-fn has_reply(message: &Message) -> bool {
+/// The submitter's inbox, when it waits for the result.
+fn reply_inbox(message: &Message) -> Option<&str> {
     message
         .headers
         .as_ref()
-        .is_some_and(|h| h.get(REPLY_HEADER).is_some())
+        .and_then(|h| h.get(REPLY_HEADER))
+        .map(|v| v.as_str())
 }
 
-/// Sends a result to the submitter's inbox, if it named one; whether a
-/// future took it.
-async fn send_result<O: Serialize>(inner: &Inner, message: &Message, outcome: Outcome<O>) -> bool {
-    let Some(inbox) = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(REPLY_HEADER))
-        .map(|v| v.as_str().to_owned())
-    else {
-        return false;
-    };
-    let body = match serde_json::to_vec(&outcome) {
+/// A result addressed to the submitter's inbox; `None`, with nothing
+/// encoded, when nobody waits for it.
+fn addressed<O: Serialize>(message: &Message, outcome: &Outcome<O>) -> Option<(String, Bytes)> {
+    let inbox = reply_inbox(message)?.to_owned();
+    let body = match serde_json::to_vec(outcome) {
         Ok(body) => Bytes::from(body),
         Err(e) => {
             let text = format!("cannot encode the result: {e}");
             Bytes::from(serde_json::to_vec(&Outcome::<()>::Err(text)).unwrap_or_default())
         }
+    };
+    Some((inbox, body))
+}
+
+/// Sends an [`addressed`] result; whether a future took it.
+async fn send_result(inner: &Inner, addressed: Option<(String, Bytes)>) -> bool {
+    let Some((inbox, body)) = addressed else {
+        return false;
     };
     let answer =
         tokio::time::timeout(REPLY_WAIT, inner.connection.client.request(inbox, body)).await;
@@ -225,18 +227,17 @@ where
                     // the queue. Without one, a plain ack saves a round
                     // trip; a lost one means a duplicate, as at least once
                     // allows.
-                    if has_reply(message) {
+                    if reply_inbox(message).is_some() {
                         message.double_ack().await?;
                     } else {
                         message.ack().await?;
                     }
-                    let failure = result.as_ref().err().map(ToString::to_string);
                     let outcome = match result {
                         Ok(output) => Outcome::Ok(output),
                         Err(e) => Outcome::Err(e.to_string()),
                     };
-                    let received = send_result(inner, message, outcome).await;
-                    if let (Some(why), false) = (failure, received) {
+                    let received = send_result(inner, addressed(message, &outcome)).await;
+                    if let (Outcome::Err(why), false) = (&outcome, received) {
                         // Nobody to tell: kept where it can be inspected.
                         // The item is already off the queue, so no second
                         // dead letter can come of it.
@@ -244,14 +245,14 @@ where
                             "{}: item {:?} failed with nobody waiting: {why}",
                             inner.task, self.item
                         );
-                        store_dead_letter(inner, message, self.attempt, &why).await;
+                        store_dead_letter(inner, message, self.attempt, why).await;
                     }
                     Ok(())
                 }
                 Settle::Retry { error, .. } if self.attempt >= inner.limits.max_attempts => {
                     let why = format!("given up after {} attempts: {error}", self.attempt);
                     give_up(inner, message, self.attempt, &why).await;
-                    send_result::<O>(inner, message, Outcome::Err(why)).await;
+                    send_result(inner, addressed(message, &Outcome::<O>::Err(why))).await;
                     Ok(())
                 }
                 Settle::Retry { after, .. } => {

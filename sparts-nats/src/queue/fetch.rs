@@ -21,7 +21,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::inner::Inner;
+use super::inner::{Inner, stopped};
 use crate::error::Error;
 
 /// How long one pull request waits for items; also how long a stop waits
@@ -271,12 +271,6 @@ impl Puller {
             }
         }
     }
-}
-
-/// Resolves once the queue is closed (the watch's guard is not held across
-/// an await).
-async fn stopped(closed: &mut watch::Receiver<bool>) {
-    let _ = closed.wait_for(|closed| *closed).await.map(|_| ());
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use async_nats::Subject;
 use sparts_core::counters::Counter;
+use tokio::sync::watch;
 
 use super::Limits;
 use super::names::Names;
@@ -37,4 +38,10 @@ pub(crate) struct Inner {
 /// The wall-clock time of a JetStream timestamp.
 pub(crate) fn system_time(at: async_nats::datetime::DateTime) -> SystemTime {
     SystemTime::from(at)
+}
+
+/// Resolves once the queue is closed (the watch's guard is not held across
+/// an await).
+pub(crate) async fn stopped(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|closed| *closed).await.map(|_| ());
 }

@@ -20,7 +20,7 @@ use tracing::{error, warn};
 use super::Limits;
 use super::delivery::NatsDelivery;
 use super::fetch::{self, Intake};
-use super::inner::{Counters, Inner, REPLY_HEADER};
+use super::inner::{Counters, Inner, REPLY_HEADER, stopped};
 use super::names::Names;
 use super::replies::Replies;
 use crate::connection::Connection;
@@ -104,12 +104,12 @@ where
             full: AtomicBool::new(false),
             depth: AtomicUsize::new(0),
         });
-        let mut stopped = state.closed.subscribe();
+        let mut closing = state.closed.subscribe();
         state
             .inner
             .connection
             .warn_while_disconnected(&spec.service, &task, async move {
-                let _ = stopped.wait_for(|closed| *closed).await;
+                stopped(&mut closing).await;
             });
         tokio::spawn(read_depth(Arc::downgrade(&state), consumer.clone()));
         let intake = fetch::start(
@@ -237,7 +237,7 @@ impl<O: Serialize + DeserializeOwned + Send + 'static> State<O> {
                     let mut closed = self.closed.subscribe();
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
-                        _ = closed.wait_for(|closed| *closed) => {}
+                        () = stopped(&mut closed) => {}
                     }
                     pause = (pause * 2).min(FULL_PAUSE.1);
                 }
@@ -358,7 +358,7 @@ async fn read_depth<O>(state: std::sync::Weak<State<O>>, mut consumer: PullConsu
         drop(state);
         tokio::select! {
             () = tokio::time::sleep(DEPTH_EVERY) => {}
-            _ = closed.wait_for(|closed| *closed) => return,
+            () = stopped(&mut closed) => return,
         }
     }
 }
