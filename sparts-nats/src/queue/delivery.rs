@@ -227,11 +227,12 @@ where
                     // the queue. Without one, a plain ack saves a round
                     // trip; a lost one means a duplicate, as at least once
                     // allows.
-                    if reply_inbox(message).is_some() {
-                        message.double_ack().await?;
+                    let acked = if reply_inbox(message).is_some() {
+                        message.double_ack().await
                     } else {
-                        message.ack().await?;
-                    }
+                        message.ack().await
+                    };
+                    acked.inspect_err(|_| inner.counters.backend_errors.increment())?;
                     let outcome = match result {
                         Ok(output) => Outcome::Ok(output),
                         Err(e) => Outcome::Err(e.to_string()),
