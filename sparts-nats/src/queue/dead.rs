@@ -31,9 +31,7 @@ pub async fn dead_letters(
     task: &str,
     limit: usize,
 ) -> Result<Vec<DeadLetter>, Error> {
-    let nats_url = NatsUrl::parse(task, url)?;
-    let connection = Connection::get(task, &nats_url).await?;
-    let names = Names::new(service, task);
+    let (connection, names) = queue_at(url, service, task).await?;
     let failed = |what: &'static str, e: &dyn std::fmt::Display| Error::Request {
         task: task.to_owned(),
         what,
@@ -85,9 +83,7 @@ pub async fn dead_letters(
 /// (`--<prefix>-max-items`, the discipline, `--<prefix>-ack-wait`). Items
 /// still queued are lost.
 pub async fn delete_queue(url: &str, service: &str, task: &str) -> Result<(), Error> {
-    let nats_url = NatsUrl::parse(task, url)?;
-    let connection = Connection::get(task, &nats_url).await?;
-    let names = Names::new(service, task);
+    let (connection, names) = queue_at(url, service, task).await?;
     for stream in [&names.stream, &names.dead_stream] {
         let deleted: Result<_, BoxError> = connection
             .jetstream
@@ -105,4 +101,13 @@ pub async fn delete_queue(url: &str, service: &str, task: &str) -> Result<(), Er
         }
     }
     Ok(())
+}
+
+/// The client for `url` and the names of `service`'s queue task `task`.
+async fn queue_at(url: &str, service: &str, task: &str) -> Result<(Connection, Names), Error> {
+    let nats_url = NatsUrl::parse(task, url)?;
+    Ok((
+        Connection::get(task, &nats_url).await?,
+        Names::new(service, task),
+    ))
 }
