@@ -126,7 +126,7 @@ async fn sparts_top_watches_the_demo_sets_an_option_and_quits() -> TestResult {
     top.keys(&["C-u"])?;
     top.type_text("7")?;
     top.keys(&["Enter"])?;
-    top.wait_for_all(&["producer_interval = 7"])?;
+    top.wait_for_applied("producer_interval = 7")?;
     let set = get_json(&format!("{base}/admin/options/producer_interval")).await?;
     assert_eq!(set["value"], "7");
     // A value the service refuses is shown, not a crash.
@@ -147,7 +147,7 @@ async fn sparts_top_watches_the_demo_sets_an_option_and_quits() -> TestResult {
     top.keys(&["Enter", "C-u"])?;
     top.type_text("10.0.0.0/8")?;
     top.keys(&["Enter"])?;
-    top.wait_for_all(&["admin_trusted = 10.0.0.0/8"])?;
+    top.wait_for_applied("admin_trusted = 10.0.0.0/8")?;
     top.keys(&["Home"])?;
     for _ in 0..row {
         top.keys(&["Down"])?;
@@ -213,7 +213,7 @@ fn sparts_top_watches_a_service_on_a_unix_socket_and_may_set_its_options() -> Te
     assert_eq!(name, "admin_trusted", "{screen}");
     top.type_text("10.0.0.0/8")?;
     top.keys(&["Enter"])?;
-    top.wait_for_all(&["admin_trusted = 10.0.0.0/8"])?;
+    top.wait_for_applied("admin_trusted = 10.0.0.0/8")?;
     top.keys(&["q"])?;
     top.wait_exit(0)?;
     Ok(())

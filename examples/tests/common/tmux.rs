@@ -115,6 +115,16 @@ impl Tmux {
         })
     }
 
+    /// The screen once it shows `text` as an applied change (sparts-top's
+    /// message after the service answered), not as the edit line, which
+    /// reads the same until its cursor: Enter may not be handled yet.
+    pub(crate) fn wait_for_applied(&self, text: &str) -> TestResult<String> {
+        let editing = format!("{text}▏");
+        self.wait_for(&format!("{text:?} applied"), |screen| {
+            screen.contains(text) && !screen.contains(&editing)
+        })
+    }
+
     /// The screen once the program exited with `status` and the terminal
     /// is back in cooked mode.
     pub(crate) fn wait_exit(&self, status: i32) -> TestResult<String> {
