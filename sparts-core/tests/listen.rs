@@ -11,9 +11,9 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use nix::unistd::{Group, getegid};
 use sparts_core::listen::{
-    Accepted, BoundAddr, Incoming, ListenOptions, Listener, UnixSocket, bind_tcp,
-    is_connection_error,
+    Accepted, BoundAddr, ListenOptions, Listener, UnixSocket, bind_tcp, is_connection_error,
 };
+use sparts_core::server::{Connections, Incoming};
 use sparts_core::{Error, Peer, clap};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpStream, UnixStream};
@@ -27,6 +27,14 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn has_ipv6() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+fn connections() -> Connections {
+    Connections::new(
+        &sparts_core::counters::CounterRegistry::new(),
+        &sparts_core::telemetry::Telemetry::new("Svc", None, None),
+        "T",
+    )
 }
 
 fn on_host(host: &str) -> ListenOptions {
@@ -343,19 +351,25 @@ async fn incoming_gives_every_listeners_connections_until_stopped() -> TestResul
     let addr = tcp_addresses(&listeners)?[0];
     listeners.extend(on_sock(&path).bind(None).await?);
     let stop = CancellationToken::new();
-    let mut incoming = Incoming::new(listeners, stop.clone());
+    let connections = connections();
+    let mut incoming = Incoming::new(listeners, &connections, stop.clone());
 
     let tcp_client = TcpStream::connect(addr).await?;
-    let mut first = tokio::time::timeout(PATIENCE, incoming.next())
+    let (mut first, _open) = tokio::time::timeout(PATIENCE, incoming.next())
         .await?
         .ok_or("a TCP connection")?;
     assert_eq!(first.peer(), Peer::Ip(addr.ip()));
     exchange(tcp_client, &mut first).await?;
 
     let unix_client = UnixStream::connect(&path).await?;
-    let mut second = tokio::time::timeout(PATIENCE, incoming.next())
+    let (mut second, _open) = tokio::time::timeout(PATIENCE, incoming.next())
         .await?
         .ok_or("a unix connection")?;
+    assert_eq!(
+        connections.open(),
+        2,
+        "each opened in the server's connections"
+    );
     assert_eq!(second.peer(), Peer::Unix);
     exchange(unix_client, &mut second).await?;
 
@@ -468,14 +482,14 @@ async fn incoming_backs_off_a_failing_listener_and_serves_the_others() -> TestRe
     broken(&listeners[0])?;
     let good = tcp_addresses(&listeners)?[1];
     let stop = CancellationToken::new();
-    let mut incoming = Incoming::new(listeners, stop.clone());
+    let mut incoming = Incoming::new(listeners, &connections(), stop.clone());
 
     let waited = tokio::time::timeout(Duration::from_millis(3_500), incoming.next());
     assert!(waited.await.is_err(), "no connection yet");
     assert_eq!(logs.count("accept failed"), 4, "at 0, 1, 2 and 3 s");
 
     let client = TcpStream::connect(good).await?;
-    let mut accepted = tokio::time::timeout(PATIENCE, incoming.next())
+    let (mut accepted, _open) = tokio::time::timeout(PATIENCE, incoming.next())
         .await?
         .ok_or("the good listener's connection")?;
     exchange(client, &mut accepted).await?;

@@ -7,16 +7,17 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use sparts_core::listen::Accepted;
-use sparts_core::server::Cuttable;
+use sparts_core::server::{Cuttable, Watched};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-/// An accepted connection that fails once the shutdown cuts it.
+/// An accepted connection under its server's time limits, that fails once
+/// the shutdown cuts it.
 ///
-/// A newtype only because tonic's `Connected` and core's `Cuttable` are
+/// A newtype only because tonic's `Connected` and core's `Watched` are
 /// both foreign to this crate.
 #[derive(Debug)]
-pub(crate) struct Connection(pub(crate) Cuttable<Accepted>);
+pub(crate) struct Connection(pub(crate) Watched<Cuttable<Accepted>>);
 
 impl AsyncRead for Connection {
     fn poll_read(
@@ -64,7 +65,7 @@ impl Connected for Connection {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> TcpConnectInfo {
-        match self.0.get_ref() {
+        match self.0.get_ref().get_ref() {
             Accepted::Tcp(stream, remote) => TcpConnectInfo {
                 local_addr: stream.local_addr().ok(),
                 remote_addr: Some(*remote),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use sparts_core::listen::ListenOptions;
+use sparts_core::server::ConnectionOptions;
 use sparts_core::{clap, options::parse_seconds};
 
 /// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
@@ -17,6 +18,12 @@ pub struct GrpcOptions {
     /// Where to listen: `host` and `port`, or `sock`.
     #[command(flatten)]
     pub listen: ListenOptions,
+
+    /// Limits on slow and idle clients and on open connections. A call in
+    /// flight moves no byte while its handler runs: with a handler slower
+    /// than the idle timeout, raise it or turn `keepalive` on.
+    #[command(flatten)]
+    pub connection: ConnectionOptions,
 
     /// Seconds to keep serving once shutdown begins (health answers NOT_SERVING meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]

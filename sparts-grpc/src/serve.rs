@@ -6,8 +6,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
-use sparts_core::listen::{Incoming, Listener};
-use sparts_core::server::{Connections, Cuttable, ShutdownPlan};
+use sparts_core::listen::Listener;
+use sparts_core::server::{Activity, Connections, Cuttable, Incoming, ShutdownPlan, Watched};
 use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
@@ -42,7 +42,11 @@ impl Prepared {
 
     async fn serve_until_stopped(mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         let accepting = CancellationToken::new();
-        let incoming = Incoming::new(std::mem::take(&mut self.listeners), accepting.clone());
+        let incoming = Incoming::new(
+            std::mem::take(&mut self.listeners),
+            &self.connections,
+            accepting.clone(),
+        );
         let serve = self.serve(ctx, incoming, &accepting);
         let follow = async {
             if let Some(health) = &self.health {
@@ -83,11 +87,16 @@ impl Prepared {
         }
         let router = self.router.clone();
         let stop = accepting.clone().cancelled_owned();
-        // Accept errors are handled (skipped or backed off) by `Incoming`.
+        // Accept errors are handled (skipped or backed off) by `Incoming`,
+        // and the maximum of connections kept.
         let connections = self.connections.clone();
-        let incoming = incoming.map(move |io| {
-            let guard = connections.open_connection();
-            Ok::<_, Infallible>(Connection(Cuttable::new(io, guard)))
+        let limits = opts.connection.time_limits();
+        let incoming = incoming.map(move |(io, guard)| {
+            // tonic tells no one when a call begins or ends: a connection
+            // is idle once no byte has moved for the idle limit.
+            let activity = Arc::new(Activity::default());
+            let io = Watched::new(Cuttable::new(io, guard), limits, activity, &connections);
+            Ok::<_, Infallible>(Connection(io))
         });
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
         #[cfg(feature = "http")]

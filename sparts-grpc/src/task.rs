@@ -394,7 +394,7 @@ impl VTask<GrpcOptions> for GrpcTask {
             router,
             health,
             metrics,
-            connections: Connections::register(ctx),
+            connections: Connections::register_limited(ctx, &ctx.options().connection),
             #[cfg(feature = "http")]
             http: self.http.clone(),
         });

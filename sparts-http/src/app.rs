@@ -18,12 +18,12 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{Method, Uri};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
-use sparts_core::server::{Arrival, RequestMetrics, RequestSpan};
+use sparts_core::server::{Activity, Arrival, RequestMetrics, RequestSpan};
 use tower::Service;
 
 use crate::endpoints::Endpoints;
@@ -45,6 +45,29 @@ pub(crate) struct App {
     pub(crate) connect_info: bool,
     /// The user's requests' metrics and access log.
     pub(crate) metrics: RequestMetrics,
+    /// The largest request body (`--<prefix>-max-body-bytes`).
+    pub(crate) max_body: Option<usize>,
+}
+
+/// Answers 413 to a request whose declared body is over the limit, before
+/// any handler sees it; one read past the limit fails the body instead,
+/// which axum's extractors answer 413 too.
+fn too_large() -> Router {
+    Router::new().fallback(|| async {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is over this server's max-body-bytes limit\n",
+        )
+    })
+}
+
+/// Whether the body `headers` declare is longer than `max`.
+fn declared_over(headers: &axum::http::HeaderMap, max: usize) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > max as u64)
 }
 
 /// The hyper service of one connection.
@@ -61,13 +84,49 @@ struct Connection {
     peer: Peer,
     /// The TCP peer (none on a unix socket).
     remote: Option<SocketAddr>,
+    /// Its requests in flight, which keep it from being idle.
+    activity: Arc<Activity>,
 }
 
 impl ConnectionService {
-    pub(crate) fn new(app: Arc<App>, peer: Peer, remote: Option<SocketAddr>) -> Self {
+    pub(crate) fn new(
+        app: Arc<App>,
+        peer: Peer,
+        remote: Option<SocketAddr>,
+        activity: Arc<Activity>,
+    ) -> Self {
         Self {
-            conn: Arc::new(Connection { app, peer, remote }),
+            conn: Arc::new(Connection {
+                app,
+                peer,
+                remote,
+                activity,
+            }),
         }
+    }
+}
+
+/// A request of a connection, in flight until dropped.
+struct InFlight(Arc<Connection>);
+
+impl InFlight {
+    fn begin(conn: &Arc<Connection>) -> Self {
+        conn.activity.begin();
+        Self(Arc::clone(conn))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.activity.end();
+    }
+}
+
+impl std::ops::Deref for InFlight {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
     }
 }
 
@@ -80,7 +139,14 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         let start = Instant::now();
         let conn = &*self.conn;
         let app = &*conn.app;
-        let mut req = req.map(Body::new);
+        let in_flight = InFlight::begin(&self.conn);
+        let over = app
+            .max_body
+            .is_some_and(|max| declared_over(req.headers(), max));
+        let mut req = match app.max_body {
+            Some(max) => req.map(|body| Body::new(http_body_util::Limited::new(body, max))),
+            None => req.map(Body::new),
+        };
         // Extensions cost allocations per request: added only where asked
         // for (the admin endpoints always need the peer).
         let builtin = app.endpoints.serves(req.uri().path());
@@ -93,10 +159,15 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         }
         if builtin {
             // Cloning a router is one reference count; `call` needs `&mut`.
+            let mut router = if over {
+                too_large()
+            } else {
+                app.builtin.clone()
+            };
             return Counted {
-                inner: app.builtin.clone().call(req),
+                inner: router.call(req),
                 start,
-                conn: Arc::clone(&self.conn),
+                conn: in_flight,
                 user: None,
             };
         }
@@ -107,6 +178,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         });
         let arrival = app.metrics.request().with_span(span);
         let (inner, route, learning) = match static_route(app.router_id, req.uri().path()) {
+            _ if over => (too_large().call(req), None, None),
             Some(route) => {
                 let inner = arrival.span().in_scope(|| app.user.clone().call(req));
                 (inner, Some(route), None)
@@ -122,7 +194,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         Counted {
             inner,
             start,
-            conn: Arc::clone(&self.conn),
+            conn: in_flight,
             user: Some(UserRequest {
                 arrival,
                 method,
@@ -151,7 +223,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: RouteFuture<Infallible>,
         start: Instant,
-        conn: Arc<Connection>,
+        conn: InFlight,
         user: Option<UserRequest>,
     }
 }
@@ -182,7 +254,7 @@ impl Future for Counted {
         };
         let Ok(response) = ready!(polled);
         if let Some(user) = this.user.take() {
-            let conn = &**this.conn;
+            let conn = &*this.conn;
             conn.app.metrics.http_response(
                 user.arrival,
                 user.method.as_str(),

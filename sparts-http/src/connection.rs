@@ -1,31 +1,38 @@
-//! One connection's task: serves it with hyper, drains it (finish the
-//! request in flight, then close) and cuts it as its server's shutdown
-//! says, open in the server's connections until it ends.
+//! One connection's task: serves it with hyper (HTTP/1.1, or HTTP/2 when
+//! the client opens with its preface), drains it (finish the request in
+//! flight, then close: `Connection: close` on HTTP/1.1, GOAWAY on HTTP/2)
+//! and cuts it as its server's shutdown says, open in the server's
+//! connections until it ends.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use sparts_core::server::{ConnectionGuard, Phase};
-use tokio::io::{AsyncRead, AsyncWrite};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use sparts_core::listen::Accepted;
+use sparts_core::server::{ConnectionGuard, Phase, Watched};
 
 use crate::app::ConnectionService;
 
-pub(crate) type Connection<I> = http1::UpgradeableConnection<TokioIo<I>, ConnectionService>;
+/// What a connection reads and writes: the accepted socket under the
+/// server's time limits.
+pub(crate) type Io = TokioIo<Watched<Accepted>>;
+
+pub(crate) type Connection<'a> =
+    auto::UpgradeableConnection<'a, Io, ConnectionService, TokioExecutor>;
 
 /// A connection that drains at [`Phase::Draining`] and ends at
 /// [`Phase::Cut`].
-pub(crate) struct Supervised<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+pub(crate) struct Supervised<'a> {
     // Boxed: a connection is large and moved into its task once.
-    conn: Pin<Box<Connection<I>>>,
+    conn: Pin<Box<Connection<'a>>>,
     guard: ConnectionGuard,
     draining: bool,
 }
 
-impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Supervised<I> {
-    pub(crate) fn new(conn: Connection<I>, guard: ConnectionGuard) -> Self {
+impl<'a> Supervised<'a> {
+    pub(crate) fn new(conn: Connection<'a>, guard: ConnectionGuard) -> Self {
         Self {
             conn: Box::pin(conn),
             guard,
@@ -34,7 +41,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Supervised<I> {
     }
 }
 
-impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Future for Supervised<I> {
+impl Future for Supervised<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -51,7 +58,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Future for Supervised<I
         }
         match this.conn.as_mut().poll(cx) {
             Poll::Ready(Err(e)) => {
-                if e.is_parse() || e.is_parse_too_large() {
+                if e.downcast_ref::<hyper::Error>()
+                    .is_some_and(|e| e.is_parse() || e.is_parse_too_large())
+                {
                     this.guard.bad_input();
                 }
                 tracing::debug!("connection ended: {e}");

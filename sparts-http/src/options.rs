@@ -5,20 +5,30 @@ use std::time::Duration;
 use sparts_core::{clap, options::parse_seconds};
 
 use sparts_core::listen::ListenOptions;
+use sparts_core::server::ConnectionOptions;
 
 /// Options of an [`HttpTask`](crate::HttpTask), under its prefix (`http` by
 /// default: `--http-port`; a second task registered with
 /// `TaskSpec::with_prefix("admin")` reads `--admin-port`).
 ///
-/// The addresses are read when the task starts (and again at each restart),
-/// so a change at run time applies from the next restart; `lameduck` is read
-/// when shutdown begins; `access_log` applies at once.
+/// The addresses, the connection limits and the body limit are read when
+/// the task starts (and again at each restart), so a change at run time
+/// applies from the next restart; `lameduck` is read when shutdown begins;
+/// `access_log` applies at once.
 #[derive(clap::Args, Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
     /// Where to listen: `host` and `port`, or `sock`.
     #[command(flatten)]
     pub listen: ListenOptions,
+
+    /// Limits on slow and idle clients and on open connections.
+    #[command(flatten)]
+    pub connection: ConnectionOptions,
+
+    /// Largest request body, in bytes: a larger one is answered 413 (0: no limit).
+    #[arg(long, value_name = "BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
 
     /// Give the unix socket to this group, with mode 0660.
     #[arg(long, value_name = "GROUP", requires = "sock")]

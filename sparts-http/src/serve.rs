@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use sparts_core::listen::{Accepted, Listener};
-use sparts_core::server::{Connections, ShutdownPlan};
+use sparts_core::server::{
+    Activity, ConnectionGuard, Connections, ShutdownPlan, TimeLimits, Watched, accept_within_limit,
+};
 use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,6 +24,7 @@ pub(crate) struct Server {
     pub(crate) listeners: Vec<Listener>,
     pub(crate) app: Arc<App>,
     pub(crate) connections: Connections,
+    pub(crate) limits: TimeLimits,
 }
 
 impl Server {
@@ -30,10 +33,13 @@ impl Server {
     pub(crate) async fn run(self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
         let accepting = CancellationToken::new();
         let acceptors = TaskTracker::new();
+        let protocols = Arc::new(auto::Builder::new(TokioExecutor::new()));
         for listener in self.listeners {
             let acceptor = Acceptor {
                 app: Arc::clone(&self.app),
                 connections: self.connections.clone(),
+                limits: self.limits,
+                protocols: Arc::clone(&protocols),
                 stop: accepting.clone(),
             };
             acceptors.spawn(acceptor.run(listener).in_current_span());
@@ -53,27 +59,42 @@ impl Server {
 struct Acceptor {
     app: Arc<App>,
     connections: Connections,
+    limits: TimeLimits,
+    /// HTTP/1.1, and HTTP/2 for a client that opens with its preface.
+    protocols: Arc<auto::Builder<TokioExecutor>>,
     stop: CancellationToken,
 }
 
 impl Acceptor {
     async fn run(self, listener: Listener) {
-        while let Some(accepted) = listener.accept(&self.stop).await {
-            self.serve(accepted);
+        while let Some((accepted, guard)) =
+            accept_within_limit(&listener, &self.connections, &self.stop).await
+        {
+            self.serve(accepted, guard);
         }
     }
 
-    fn serve(&self, io: Accepted) {
-        let guard = self.connections.open_connection();
+    fn serve(&self, io: Accepted, guard: ConnectionGuard) {
         let peer = io.peer();
-        let service = ConnectionService::new(Arc::clone(&self.app), peer, io.remote_addr());
-        let conn = http1::Builder::new()
-            .serve_connection(TokioIo::new(io), service)
-            .with_upgrades();
+        let activity = Arc::new(Activity::default());
+        let service = ConnectionService::new(
+            Arc::clone(&self.app),
+            peer,
+            io.remote_addr(),
+            Arc::clone(&activity),
+        );
+        let io = Watched::new(io, self.limits, activity, &self.connections);
+        let protocols = Arc::clone(&self.protocols);
         // A span per connection, off at the default level: entering the
         // task's own span at every poll would make all connections share
         // its reference count, a contended atomic per poll.
         let span = tracing::debug_span!("connection", %peer);
-        tokio::spawn(Supervised::new(conn, guard).instrument(span));
+        tokio::spawn(
+            async move {
+                let conn = protocols.serve_connection_with_upgrades(TokioIo::new(io), service);
+                Supervised::new(conn, guard).await;
+            }
+            .instrument(span),
+        );
     }
 }

@@ -309,11 +309,13 @@ impl VTask<HttpOptions> for HttpTask {
             endpoints: self.endpoints,
             connect_info: self.connect_info,
             metrics: RequestMetrics::register(ctx),
+            max_body: (opts.max_body_bytes > 0).then_some(opts.max_body_bytes),
         };
         self.server.put(Server {
             listeners,
             app: Arc::new(app),
-            connections: Connections::register(ctx),
+            connections: Connections::register_limited(ctx, &opts.connection),
+            limits: opts.connection.time_limits(),
         });
         Ok(())
     }

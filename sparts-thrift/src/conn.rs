@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
-use sparts_core::server::{ConnectionGuard, Phase};
+use sparts_core::server::{ConnectionGuard, Phase, TimeLimits, Timeout};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::{Instant, Sleep};
 
@@ -27,7 +27,7 @@ pub(crate) struct Shared {
     pub(crate) transport: Transport,
     pub(crate) protocol: Protocol,
     pub(crate) max_bytes: usize,
-    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) limits: TimeLimits,
 }
 
 /// Why a connection was closed by the server.
@@ -39,6 +39,8 @@ pub(crate) enum Closed {
     Truncated(usize),
     #[error("no request for {0:?} (idle-timeout)")]
     Idle(Duration),
+    #[error("a request took longer than {0:?} to arrive once begun (header-timeout)")]
+    Header(Duration),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -74,7 +76,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut reader = Reader::new(shared);
-    let mut idle = shared.idle_timeout.map(IdleLimit::new);
+    let mut idle = shared.limits.idle.map(IdleLimit::new);
     let reserve = match shared.transport {
         Transport::Framed => 4,
         Transport::Buffered => 0,
@@ -108,6 +110,16 @@ where
             Some(Ok(Some(request))) => request,
             Some(Err(Closed::Io(e))) => {
                 tracing::debug!("Thrift connection from {peer} failed: {e}");
+                return;
+            }
+            Some(Err(e @ Closed::Idle(_))) => {
+                guard.timed_out(Timeout::Idle);
+                tracing::debug!("closing Thrift connection from {peer}: {e}");
+                return;
+            }
+            Some(Err(e @ Closed::Header(_))) => {
+                guard.timed_out(Timeout::Header);
+                tracing::info!("closing Thrift connection from {peer}: {e}");
                 return;
             }
             Some(Err(e)) => {
@@ -211,6 +223,10 @@ pub(crate) struct Reader {
     max_bytes: usize,
     /// Buffered transport: the scan cannot succeed before this many bytes.
     need: usize,
+    /// How long a request may take to arrive once its first byte has.
+    header_limit: Option<Duration>,
+    /// When the first byte of the request in the buffer arrived.
+    first_byte: Instant,
 }
 
 /// Read this much at a time; a frame's claimed length is not trusted for
@@ -222,7 +238,9 @@ const IDLE_CHUNK: usize = 4 * 1024;
 
 impl Reader {
     fn new(shared: &Shared) -> Self {
-        Self::with(shared.transport, shared.protocol, shared.max_bytes)
+        let mut reader = Self::with(shared.transport, shared.protocol, shared.max_bytes);
+        reader.header_limit = shared.limits.header;
+        reader
     }
 
     /// A reader of `transport` framing `protocol` messages of at most
@@ -234,6 +252,8 @@ impl Reader {
             protocol,
             max_bytes,
             need: 0,
+            header_limit: None,
+            first_byte: Instant::now(),
         }
     }
 
@@ -249,6 +269,10 @@ impl Reader {
     ) -> Result<Option<Bytes>, Closed> {
         loop {
             if let Some(request) = self.take()? {
+                if !self.buf.is_empty() && self.header_limit.is_some() {
+                    // The next request began in the same read.
+                    self.first_byte = Instant::now();
+                }
                 return Ok(Some(request));
             }
             if self.buf.is_empty() && self.buf.capacity() > READ_CHUNK {
@@ -259,7 +283,22 @@ impl Reader {
             // normal case), doubling while a large request arrives.
             let room = self.buf.len().clamp(IDLE_CHUNK, READ_CHUNK);
             self.buf.reserve(room);
-            if stream.read_buf(&mut self.buf).await? == 0 {
+            let begun = !self.buf.is_empty();
+            let read = match self.header_limit {
+                // Part of a request is here: the rest must follow in time.
+                // A whole small request comes in one read, so this timer is
+                // only set for requests that arrive in pieces.
+                Some(limit) if begun => {
+                    tokio::time::timeout_at(self.first_byte + limit, stream.read_buf(&mut self.buf))
+                        .await
+                        .map_err(|_| Closed::Header(limit))??
+                }
+                _ => stream.read_buf(&mut self.buf).await?,
+            };
+            if !begun && read > 0 && self.header_limit.is_some() {
+                self.first_byte = Instant::now();
+            }
+            if read == 0 {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sparts_core::listen::ListenOptions;
 use sparts_core::options::parse_seconds;
+use sparts_core::server::ConnectionOptions;
 
 use crate::wire::{Protocol, Transport};
 
@@ -19,6 +20,12 @@ pub struct ThriftOptions {
     /// Where to listen: `host` and `port`, or `sock` (its peers are trusted).
     #[command(flatten)]
     pub listen: ListenOptions,
+
+    /// Limits on slow and idle clients and on open connections: the
+    /// header timeout bounds the time from a request's first byte to its
+    /// whole frame (or message, buffered).
+    #[command(flatten)]
+    pub connection: ConnectionOptions,
 
     /// Seconds to keep serving once shutdown begins (fb303's getStatus answers STOPPING meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]
@@ -41,10 +48,6 @@ pub struct ThriftOptions {
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024,
           value_parser = clap::value_parser!(u32).range(16..=1 << 30))]
     pub max_frame_bytes: u32,
-
-    /// Seconds a connection may wait for its next request before it is closed (0: no limit).
-    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
-    pub idle_timeout: Duration,
 
     /// Log a line per call (service, method, status, duration, peer) at info under the target sparts::access.
     #[arg(long)]

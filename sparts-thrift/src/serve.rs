@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sparts_core::TaskContext;
 use sparts_core::listen::Listener;
-use sparts_core::server::{Connections, ShutdownPlan};
+use sparts_core::server::{Connections, ShutdownPlan, accept_within_limit};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument as _;
@@ -63,9 +63,10 @@ struct Acceptor {
 
 impl Acceptor {
     async fn run(self, listener: Listener) {
-        while let Some(accepted) = listener.accept(&self.stop).await {
+        while let Some((accepted, guard)) =
+            accept_within_limit(&listener, &self.connections, &self.stop).await
+        {
             let peer = accepted.peer();
-            let guard = self.connections.open_connection();
             tokio::spawn(conn::serve(accepted, peer, Arc::clone(&self.shared), guard));
         }
     }

@@ -304,13 +304,13 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             transport: options.transport,
             protocol: options.protocol,
             max_bytes,
-            idle_timeout: (!options.idle_timeout.is_zero()).then_some(options.idle_timeout),
+            limits: options.connection.time_limits(),
         };
         self.bound = bound;
         self.server.put(Server {
             listeners,
             shared: Arc::new(shared),
-            connections: Connections::register(ctx),
+            connections: Connections::register_limited(ctx, &options.connection),
         });
         Ok(())
     }

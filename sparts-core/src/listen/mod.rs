@@ -7,12 +7,13 @@
 //!
 //! A server binds in its task's `init` ([`ListenOptions::bind`]), logs each
 //! [`Listener::bound_addr`], then accepts in `run`: one [`Accepted`]
-//! connection at a time with [`Listener::accept`], or every listener's as a
-//! stream with [`Incoming`] (for servers that take a stream, such as
-//! tonic's `serve_with_incoming_shutdown`).
+//! connection at a time with [`Listener::accept`] (within the server's
+//! maximum with [`accept_within_limit`](crate::server::accept_within_limit)),
+//! or every listener's as a stream with
+//! [`server::Incoming`](crate::server::Incoming) (for servers that take a
+//! stream, such as tonic's `serve_with_incoming_shutdown`).
 
 mod accepted;
-mod incoming;
 mod tcp;
 mod unix;
 
@@ -26,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Result;
 
 pub use accepted::Accepted;
-pub use incoming::Incoming;
 pub use tcp::{BoundAddr, bind_tcp};
 pub use unix::UnixSocket;
 

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use futures_util::task::AtomicWaker;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use super::limits::{ConnectionOptions, Timeout};
 use crate::counters::{Counter, CounterRegistry};
 use crate::task::TaskContext;
 use crate::telemetry::{ConnectionMetrics, Telemetry};
@@ -20,6 +21,7 @@ pub(crate) const CONNECTIONS: &str = "connections";
 pub(crate) const OPEN_CONNECTIONS: &str = "open_connections";
 pub(crate) const CUT_CONNECTIONS: &str = "cut_connections";
 pub(crate) const BAD_INPUT: &str = "bad_input";
+pub(crate) const LIMIT_REACHED: &str = "connection_limit_reached";
 
 /// Where a server's connections are in its shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,12 +47,16 @@ impl Phase {
 }
 
 /// The open connections of one start of a server task, counted as
-/// `connections` (accepted), `open_connections`, `cut_connections` and
-/// `bad_input` (closed for input that broke the protocol, registered at the
-/// first) under the task's name, and on `/metrics` as
+/// `connections` (accepted), `open_connections`, `cut_connections`, and,
+/// each registered at its first, `bad_input` (closed for input that broke
+/// the protocol), `header_timeouts`, `idle_timeouts` and
+/// `connection_limit_reached` under the task's name, and on `/metrics` as
 /// `sparts_server_connections_total`, `sparts_server_open_connections`,
-/// `sparts_server_cut_connections_total` and
-/// `sparts_server_bad_input_total`, labelled with the task. Cheap to clone.
+/// `sparts_server_cut_connections_total`, `sparts_server_bad_input_total`,
+/// `sparts_server_header_timeouts_total`,
+/// `sparts_server_idle_timeouts_total` and
+/// `sparts_server_connection_limit_reached_total`, labelled with the task.
+/// Cheap to clone.
 ///
 /// Each accepted connection holds a [`ConnectionGuard`] for as long as it
 /// is open; [`ShutdownPlan::drain`](super::ShutdownPlan::drain) moves them
@@ -77,6 +83,11 @@ struct Inner {
     accepted: Counter,
     cut: Counter,
     bad_input: OnceLock<Counter>,
+    header_timeouts: OnceLock<Counter>,
+    idle_timeouts: OnceLock<Counter>,
+    limit_reached: OnceLock<Counter>,
+    /// A permit per connection that may be open, when there is a maximum.
+    room: OnceLock<Arc<Semaphore>>,
     prometheus: ConnectionMetrics,
 }
 
@@ -85,6 +96,17 @@ impl Connections {
     /// counters and the service's telemetry.
     pub fn register<O: Send + Sync + 'static>(ctx: &TaskContext<O>) -> Self {
         Self::new(ctx.counters(), ctx.service().telemetry(), ctx.name())
+    }
+
+    /// The connections of the server task whose context this is, at most
+    /// `options.max_connections` open at once (see [`limit`](Self::limit)).
+    pub fn register_limited<O: Send + Sync + 'static>(
+        ctx: &TaskContext<O>,
+        options: &ConnectionOptions,
+    ) -> Self {
+        let connections = Self::register(ctx);
+        connections.limit(options.max_connections);
+        connections
     }
 
     /// The connections of task `task`, counted in `counters` and in
@@ -102,6 +124,10 @@ impl Connections {
             accepted: counters.counter(CONNECTIONS),
             cut: counters.counter(CUT_CONNECTIONS),
             bad_input: OnceLock::new(),
+            header_timeouts: OnceLock::new(),
+            idle_timeouts: OnceLock::new(),
+            limit_reached: OnceLock::new(),
+            room: OnceLock::new(),
             counters,
             prometheus,
         });
@@ -123,7 +149,49 @@ impl Connections {
         Self { inner }
     }
 
-    /// Counts a new connection, open until the guard drops.
+    /// Allows at most `max` connections open at once (0: no maximum), from
+    /// the next [`room`](Self::room) on. Set once, before the first
+    /// connection; a second call changes nothing.
+    pub fn limit(&self, max: usize) {
+        if max > 0 {
+            let _ = self.inner.room.set(Arc::new(Semaphore::new(max)));
+        }
+    }
+
+    /// Completes once a connection may be opened: at once below the
+    /// maximum, else when one closes, each such wait counted in
+    /// `connection_limit_reached`. An accept loop waits here before it
+    /// accepts, so that connections past the maximum wait in the listen
+    /// backlog rather than in the server.
+    pub async fn room(&self) {
+        let Some(room) = self.inner.room.get() else {
+            return;
+        };
+        if room.available_permits() == 0 {
+            self.inner.limit_reached();
+        }
+        // Only waits: the permit is taken by `open_admitted`, once a
+        // connection is there to hold it.
+        let _ = room.acquire().await;
+    }
+
+    /// Opens an accepted connection within the maximum: at once after
+    /// [`room`](Self::room), unless another listener's connection took the
+    /// last place meanwhile, in which case this one waits (accepted, not
+    /// served) until a place frees.
+    pub async fn open_admitted(&self) -> ConnectionGuard {
+        let permit = match self.inner.room.get() {
+            // The semaphore is never closed.
+            Some(room) => Arc::clone(room).acquire_owned().await.ok(),
+            None => None,
+        };
+        let mut guard = self.open_connection();
+        guard.permit = permit;
+        guard
+    }
+
+    /// Counts a new connection, open until the guard drops, whatever the
+    /// maximum.
     pub fn open_connection(&self) -> ConnectionGuard {
         let inner = &self.inner;
         inner.accepted.increment();
@@ -136,6 +204,7 @@ impl Connections {
             inner: Arc::clone(inner),
             id,
             waker,
+            permit: None,
         }
     }
 
@@ -167,6 +236,13 @@ impl Connections {
         open
     }
 
+    /// Counts a connection closed for `timeout`, as
+    /// [`ConnectionGuard::timed_out`] does, for the IO wrappers that hold
+    /// no guard.
+    pub fn timed_out(&self, timeout: Timeout) {
+        self.inner.timed_out(timeout);
+    }
+
     /// Completes once no connection is open.
     pub async fn closed(&self) {
         loop {
@@ -195,6 +271,29 @@ impl Inner {
         self.prometheus.bad_input();
     }
 
+    fn timed_out(&self, timeout: Timeout) {
+        let counter = match timeout {
+            Timeout::Header => {
+                self.prometheus.header_timed_out();
+                &self.header_timeouts
+            }
+            Timeout::Idle => {
+                self.prometheus.idle_timed_out();
+                &self.idle_timeouts
+            }
+        };
+        counter
+            .get_or_init(|| self.counters.counter(timeout.counter()))
+            .increment();
+    }
+
+    fn limit_reached(&self) {
+        self.limit_reached
+            .get_or_init(|| self.counters.counter(LIMIT_REACHED))
+            .increment();
+        self.prometheus.limit_reached();
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<AtomicWaker>>> {
         // Each critical section is one map operation: never half done.
         self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
@@ -208,6 +307,8 @@ pub struct ConnectionGuard {
     inner: Arc<Inner>,
     id: u64,
     waker: Arc<AtomicWaker>,
+    /// Its place under the maximum, given back when it closes.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl ConnectionGuard {
@@ -228,6 +329,12 @@ impl ConnectionGuard {
     /// (`bad_input`); the caller closes it.
     pub fn bad_input(&self) {
         self.inner.bad_input();
+    }
+
+    /// Counts this connection as closed for `timeout`
+    /// (`header_timeouts`, `idle_timeouts`); the caller closes it.
+    pub fn timed_out(&self, timeout: Timeout) {
+        self.inner.timed_out(timeout);
     }
 
     /// Completes once the shutdown has reached `phase` (at once if it has).
@@ -320,6 +427,59 @@ mod tests {
         assert_eq!(connections.cut(), 2);
         assert_eq!(connections.phase(), Phase::Cut);
         assert_eq!(counters.snapshot().get(CUT_CONNECTIONS), Some(2.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_maximum_a_new_connection_waits_for_one_to_close() {
+        let counters = CounterRegistry::new();
+        let connections = Connections::new(&counters, &Telemetry::new("Svc", None, None), "T");
+        connections.limit(2);
+        connections.room().await;
+        let first = connections.open_admitted().await;
+        connections.room().await;
+        let _second = connections.open_admitted().await;
+        assert_eq!(counters.snapshot().get(LIMIT_REACHED), None);
+        let third = tokio::spawn({
+            let connections = connections.clone();
+            async move {
+                connections.room().await;
+                connections.open_admitted().await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!third.is_finished(), "two are open, the maximum");
+        assert_eq!(counters.snapshot().get(LIMIT_REACHED), Some(1.0));
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_secs(1), third)
+            .await
+            .expect("a close makes room")
+            .expect("no panic");
+        assert_eq!(connections.open(), 2);
+        drop(third);
+        assert_eq!(connections.open(), 1);
+    }
+
+    #[test]
+    fn timeouts_are_counted_by_kind_in_both_views() {
+        let counters = CounterRegistry::new();
+        let telemetry = Telemetry::new("Svc", None, None);
+        let connections = Connections::new(&counters, &telemetry, "HttpTask");
+        let guard = connections.open_connection();
+        guard.timed_out(Timeout::Header);
+        guard.timed_out(Timeout::Idle);
+        guard.timed_out(Timeout::Idle);
+        let snapshot = counters.snapshot();
+        assert_eq!(snapshot.get("header_timeouts"), Some(1.0));
+        assert_eq!(snapshot.get("idle_timeouts"), Some(2.0));
+        let text = telemetry
+            .render(crate::telemetry::Format::Prometheus)
+            .expect("encodes");
+        for line in [
+            r#"sparts_server_header_timeouts_total{task="HttpTask"} 1"#,
+            r#"sparts_server_idle_timeouts_total{task="HttpTask"} 2"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

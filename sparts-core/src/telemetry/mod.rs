@@ -123,6 +123,9 @@ struct Inner {
     accepted: Family<TaskLabels, Counter>,
     cut: Family<TaskLabels, Counter>,
     bad_input: Family<TaskLabels, Counter>,
+    header_timeouts: Family<TaskLabels, Counter>,
+    idle_timeouts: Family<TaskLabels, Counter>,
+    limit_reached: Family<TaskLabels, Counter>,
     open: Arc<CallbackGauges>,
     periodic_runs: Family<TaskLabels, Counter>,
     periodic_slow: Family<TaskLabels, Counter>,
@@ -154,6 +157,9 @@ impl Telemetry {
             accepted: Family::default(),
             cut: Family::default(),
             bad_input: Family::default(),
+            header_timeouts: Family::default(),
+            idle_timeouts: Family::default(),
+            limit_reached: Family::default(),
             open: Arc::new(CallbackGauges::new(
                 "sparts_server_open_connections",
                 "Connections a server task has open.",
@@ -209,6 +215,21 @@ impl Telemetry {
             "sparts_server_bad_input",
             "Connections a server task closed, or requests it refused, for input that broke its protocol.",
             i.bad_input.clone(),
+        );
+        r.register(
+            "sparts_server_header_timeouts",
+            "Connections a server task closed because a request's head (or an HTTP/2 preface) took longer than its header timeout.",
+            i.header_timeouts.clone(),
+        );
+        r.register(
+            "sparts_server_idle_timeouts",
+            "Connections a server task closed after its idle timeout with nothing in flight.",
+            i.idle_timeouts.clone(),
+        );
+        r.register(
+            "sparts_server_connection_limit_reached",
+            "Times a server task had its maximum of connections open and left new ones waiting in the backlog.",
+            i.limit_reached.clone(),
         );
         r.register_collector(Box::new(Arc::clone(&i.open)));
         r.register(
@@ -334,6 +355,11 @@ impl Telemetry {
             self.inner.accepted.get_or_create_owned(&labels),
             self.inner.cut.get_or_create_owned(&labels),
             self.inner.bad_input.get_or_create_owned(&labels),
+            [
+                self.inner.header_timeouts.get_or_create_owned(&labels),
+                self.inner.idle_timeouts.get_or_create_owned(&labels),
+                self.inner.limit_reached.get_or_create_owned(&labels),
+            ],
             Arc::clone(&self.inner.open),
             labels.task,
         )

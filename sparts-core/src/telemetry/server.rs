@@ -284,13 +284,18 @@ impl RpcServerMetrics {
 
 /// The connection counters of one server task:
 /// `sparts_server_connections_total`, `sparts_server_cut_connections_total`,
-/// `sparts_server_bad_input_total` and the gauge
+/// `sparts_server_bad_input_total`, `sparts_server_header_timeouts_total`,
+/// `sparts_server_idle_timeouts_total`,
+/// `sparts_server_connection_limit_reached_total` and the gauge
 /// `sparts_server_open_connections`, each with its `task` label.
 #[derive(Debug, Clone)]
 pub struct ConnectionMetrics {
     accepted: Counter,
     cut: Counter,
     bad_input: Counter,
+    header_timeouts: Counter,
+    idle_timeouts: Counter,
+    limit_reached: Counter,
     open: Arc<CallbackGauges>,
     task: Arc<str>,
 }
@@ -300,6 +305,7 @@ impl ConnectionMetrics {
         accepted: Counter,
         cut: Counter,
         bad_input: Counter,
+        [header_timeouts, idle_timeouts, limit_reached]: [Counter; 3],
         open: Arc<CallbackGauges>,
         task: Arc<str>,
     ) -> Self {
@@ -307,6 +313,9 @@ impl ConnectionMetrics {
             accepted,
             cut,
             bad_input,
+            header_timeouts,
+            idle_timeouts,
+            limit_reached,
             open,
             task,
         }
@@ -326,6 +335,22 @@ impl ConnectionMetrics {
     /// Counts a connection closed, or a request refused, for bad input.
     pub fn bad_input(&self) {
         self.bad_input.inc();
+    }
+
+    /// Counts a connection closed for taking too long over a request's
+    /// head.
+    pub fn header_timed_out(&self) {
+        self.header_timeouts.inc();
+    }
+
+    /// Counts a connection closed for staying idle.
+    pub fn idle_timed_out(&self) {
+        self.idle_timeouts.inc();
+    }
+
+    /// Counts a time the maximum of connections held new ones back.
+    pub fn limit_reached(&self) {
+        self.limit_reached.inc();
     }
 
     /// Reads the open connections at each scrape from `open`, until it
