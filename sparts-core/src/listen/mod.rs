@@ -10,8 +10,16 @@
 //! connection at a time with [`Listener::accept`], or every listener's as a
 //! stream with [`Incoming`] (for servers that take a stream, such as
 //! tonic's `serve_with_incoming_shutdown`).
+//!
+//! Under systemd socket activation (a `.socket` unit, or
+//! `systemd-socket-activate`), a server task listens on the sockets passed
+//! to the process instead of binding: those named after its prefix, or a
+//! lone unnamed one when the service has one server task
+//! ([`ListenOptions::bind_for`]).
 
 mod accepted;
+pub(crate) mod activation;
+pub(crate) mod claims;
 mod incoming;
 mod tcp;
 mod unix;
