@@ -4,8 +4,9 @@
 //!
 //! The environment is read once per process; the sockets found are kept
 //! here for the life of the process, so that a restart on SIGHUP serves on
-//! the same sockets: each generation of tasks gets duplicates
-//! ([`InheritedSocket::duplicate`]), never the originals.
+//! the same sockets: each generation of tasks gets listeners on duplicates
+//! ([`InheritedSocket::listener`]), never the originals. Which task takes
+//! which socket is [`claims`](super::claims)' job.
 
 use std::io;
 use std::net::SocketAddr;

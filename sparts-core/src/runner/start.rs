@@ -161,8 +161,9 @@ impl Runner {
         Ok(spawn_workers(ready))
     }
 
-    /// A start failure of the service itself rather than of one task, as
-    /// one of its init hook reads.
+    /// A start failure of the service rather than of one task (an
+    /// inherited socket no task took), under the service's name, as a
+    /// failure of its `on_init` hook is.
     fn service_failure(&self, error: Error) -> TaskFailure {
         TaskFailure {
             task: self.handle.name().to_owned(),
@@ -171,6 +172,7 @@ impl Runner {
         }
     }
 
+    /// The start error of a service failure alone.
     fn start_failed(&self, error: Error) -> Error {
         Error::StartFailed(vec![self.service_failure(error)])
     }
