@@ -32,20 +32,32 @@ fn free_port() -> std::io::Result<u16> {
 /// `None` (with a note) when the tool is missing. The example itself starts
 /// at the first connection.
 fn activated(bin: &str, fdname: Option<&str>, args: &[&str]) -> TestResult<Option<(Example, u16)>> {
+    let port = free_port()?;
+    let child = activated_on(&format!("127.0.0.1:{port}"), bin, fdname, args)?;
+    Ok(child.map(|child| (child, port)))
+}
+
+/// `bin` with `args` under `systemd-socket-activate` listening on `listen`
+/// (an address or a unix socket's path), as [`activated`] does.
+fn activated_on(
+    listen: &str,
+    bin: &str,
+    fdname: Option<&str>,
+    args: &[&str],
+) -> TestResult<Option<Example>> {
     if !Path::new(ACTIVATE).exists() {
         eprintln!("note: {ACTIVATE} is missing (Debian's systemd package): test skipped");
         return Ok(None);
     }
-    let port = free_port()?;
     let mut command = Command::new(ACTIVATE);
-    command.arg(format!("--listen=127.0.0.1:{port}"));
+    command.arg(format!("--listen={listen}"));
     if let Some(name) = fdname {
         command.arg(format!("--fdname={name}"));
     }
     command.arg(bin).args(args);
     let mut child = Example::spawn_command(&mut command)?;
-    child.expect_line(&format!("Listening on 127.0.0.1:{port} as 3"))?;
-    Ok(Some((child, port)))
+    child.expect_line(&format!("Listening on {listen} as 3"))?;
+    Ok(Some(child))
 }
 
 /// `child`'s exit code and output, once a connection made it start and it
@@ -96,6 +108,43 @@ async fn http_hello_keeps_its_socket_across_a_sighup_restart() -> TestResult {
     );
     let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
+
+#[test]
+fn http_hello_answers_on_a_unix_socket_and_leaves_its_file() -> TestResult {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixStream;
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("http.sock");
+    let listen = path.to_str().ok_or("a UTF-8 path")?;
+    let Some(mut child) =
+        activated_on(listen, env!("CARGO_BIN_EXE_http_hello"), Some("http"), &[])?
+    else {
+        return Ok(());
+    };
+    let get = |path: &Path| -> std::io::Result<String> {
+        let mut stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(PATIENCE))?;
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: sock\r\nConnection: close\r\n\r\n")?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply)?;
+        Ok(reply)
+    };
+    let reply = get(&path)?;
+    assert!(reply.ends_with("Hello, world"), "{reply}");
+    child.expect_line(&format!("HttpTask Server Started on unix socket {listen}"))?;
+    child.expect_line("All tasks started")?;
+    // A restart drops its listener: the file, systemd's, stays.
+    child.signal(Signal::SIGHUP)?;
+    child.expect_line("Restarting")?;
+    child.expect_line("All tasks started")?;
+    let reply = get(&path)?;
+    assert!(reply.ends_with("Hello, world"), "{reply}");
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(path.exists(), "the socket file is the tool's to remove");
     Ok(())
 }
 
