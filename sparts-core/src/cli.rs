@@ -134,6 +134,15 @@ impl VService {
             None
         };
 
+        // The sockets systemd passed, read before anything binds or forks:
+        // a bad LISTEN_FDS is refused in the foreground, and the daemon
+        // (another pid) keeps what its parent was given.
+        // SAFETY: no runtime or other thread exists yet in this process;
+        // the environment variables it read are removed, which is only
+        // sound while single-threaded.
+        if let Err(e) = unsafe { crate::listen::activation::take_from_env() } {
+            return fail(e);
+        }
         // The lock is taken before detaching so a second instance is refused
         // in the foreground, where its user sees why.
         let mut pidfile = None;

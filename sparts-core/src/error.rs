@@ -172,6 +172,46 @@ pub enum Error {
     #[error("unknown group `{0}` for the unix socket")]
     UnknownGroup(String),
 
+    /// The sockets systemd passed (`LISTEN_PID`, `LISTEN_FDS`,
+    /// `LISTEN_FDNAMES`) are not what the protocol says: a count that is
+    /// not a number, names that are not one per fd, an fd that is not a
+    /// listening TCP or unix stream socket. Nothing was bound.
+    #[error("socket activation: {0}")]
+    Activation(String),
+
+    /// A socket passed by systemd was taken by no server task: its name is
+    /// no task's prefix (or the task did not start).
+    #[error(
+        "socket activation: {} matches no server task (the prefixes of the server tasks: {prefixes}); \
+         name it after one with FileDescriptorName=<prefix> in the .socket unit \
+         or systemd-socket-activate --fdname=<prefix>",
+        crate::listen::activation::InheritedSocket::describe(*.fd, .name.as_deref())
+    )]
+    UntakenSocket {
+        /// The fd number.
+        fd: i32,
+        /// Its name in `LISTEN_FDNAMES`, unless it has none.
+        name: Option<String>,
+        /// The prefixes of the server tasks that started, comma separated.
+        prefixes: String,
+    },
+
+    /// An unnamed socket passed by systemd, taken by one server task, was
+    /// asked for by a second: which one it is for is ambiguous.
+    #[error(
+        "socket activation: the unnamed fd {fd} is ambiguous: server tasks `{first}` and \
+         `{second}` could both take it; name it with systemd-socket-activate \
+         --fdname=<prefix> (FileDescriptorName=<prefix> in the .socket unit)"
+    )]
+    AmbiguousSocket {
+        /// The (first) unnamed fd.
+        fd: i32,
+        /// The prefix of the server task that took it.
+        first: String,
+        /// The prefix of the one that asked next.
+        second: String,
+    },
+
     // CommandTask
     /// A command could not be started (not found, not executable, ...).
     #[error("cannot start `{program}`: {source}")]
@@ -385,6 +425,9 @@ impl Error {
             | Error::NotPrepared(_)
             | Error::Bind { .. }
             | Error::UnixSocket { .. }
+            | Error::Activation(_)
+            | Error::UntakenSocket { .. }
+            | Error::AmbiguousSocket { .. }
             | Error::Io(_) => K::Internal,
         }
     }
@@ -470,7 +513,7 @@ mod tests {
     use super::{AdminErrorKind as K, Error, TaskFailure};
 
     /// The number of `Error` variants: the length of [`index`]'s match.
-    const VARIANTS: usize = 37;
+    const VARIANTS: usize = 40;
 
     /// A number per variant. The match has no wildcard, so a new variant
     /// does not compile until it has a row in the table below too.
@@ -513,6 +556,9 @@ mod tests {
             Error::UnknownGroup(_) => 34,
             Error::Backend(_) => 35,
             Error::NotLeader(_) => 36,
+            Error::Activation(_) => 37,
+            Error::UntakenSocket { .. } => 38,
+            Error::AmbiguousSocket { .. } => 39,
         }
     }
 
@@ -670,6 +716,23 @@ mod tests {
                 K::Internal,
             ),
             (Error::UnknownGroup("nogroup".into()), K::InvalidArgument),
+            (Error::Activation("LISTEN_FDS is `x`".into()), K::Internal),
+            (
+                Error::UntakenSocket {
+                    fd: 3,
+                    name: Some("nope".into()),
+                    prefixes: "http".into(),
+                },
+                K::Internal,
+            ),
+            (
+                Error::AmbiguousSocket {
+                    fd: 3,
+                    first: "http".into(),
+                    second: "grpc".into(),
+                },
+                K::Internal,
+            ),
         ];
         let mut seen = [false; VARIANTS];
         for (error, kind) in &table {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::counters::{CounterRegistry, CountersSnapshot};
 use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
+use crate::listen::claims::Claims;
 use crate::logging::LevelSetter;
 use crate::notify::Notifier;
 use crate::options::{LogFilter, OptionSource, OptionStore, ServiceOptions};
@@ -68,6 +69,9 @@ pub(crate) struct Shared {
     pub(crate) notifier: OnceLock<Notifier>,
     /// Applies `--level` changes, when the service installed the logger.
     pub(crate) log_level: OnceLock<LevelSetter>,
+    /// Which server task took which socket passed by systemd, in the
+    /// current generation.
+    pub(crate) activation: Mutex<Claims>,
 }
 
 /// A handle on a service: status, warnings, exported values, counters,
@@ -127,6 +131,7 @@ impl Shared {
             control,
             notifier: OnceLock::new(),
             log_level: OnceLock::new(),
+            activation: Mutex::new(Claims::default()),
         }
     }
 }

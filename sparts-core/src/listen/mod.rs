@@ -12,8 +12,16 @@
 //! or every listener's as a stream with
 //! [`server::Incoming`](crate::server::Incoming) (for servers that take a
 //! stream, such as tonic's `serve_with_incoming_shutdown`).
+//!
+//! Under systemd socket activation (a `.socket` unit, or
+//! `systemd-socket-activate`), a server task listens on the sockets passed
+//! to the process instead of binding: those named after its prefix, or a
+//! lone unnamed one when the service has one server task
+//! ([`ListenOptions::bind_for`]).
 
 mod accepted;
+pub(crate) mod activation;
+pub(crate) mod claims;
 mod tcp;
 mod unix;
 

@@ -12,20 +12,22 @@ use tokio::net::UnixListener;
 use crate::error::{Error, Result};
 
 /// A bound unix socket; dropping it removes the socket file if it is still
-/// the one this listener created.
+/// the one this listener created (one passed by systemd is left alone).
 #[derive(Debug)]
 pub struct UnixSocket {
     listener: UnixListener,
     path: PathBuf,
     /// Device and inode of the file created, so that a socket another
-    /// process put there since is left alone.
-    file_id: (u64, u64),
+    /// process put there since is left alone; `None` for a socket this
+    /// process did not create, whose file it must not remove.
+    file_id: Option<(u64, u64)>,
 }
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        let ours =
-            fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.file_id);
+        let ours = self.file_id.is_some_and(|id| {
+            fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == id)
+        });
         if ours && let Err(e) = fs::remove_file(&self.path) {
             tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
         }
@@ -58,8 +60,19 @@ impl UnixSocket {
         Ok(Self {
             listener: UnixListener::from_std(listener).map_err(err)?,
             path: path.to_owned(),
-            file_id: (meta.dev(), meta.ino()),
+            file_id: Some((meta.dev(), meta.ino())),
         })
+    }
+
+    /// A socket someone else created and owns the file of (systemd, for
+    /// socket activation): listened on like any other, its file left in
+    /// place when dropped, since the next start is handed the same socket.
+    pub(crate) fn inherited(listener: UnixListener, path: PathBuf) -> Self {
+        Self {
+            listener,
+            path,
+            file_id: None,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::{Instrument, error, info, info_span};
 use super::Runner;
 use crate::counters::CounterRegistry;
 use crate::error::{Error, Result, TaskFailure, panic_message};
-use crate::handle::TaskEntry;
+use crate::handle::{TaskEntry, lock};
 use crate::options::Owner;
 use crate::task::erased::{ErasedContext, RunningTask};
 use crate::task::{ContextShared, SkipTask, TaskSpec};
@@ -82,6 +82,13 @@ impl Runner {
         let specs = select(&self.specs, wanted.as_deref())?;
         let root = CancellationToken::new();
         let mut failures = Vec::new();
+        // Before any task binds: sockets systemd passed wrongly stop the
+        // start with nothing bound.
+        let inherited = match crate::listen::activation::inherited() {
+            Ok(sockets) => sockets,
+            Err(e) => return Err(self.start_failed(e)),
+        };
+        lock(&self.handle.shared.activation).begin(inherited);
         if let Some(hook) = &self.hooks.on_init
             && let Err(error) = hook(&self.handle)
         {
@@ -141,12 +148,33 @@ impl Runner {
                 }
             }
         }
+        if failures.is_empty()
+            && let Err(e) = lock(&self.handle.shared.activation).finish(inherited)
+        {
+            failures.push(self.service_failure(e));
+        }
         if !failures.is_empty() {
             root.cancel();
             self.handle.write_tasks().clear();
             return Err(Error::StartFailed(failures));
         }
         Ok(spawn_workers(ready))
+    }
+
+    /// A start failure of the service rather than of one task (an
+    /// inherited socket no task took), under the service's name, as a
+    /// failure of its `on_init` hook is.
+    fn service_failure(&self, error: Error) -> TaskFailure {
+        TaskFailure {
+            task: self.handle.name().to_owned(),
+            stage: "init",
+            error: Box::new(error),
+        }
+    }
+
+    /// The start error of a service failure alone.
+    fn start_failed(&self, error: Error) -> Error {
+        Error::StartFailed(vec![self.service_failure(error)])
     }
 }
 

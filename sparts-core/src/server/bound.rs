@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::handle::lock;
+use crate::listen::activation::{self, InheritedSocket};
 use crate::listen::{BoundAddr, ListenOptions, Listener};
 use crate::task::TaskContext;
 
@@ -41,12 +43,36 @@ impl ListenOptions {
     /// (port 8000)`. A port in use, a host that does not resolve, or a
     /// socket that cannot be made is an error naming it, which stops the
     /// service's start.
+    ///
+    /// Under systemd socket activation the task listens on the sockets
+    /// passed to the process instead, whatever the options say: those
+    /// named after the task's prefix (`FileDescriptorName=http`,
+    /// `systemd-socket-activate --fdname=http`), or else the unnamed ones,
+    /// which only one server task of the service may take (a second one
+    /// asking is an error). Each start, and each restart, gets new fds on
+    /// the same sockets.
     pub async fn bind_for<O: Send + Sync + 'static>(
         &self,
         ctx: &TaskContext<O>,
         sock_group: Option<&str>,
     ) -> Result<(Vec<Listener>, Bound)> {
-        let listeners = self.bind(sock_group).await?;
+        let inherited = activation::inherited()?;
+        let taken = lock(&ctx.service().shared.activation).take(inherited, ctx.prefix())?;
+        let listeners = if taken.is_empty() {
+            self.bind(sock_group).await?
+        } else {
+            for socket in &taken {
+                let what = InheritedSocket::describe(socket.fd, socket.name.as_deref());
+                tracing::info!(
+                    "{} listens on the socket systemd passed as {what}",
+                    ctx.name()
+                );
+            }
+            taken
+                .iter()
+                .map(|socket| socket.listener())
+                .collect::<Result<Vec<_>>>()?
+        };
         let addresses = listeners
             .iter()
             .map(Listener::bound_addr)
