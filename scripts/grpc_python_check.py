@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Cross-language check of the gRPC task: Python's grpcio calls health
 Check and lists services by reflection (v1alpha, what grpcio-reflection
-speaks) on the grpc_hello example, then stops it with SIGTERM.
+speaks) on the grpc_hello example, then stops it with SIGTERM; then calls
+health over TLS (ssl_channel_credentials with the test CA), with a client
+certificate under mutual TLS.
 
 Usage: scripts/grpc_python_check.py PATH/TO/grpc_hello
 Needs: python3 -m pip install grpcio grpcio-health-checking grpcio-reflection
 Exits 0 on success; prints a reason and exits 1 otherwise.
 """
 
+import os
 import queue
 import re
 import signal
@@ -22,7 +25,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 PATIENCE = 20  # seconds, for any one wait
-STARTED = re.compile(r"GrpcTask Server Started on 0\.0\.0\.0 \(port (\d+)\)")
+STARTED = re.compile(r"GrpcTask Server Started on \S+ \(port (\d+)\)")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "examples", "tests", "fixtures", "tls")
 
 
 def logged_port(child):
@@ -85,6 +90,60 @@ def main():
             child.kill()
             child.wait()
     print("grpc python check: health and reflection ok")
+    check_tls(binary)
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def check_tls(binary):
+    """Health over TLS, the client proving itself with the test client
+    certificate (mutual TLS); the server names itself localhost."""
+    child = subprocess.Popen(
+        [binary, "--grpc-host", "127.0.0.1", "--grpc-port", "0",
+         "--grpc-tls-cert", os.path.join(FIXTURES, "server.pem"),
+         "--grpc-tls-key", os.path.join(FIXTURES, "server.key"),
+         "--grpc-tls-client-ca", os.path.join(FIXTURES, "ca.pem")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = logged_port(child)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=fixture("ca.pem"),
+            private_key=fixture("client.key"),
+            certificate_chain=fixture("client.pem"),
+        )
+        options = [("grpc.ssl_target_name_override", "localhost")]
+        with grpc.secure_channel(f"127.0.0.1:{port}", credentials, options) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=PATIENCE)
+            if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                raise RuntimeError(f"health over TLS: {reply}")
+        anonymous = grpc.ssl_channel_credentials(root_certificates=fixture("ca.pem"))
+        with grpc.secure_channel(f"127.0.0.1:{port}", anonymous, options) as channel:
+            try:
+                health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=5
+                )
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise RuntimeError(f"without a client certificate: {e.code()}") from e
+            else:
+                raise RuntimeError("a client without a certificate was served")
+        child.send_signal(signal.SIGTERM)
+        code = child.wait(timeout=PATIENCE)
+        if code != 0:
+            raise RuntimeError(f"exit code {code} after SIGTERM (TLS)")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    print("grpc python check: health over mutual TLS ok, no certificate refused")
 
 
 if __name__ == "__main__":

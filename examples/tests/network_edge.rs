@@ -126,7 +126,10 @@ async fn past_the_maximum_a_client_waits_until_a_connection_closes() -> TestResu
     let url = format!("http://127.0.0.1:{port}/");
     let third = tokio::spawn(async move { client().get(url).send().await?.text().await });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!third.is_finished(), "two connections are open, the maximum");
+    assert!(
+        !third.is_finished(),
+        "two connections are open, the maximum"
+    );
     drop(first);
     let body = tokio::time::timeout(PATIENCE, third).await???;
     assert_eq!(body, "Hello, world");
@@ -167,7 +170,14 @@ async fn http2_with_prior_knowledge_and_http1_share_the_port() -> TestResult {
     )?;
     let url = format!("http://127.0.0.1:{port}/");
     let version = "%{http_version} %{http_code} ";
-    let h2 = curl(&["--http2-prior-knowledge", "-w", version, "-o", "/dev/null", &url])?;
+    let h2 = curl(&[
+        "--http2-prior-knowledge",
+        "-w",
+        version,
+        "-o",
+        "/dev/null",
+        &url,
+    ])?;
     assert_eq!(h2, "2 200 ");
     let body = curl(&["--http2-prior-knowledge", &url])?;
     assert_eq!(body, "Hello, world");

@@ -179,6 +179,11 @@ pub enum Error {
     #[error("socket activation: {0}")]
     Activation(String),
 
+    /// A server task's TLS certificate, key or client CA could not be
+    /// used: the message names the file and why.
+    #[error("TLS: {0}")]
+    Tls(String),
+
     /// A socket passed by systemd was taken by no server task: its name is
     /// no task's prefix (or the task did not start).
     #[error(
@@ -426,6 +431,7 @@ impl Error {
             | Error::Bind { .. }
             | Error::UnixSocket { .. }
             | Error::Activation(_)
+            | Error::Tls(_)
             | Error::UntakenSocket { .. }
             | Error::AmbiguousSocket { .. }
             | Error::Io(_) => K::Internal,
@@ -513,7 +519,7 @@ mod tests {
     use super::{AdminErrorKind as K, Error, TaskFailure};
 
     /// The number of `Error` variants: the length of [`index`]'s match.
-    const VARIANTS: usize = 40;
+    const VARIANTS: usize = 41;
 
     /// A number per variant. The match has no wildcard, so a new variant
     /// does not compile until it has a row in the table below too.
@@ -559,6 +565,7 @@ mod tests {
             Error::Activation(_) => 37,
             Error::UntakenSocket { .. } => 38,
             Error::AmbiguousSocket { .. } => 39,
+            Error::Tls(_) => 40,
         }
     }
 
@@ -733,6 +740,7 @@ mod tests {
                 },
                 K::Internal,
             ),
+            (Error::Tls("cert.pem: no certificate".into()), K::Internal),
         ];
         let mut seen = [false; VARIANTS];
         for (error, kind) in &table {

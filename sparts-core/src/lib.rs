@@ -85,6 +85,7 @@ mod supervise;
 pub mod task;
 pub mod tasks;
 pub mod telemetry;
+pub mod tls;
 
 pub use admin::{Admin, Peer};
 pub use error::{

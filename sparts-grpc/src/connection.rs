@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use sparts_core::listen::Accepted;
 use sparts_core::server::{Cuttable, Watched};
+use sparts_core::tls::Secured;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
@@ -17,7 +18,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 /// A newtype only because tonic's `Connected` and core's `Watched` are
 /// both foreign to this crate.
 #[derive(Debug)]
-pub(crate) struct Connection(pub(crate) Watched<Cuttable<Accepted>>);
+pub(crate) struct Connection(pub(crate) Watched<Cuttable<Secured>>);
 
 impl AsyncRead for Connection {
     fn poll_read(
@@ -65,7 +66,7 @@ impl Connected for Connection {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> TcpConnectInfo {
-        match self.0.get_ref().get_ref() {
+        match self.0.get_ref().get_ref().get_ref() {
             Accepted::Tcp(stream, remote) => TcpConnectInfo {
                 local_addr: stream.local_addr().ok(),
                 remote_addr: Some(*remote),

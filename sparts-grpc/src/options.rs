@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sparts_core::listen::ListenOptions;
 use sparts_core::server::ConnectionOptions;
+use sparts_core::tls::TlsOptions;
 use sparts_core::{clap, options::parse_seconds};
 
 /// Options of a [`GrpcTask`](crate::GrpcTask), under its prefix (`grpc` by
@@ -24,6 +25,10 @@ pub struct GrpcOptions {
     /// than the idle timeout, raise it or turn `keepalive` on.
     #[command(flatten)]
     pub connection: ConnectionOptions,
+
+    /// TLS (`h2` by ALPN), and mutual TLS.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 
     /// Seconds to keep serving once shutdown begins (health answers NOT_SERVING meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]

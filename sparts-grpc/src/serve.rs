@@ -8,6 +8,7 @@ use std::sync::Arc;
 use futures_util::StreamExt as _;
 use sparts_core::listen::Listener;
 use sparts_core::server::{Activity, Connections, Cuttable, Incoming, ShutdownPlan, Watched};
+use sparts_core::tls::{TlsAcceptor, secure};
 use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
@@ -18,6 +19,9 @@ use crate::metrics::{Metrics, MetricsLayer};
 use crate::options::GrpcOptions;
 use crate::router::Router;
 
+/// TLS handshakes in progress at once, at most.
+const HANDSHAKES: usize = 256;
+
 /// What `init` prepared for `run`.
 #[derive(Debug)]
 pub(crate) struct Prepared {
@@ -26,6 +30,7 @@ pub(crate) struct Prepared {
     pub(crate) health: Option<Health>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) connections: Connections,
+    pub(crate) tls: Option<TlsAcceptor>,
     /// One-port mode: the router for requests that are not gRPC.
     #[cfg(feature = "http")]
     pub(crate) http: Option<axum::Router>,
@@ -91,13 +96,27 @@ impl Prepared {
         // and the maximum of connections kept.
         let connections = self.connections.clone();
         let limits = opts.connection.time_limits();
-        let incoming = incoming.map(move |(io, guard)| {
-            // tonic tells no one when a call begins or ends: a connection
-            // is idle once no byte has moved for the idle limit.
-            let activity = Arc::new(Activity::default());
-            let io = Watched::new(Cuttable::new(io, guard), limits, activity, &connections);
-            Ok::<_, Infallible>(Connection(io))
-        });
+        let tls = self.tls.clone();
+        let incoming = incoming
+            .map(move |(io, guard)| {
+                let tls = tls.clone();
+                async move {
+                    let io = secure(tls.as_ref(), io, limits.header, &guard).await?;
+                    Some(Cuttable::new(io, guard))
+                }
+            })
+            // Handshakes side by side, so that a slow one holds no other
+            // client back; without TLS each is ready at once.
+            .buffer_unordered(HANDSHAKES)
+            .filter_map(std::future::ready)
+            .map(move |io| {
+                // tonic tells no one when a call begins or ends: a
+                // connection is idle once no byte has moved for the idle
+                // limit.
+                let activity = Arc::new(Activity::default());
+                let io = Watched::new(io, limits, activity, &connections);
+                Ok::<_, Infallible>(Connection(io))
+            });
         let metrics = MetricsLayer(Arc::clone(&self.metrics));
         #[cfg(feature = "http")]
         if let Some(http) = &self.http {

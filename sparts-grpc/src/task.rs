@@ -381,6 +381,20 @@ impl VTask<GrpcOptions> for GrpcTask {
     async fn init(&mut self, ctx: &TaskContext<GrpcOptions>) -> Result<(), BoxError> {
         // The services first: a task that cannot serve them binds nothing.
         let (router, health) = self.router(ctx).await?;
+        // One-port mode also serves HTTP/1.1 to browsers and curl.
+        #[cfg(feature = "http")]
+        let alpn: &[&[u8]] = if self.http.is_some() {
+            &[b"h2", b"http/1.1"]
+        } else {
+            &[b"h2"]
+        };
+        #[cfg(not(feature = "http"))]
+        let alpn: &[&[u8]] = &[b"h2"];
+        let tls = ctx
+            .options()
+            .tls
+            .acceptor(ctx.name(), alpn)
+            .map_err(Error::from)?;
         let (listeners, bound) = ctx
             .options()
             .listen
@@ -395,6 +409,7 @@ impl VTask<GrpcOptions> for GrpcTask {
             health,
             metrics,
             connections: Connections::register_limited(ctx, &ctx.options().connection),
+            tls,
             #[cfg(feature = "http")]
             http: self.http.clone(),
         });

@@ -24,6 +24,7 @@ use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use sparts_core::Peer;
 use sparts_core::server::{Activity, Arrival, RequestMetrics, RequestSpan};
+use sparts_core::tls::ClientIdentity;
 use tower::Service;
 
 use crate::endpoints::Endpoints;
@@ -84,6 +85,8 @@ struct Connection {
     peer: Peer,
     /// The TCP peer (none on a unix socket).
     remote: Option<SocketAddr>,
+    /// The verified client certificate, under mutual TLS.
+    identity: Option<ClientIdentity>,
     /// Its requests in flight, which keep it from being idle.
     activity: Arc<Activity>,
 }
@@ -93,6 +96,7 @@ impl ConnectionService {
         app: Arc<App>,
         peer: Peer,
         remote: Option<SocketAddr>,
+        identity: Option<ClientIdentity>,
         activity: Arc<Activity>,
     ) -> Self {
         Self {
@@ -100,6 +104,7 @@ impl ConnectionService {
                 app,
                 peer,
                 remote,
+                identity,
                 activity,
             }),
         }
@@ -150,6 +155,9 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         // Extensions cost allocations per request: added only where asked
         // for (the admin endpoints always need the peer).
         let builtin = app.endpoints.serves(req.uri().path());
+        if let Some(identity) = &conn.identity {
+            req.extensions_mut().insert(identity.clone());
+        }
         if builtin || app.connect_info {
             let extensions = req.extensions_mut();
             extensions.insert(ConnectInfo(conn.peer));

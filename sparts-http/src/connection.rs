@@ -10,14 +10,14 @@ use std::task::{Context, Poll};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use sparts_core::listen::Accepted;
 use sparts_core::server::{ConnectionGuard, Phase, Watched};
+use sparts_core::tls::Secured;
 
 use crate::app::ConnectionService;
 
-/// What a connection reads and writes: the accepted socket under the
-/// server's time limits.
-pub(crate) type Io = TokioIo<Watched<Accepted>>;
+/// What a connection reads and writes: the accepted socket (after its TLS
+/// handshake, with TLS) under the server's time limits.
+pub(crate) type Io = TokioIo<Watched<Secured>>;
 
 pub(crate) type Connection<'a> =
     auto::UpgradeableConnection<'a, Io, ConnectionService, TokioExecutor>;

@@ -6,6 +6,7 @@ use sparts_core::{clap, options::parse_seconds};
 
 use sparts_core::listen::ListenOptions;
 use sparts_core::server::ConnectionOptions;
+use sparts_core::tls::TlsOptions;
 
 /// Options of an [`HttpTask`](crate::HttpTask), under its prefix (`http` by
 /// default: `--http-port`; a second task registered with
@@ -25,6 +26,10 @@ pub struct HttpOptions {
     /// Limits on slow and idle clients and on open connections.
     #[command(flatten)]
     pub connection: ConnectionOptions,
+
+    /// TLS (HTTP/2 and HTTP/1.1 by ALPN), and mutual TLS.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 
     /// Largest request body, in bytes: a larger one is answered 413 (0: no limit).
     #[arg(long, value_name = "BYTES", default_value_t = 2 * 1024 * 1024)]

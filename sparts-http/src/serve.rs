@@ -9,6 +9,7 @@ use sparts_core::listen::{Accepted, Listener};
 use sparts_core::server::{
     Activity, ConnectionGuard, Connections, ShutdownPlan, TimeLimits, Watched, accept_within_limit,
 };
+use sparts_core::tls::{TlsAcceptor, secure};
 use sparts_core::{BoxError, TaskContext};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,6 +26,7 @@ pub(crate) struct Server {
     pub(crate) app: Arc<App>,
     pub(crate) connections: Connections,
     pub(crate) limits: TimeLimits,
+    pub(crate) tls: Option<TlsAcceptor>,
 }
 
 impl Server {
@@ -39,6 +41,7 @@ impl Server {
                 app: Arc::clone(&self.app),
                 connections: self.connections.clone(),
                 limits: self.limits,
+                tls: self.tls.clone(),
                 protocols: Arc::clone(&protocols),
                 stop: accepting.clone(),
             };
@@ -60,7 +63,9 @@ struct Acceptor {
     app: Arc<App>,
     connections: Connections,
     limits: TimeLimits,
-    /// HTTP/1.1, and HTTP/2 for a client that opens with its preface.
+    tls: Option<TlsAcceptor>,
+    /// HTTP/1.1, and HTTP/2 for a client that opens with its preface (or
+    /// asks for `h2` by ALPN).
     protocols: Arc<auto::Builder<TokioExecutor>>,
     stop: CancellationToken,
 }
@@ -76,14 +81,10 @@ impl Acceptor {
 
     fn serve(&self, io: Accepted, guard: ConnectionGuard) {
         let peer = io.peer();
-        let activity = Arc::new(Activity::default());
-        let service = ConnectionService::new(
-            Arc::clone(&self.app),
-            peer,
-            io.remote_addr(),
-            Arc::clone(&activity),
-        );
-        let io = Watched::new(io, self.limits, activity, &self.connections);
+        let app = Arc::clone(&self.app);
+        let limits = self.limits;
+        let tls = self.tls.clone();
+        let connections = self.connections.clone();
         let protocols = Arc::clone(&self.protocols);
         // A span per connection, off at the default level: entering the
         // task's own span at every poll would make all connections share
@@ -91,6 +92,20 @@ impl Acceptor {
         let span = tracing::debug_span!("connection", %peer);
         tokio::spawn(
             async move {
+                // The handshake in the connection's own task, so that a slow
+                // one holds no other client back.
+                let Some(io) = secure(tls.as_ref(), io, limits.header, &guard).await else {
+                    return;
+                };
+                let activity = Arc::new(Activity::default());
+                let service = ConnectionService::new(
+                    app,
+                    peer,
+                    io.remote_addr(),
+                    io.client_identity(),
+                    Arc::clone(&activity),
+                );
+                let io = Watched::new(io, limits, activity, &connections);
                 let conn = protocols.serve_connection_with_upgrades(TokioIo::new(io), service);
                 Supervised::new(conn, guard).await;
             }

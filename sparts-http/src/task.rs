@@ -286,6 +286,11 @@ impl VTask<HttpOptions> for HttpTask {
 
     async fn init(&mut self, ctx: &TaskContext<HttpOptions>) -> Result<(), BoxError> {
         let opts = ctx.options();
+        // Before binding: a bad certificate leaves nothing bound.
+        let tls = opts
+            .tls
+            .acceptor(ctx.name(), &[b"h2", b"http/1.1"])
+            .map_err(Error::from)?;
         let (listeners, bound) = opts
             .listen
             .bind_for(ctx, opts.sock_group.as_deref())
@@ -315,6 +320,7 @@ impl VTask<HttpOptions> for HttpTask {
             listeners,
             app: Arc::new(app),
             connections: Connections::register_limited(ctx, &opts.connection),
+            tls,
             limits: opts.connection.time_limits(),
         });
         Ok(())

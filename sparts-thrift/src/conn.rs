@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::{Buf as _, Bytes, BytesMut};
 use sparts_core::Peer;
 use sparts_core::server::{ConnectionGuard, Phase, TimeLimits, Timeout};
+use sparts_core::tls::TlsAcceptor;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::{Instant, Sleep};
 
@@ -28,6 +29,7 @@ pub(crate) struct Shared {
     pub(crate) protocol: Protocol,
     pub(crate) max_bytes: usize,
     pub(crate) limits: TimeLimits,
+    pub(crate) tls: Option<TlsAcceptor>,
 }
 
 /// Why a connection was closed by the server.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sparts_core::listen::ListenOptions;
 use sparts_core::options::parse_seconds;
 use sparts_core::server::ConnectionOptions;
+use sparts_core::tls::TlsOptions;
 
 use crate::wire::{Protocol, Transport};
 
@@ -26,6 +27,10 @@ pub struct ThriftOptions {
     /// whole frame (or message, buffered).
     #[command(flatten)]
     pub connection: ConnectionOptions,
+
+    /// TLS (what Thrift's `TSSLSocket` speaks), and mutual TLS.
+    #[command(flatten)]
+    pub tls: TlsOptions,
 
     /// Seconds to keep serving once shutdown begins (fb303's getStatus answers STOPPING meanwhile).
     #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_seconds)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sparts_core::TaskContext;
 use sparts_core::listen::Listener;
 use sparts_core::server::{Connections, ShutdownPlan, accept_within_limit};
+use sparts_core::tls::secure;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument as _;
@@ -67,7 +68,21 @@ impl Acceptor {
             accept_within_limit(&listener, &self.connections, &self.stop).await
         {
             let peer = accepted.peer();
-            tokio::spawn(conn::serve(accepted, peer, Arc::clone(&self.shared), guard));
+            let shared = Arc::clone(&self.shared);
+            match &shared.tls {
+                None => tokio::spawn(conn::serve(accepted, peer, shared, guard)),
+                Some(tls) => {
+                    let tls = tls.clone();
+                    // The handshake in the connection's own task, so that a
+                    // slow one holds no other client back.
+                    tokio::spawn(async move {
+                        let within = shared.limits.header;
+                        if let Some(io) = secure(Some(&tls), accepted, within, &guard).await {
+                            conn::serve(io, peer, shared, guard).await;
+                        }
+                    })
+                }
+            };
         }
     }
 }

@@ -289,6 +289,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
     async fn init(&mut self, ctx: &TaskContext<ThriftOptions>) -> Result<(), BoxError> {
         let options = ctx.options();
         let routes = self.routes(ctx)?;
+        let tls = options.tls.acceptor(ctx.name(), &[]).map_err(Error::from)?;
         let (listeners, bound) = options
             .listen
             .bind_for(ctx, None)
@@ -305,6 +306,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             protocol: options.protocol,
             max_bytes,
             limits: options.connection.time_limits(),
+            tls,
         };
         self.bound = bound;
         self.server.put(Server {
