@@ -31,6 +31,13 @@
 #                                               callgrind (valgrind installed
 #                                               when missing): steady where
 #                                               requests/s is not
+#   bash bench/edge.sh 3 8                     HttpTask over TLS (wrk) and
+#                                               HTTP/2 (h2load, installed from
+#                                               Debian's nghttp2-client when
+#                                               missing) against a bare axum
+#                                               edge server with the same
+#                                               rustls setup, and TLS
+#                                               handshakes/s
 #   target/release/grpc_load 3 5               GrpcTask against bare tonic,
 #                                               3 rounds of 5 s
 #   bash bench/thrift_instructions.sh          the same two Thrift servers'
@@ -41,7 +48,7 @@
 #                                               64 connections, 3 rounds of 4 s,
 #                                               then 8 busy connections beside
 #                                               1,000 idle ones
-# About 5 minutes of benchmarks on a 2-core machine, plus the build (seconds
+# About 8 minutes of benchmarks on a 2-core machine, plus the build (seconds
 # when up to date, about 6 minutes cold): under 10 minutes in all. Longer
 # runs (bench/http.sh 5 10, thrift_load --rounds 5) give steadier medians.
 #
@@ -63,6 +70,7 @@ if [ "${1:-}" = --quick ]; then
     LIFECYCLE_ARGS=(--runs 20 --idle-runs 5)
     CONFIG_ARGS=(--runs 5)
     HTTP_ARGS=(1 2)
+    EDGE_ARGS=(1 2)
     GRPC_ARGS=(1 1)
     THRIFT_ARGS=(--rounds 1 --seconds 1)
     QUEUE_NATS_ARGS=(--rounds 1 --items 2000 --submits 1000 --kill-items 1000)
@@ -73,6 +81,7 @@ else
     LIFECYCLE_ARGS=(--runs 200 --idle-runs 50)
     CONFIG_ARGS=(--runs 50)
     HTTP_ARGS=(3 8)
+    EDGE_ARGS=(3 8)
     GRPC_ARGS=(3 5)
     THRIFT_ARGS=(--rounds 3 --seconds 4)
     QUEUE_NATS_ARGS=(--rounds 3 --items 20000 --submits 5000 --kill-items 5000)
@@ -87,7 +96,7 @@ nats_arg() {
 }
 
 LOGS=target/bench-suite
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 cargo build --release -p sparts-bench
 # On its own: async-nats in the same build changes how the others compile.
 cargo build --release -p sparts-bench --features nats --bin queue_nats
@@ -132,6 +141,7 @@ fi
 bench telemetry "$BIN/telemetry"
 bench http bash bench/http.sh "${HTTP_ARGS[@]}"
 bench http_instr bash bench/http_instructions.sh
+bench edge bash bench/edge.sh "${EDGE_ARGS[@]}"
 bench grpc "$BIN/grpc_load" "${GRPC_ARGS[@]}"
 bench thrift "$BIN/thrift_load" "${THRIFT_ARGS[@]}"
 bench thrift_instr bash bench/thrift_instructions.sh
@@ -215,6 +225,9 @@ nats_rows() {
     echo "| HTTP hello req/s vs bare axum (wrk -t2 -c64, ${HTTP_ARGS[0]} × ${HTTP_ARGS[1]} s) | $(num "$(v http_rps)") | $(num "$(v http_rps_bare)") | $(num "$(v http_rps_ratio)" 3) | ≥ 0.97 | $(met "$(v http_rps_ratio)" '>=' 0.97) |"
     echo "| HTTP hello user-space instructions per request vs bare axum (callgrind) | $(num "$(v http_instr)") | $(num "$(v http_instr_bare)") | $(num "$(v http_instr_ratio)" 3) | — | |"
     echo "| HTTP hello p99 vs bare axum | $(unit "$(v http_p99_ms)" ms) | $(unit "$(v http_p99_bare_ms)" ms) | $(num "$(v http_p99_ratio)" 3) | ≤ 1.1 | $(met "$(v http_p99_ratio)" '<=' 1.1) |"
+    echo "| HTTPS hello req/s vs bare axum + rustls (wrk -t2 -c64 keep-alive, ${EDGE_ARGS[0]} × ${EDGE_ARGS[1]} s) | $(num "$(v https_rps)") | $(num "$(v https_rps_bare)") | $(num "$(v https_ratio)" 3) | ≥ 0.95 | $(met "$(v https_ratio)" '>=' 0.95) |"
+    echo "| HTTP/2 hello req/s vs bare axum h2c (h2load -t2 -c32 -m8) | $(num "$(v h2_rps)") | $(num "$(v h2_rps_bare)") | $(num "$(v h2_ratio)" 3) | ≥ 0.95 | $(met "$(v h2_ratio)" '>=' 0.95) |"
+    echo "| TLS handshakes/s, a connection per request (wrk -c16, Connection: close) | $(num "$(v handshakes)") | $(num "$(v handshakes_bare)") | $(num "$(v handshakes_ratio)" 3) | reported | |"
     echo "| gRPC SayHello req/s vs bare tonic (64 in flight, 4 connections, ${GRPC_ARGS[0]} × ${GRPC_ARGS[1]} s) | $(num "$(v grpc_rps)") | $(num "$(v grpc_rps_bare)") | $(num "$(v grpc_rps_ratio)" 3) | ≥ 0.97 | $(met "$(v grpc_rps_ratio)" '>=' 0.97) |"
     echo "| gRPC SayHello p99 vs bare tonic | $(unit "$(v grpc_p99_ms)" ms) | $(unit "$(v grpc_p99_bare_ms)" ms) | $(num "$(v grpc_p99_ratio)" 3) | ≤ 1.1 | $(met "$(v grpc_p99_ratio)" '<=' 1.1) |"
     echo "| Thrift getStatus calls/s, 1 connection, vs TServer (64 threads; ${THRIFT_ARGS[1]} × ${THRIFT_ARGS[3]} s) | $(num "$(v thrift_1conn_calls_per_s)") | $(num "$(v thrift_1conn_tserver_calls_per_s)") | $(num "$(v thrift_1conn)" 3) | ≥ 1.0 | $(met "$(v thrift_1conn)" '>=' 1.0) |"
