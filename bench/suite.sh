@@ -49,7 +49,7 @@
 #                                               then 8 busy connections beside
 #                                               1,000 idle ones
 # About 8 minutes of benchmarks on a 2-core machine, plus the build (seconds
-# when up to date, about 6 minutes cold): under 10 minutes in all. Longer
+# when up to date, about 6 minutes cold): under 15 minutes in all. Longer
 # runs (bench/http.sh 5 10, thrift_load --rounds 5) give steadier medians.
 #
 # Each benchmark's own report goes to stderr and to

@@ -166,10 +166,10 @@ impl<IO> Watched<IO> {
         let Some(limit) = self.limits.header else {
             return;
         };
-        if let Some(timer) = &mut self.timer {
-            if timer.deadline() > now + limit {
-                timer.as_mut().reset(now + limit);
-            }
+        if let Some(timer) = &mut self.timer
+            && timer.deadline() > now + limit
+        {
+            timer.as_mut().reset(now + limit);
         }
     }
 
@@ -193,10 +193,10 @@ impl<IO> Watched<IO> {
                 // A request began since: that wait is over.
                 self.head_since = None;
             }
-            if let (Some(since), Some(limit)) = (self.head_awaited(), self.limits.header) {
-                if now >= since + limit {
-                    return Some(Timeout::Header);
-                }
+            if let (Some(since), Some(limit)) = (self.head_awaited(), self.limits.header)
+                && now >= since + limit
+            {
+                return Some(Timeout::Header);
             }
             if self.activity.idle()
                 && self
@@ -265,20 +265,20 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if !this.timed_out {
-            if let Some(timeout) = this.poll_limits(cx) {
-                this.timed_out = true;
-                this.connections.timed_out(timeout);
-                tracing::debug!("closing a connection: {}", timed_out_error(timeout));
-                return Poll::Ready(Err(timed_out_error(timeout)));
-            }
+        if !this.timed_out
+            && let Some(timeout) = this.poll_limits(cx)
+        {
+            this.timed_out = true;
+            this.connections.timed_out(timeout);
+            tracing::debug!("closing a connection: {}", timed_out_error(timeout));
+            return Poll::Ready(Err(timed_out_error(timeout)));
         }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            if buf.filled().len() > before {
-                this.note_read(&buf.filled()[before..]);
-            }
+        if let Poll::Ready(Ok(())) = polled
+            && buf.filled().len() > before
+        {
+            this.note_read(&buf.filled()[before..]);
         }
         polled
     }
@@ -291,10 +291,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.last_io = Instant::now();
-            }
+        if let Poll::Ready(Ok(n)) = polled
+            && n > 0
+        {
+            self.last_io = Instant::now();
         }
         polled
     }
@@ -305,10 +305,10 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 {
-                self.last_io = Instant::now();
-            }
+        if let Poll::Ready(Ok(n)) = polled
+            && n > 0
+        {
+            self.last_io = Instant::now();
         }
         polled
     }
