@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use sparts_core::listen::Accepted;
 use sparts_core::server::{Cuttable, Watched};
-use sparts_core::tls::Secured;
+use sparts_core::tls::{ClientIdentity, Secured};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
@@ -60,13 +60,24 @@ impl AsyncWrite for Connection {
     }
 }
 
-impl Connected for Connection {
-    /// tonic's TCP info; a unix socket has no addresses, which
-    /// `Request::remote_addr` reports as `None` (a unix peer).
-    type ConnectInfo = TcpConnectInfo;
+/// What tonic puts in each request's extensions for its connection;
+/// [`Metered`](crate::metrics) splits it into tonic's own
+/// [`TcpConnectInfo`] (what `Request::remote_addr` reads) and, under mutual
+/// TLS, the client's [`ClientIdentity`].
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectInfo {
+    pub(crate) tcp: TcpConnectInfo,
+    pub(crate) identity: Option<ClientIdentity>,
+}
 
-    fn connect_info(&self) -> TcpConnectInfo {
-        match self.0.get_ref().get_ref().get_ref() {
+impl Connected for Connection {
+    /// A unix socket has no addresses, which `Request::remote_addr`
+    /// reports as `None` (a unix peer).
+    type ConnectInfo = ConnectInfo;
+
+    fn connect_info(&self) -> ConnectInfo {
+        let secured = self.0.get_ref().get_ref();
+        let tcp = match secured.get_ref() {
             Accepted::Tcp(stream, remote) => TcpConnectInfo {
                 local_addr: stream.local_addr().ok(),
                 remote_addr: Some(*remote),
@@ -75,6 +86,10 @@ impl Connected for Connection {
                 local_addr: None,
                 remote_addr: None,
             },
+        };
+        ConnectInfo {
+            tcp,
+            identity: secured.client_identity(),
         }
     }
 }

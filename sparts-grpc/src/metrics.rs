@@ -32,6 +32,8 @@ use sparts_core::{Peer, TaskContext};
 use tonic::codegen::http::{self, HeaderValue};
 use tonic::transport::server::TcpConnectInfo;
 
+use crate::connection::ConnectInfo;
+
 /// gRPC's own counter names, as exported under the task's name
 /// (`GrpcTask.open_streams`, `GrpcTask.errors.NOT_FOUND`).
 const OPEN_STREAMS: &str = "open_streams";
@@ -251,7 +253,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        split_connect_info(&mut req);
         let arrival = self.metrics.requests.request();
         self.metrics.open.fetch_add(1, Ordering::Relaxed);
         // What only the access log line needs is looked up for a logged
@@ -287,6 +290,19 @@ fn span_of<B>(req: &http::Request<B>, method: &Method) -> RequestSpan {
     RequestSpan::grpc(service, name, |header| {
         headers.get(header).and_then(|v| v.to_str().ok())
     })
+}
+
+/// Puts the parts of the connection's info where handlers look for them:
+/// tonic's `TcpConnectInfo` (for `Request::remote_addr`) and, under mutual
+/// TLS, the client's `ClientIdentity`.
+fn split_connect_info<B>(req: &mut http::Request<B>) {
+    let extensions = req.extensions_mut();
+    if let Some(info) = extensions.remove::<ConnectInfo>() {
+        extensions.insert(info.tcp);
+        if let Some(identity) = info.identity {
+            extensions.insert(identity);
+        }
+    }
 }
 
 /// The client of a call: its TCP address, or a unix socket's.
