@@ -12,6 +12,7 @@ use crate::counters::{CounterRegistry, CountersSnapshot};
 use crate::error::{Error, Result, short_type_name};
 use crate::exported::ExportedValues;
 use crate::listen::claims::Claims;
+use crate::listen::kept::Kept;
 use crate::logging::LevelSetter;
 use crate::notify::Notifier;
 use crate::options::{LogFilter, OptionSource, OptionStore, ServiceOptions};
@@ -72,6 +73,8 @@ pub(crate) struct Shared {
     /// Which server task took which socket passed by systemd, in the
     /// current generation.
     pub(crate) activation: Mutex<Claims>,
+    /// The sockets server tasks bound, kept across restarts.
+    pub(crate) kept: Mutex<Kept>,
 }
 
 /// A handle on a service: status, warnings, exported values, counters,
@@ -132,6 +135,7 @@ impl Shared {
             notifier: OnceLock::new(),
             log_level: OnceLock::new(),
             activation: Mutex::new(Claims::default()),
+            kept: Mutex::new(Kept::default()),
         }
     }
 }

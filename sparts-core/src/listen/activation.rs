@@ -86,24 +86,7 @@ impl InheritedSocket {
             ))
         };
         let fd = self.socket.try_clone().map_err(err)?;
-        match &self.family {
-            Family::Tcp(_) => {
-                let listener = std::net::TcpListener::from(fd);
-                listener.set_nonblocking(true).map_err(err)?;
-                Ok(Listener::Tcp(
-                    tokio::net::TcpListener::from_std(listener).map_err(err)?,
-                ))
-            }
-            Family::Unix(path) => {
-                let listener = std::os::unix::net::UnixListener::from(fd);
-                listener.set_nonblocking(true).map_err(err)?;
-                let listener = tokio::net::UnixListener::from_std(listener).map_err(err)?;
-                Ok(Listener::Unix(UnixSocket::inherited(
-                    listener,
-                    path.clone(),
-                )))
-            }
-        }
+        listener_on(fd, &self.family, None).map_err(err)
     }
 
     /// `fd 3 (named `http`)` or `fd 3 (unnamed)`, for messages.
@@ -111,6 +94,34 @@ impl InheritedSocket {
         match name {
             Some(name) => format!("fd {fd} (named `{name}`)"),
             None => format!("fd {fd} (unnamed)"),
+        }
+    }
+}
+
+/// A listener of one generation on `fd`, a listening socket of `family`
+/// (close-on-exec already). A unix socket's file is removed when the
+/// listener drops only with `file_id` (see [`UnixSocket`]): a socket whose
+/// file someone else owns is left in place.
+pub(crate) fn listener_on(
+    fd: OwnedFd,
+    family: &Family,
+    file_id: Option<(u64, u64)>,
+) -> io::Result<Listener> {
+    match family {
+        Family::Tcp(_) => {
+            let listener = std::net::TcpListener::from(fd);
+            listener.set_nonblocking(true)?;
+            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
+        }
+        Family::Unix(path) => {
+            let listener = std::os::unix::net::UnixListener::from(fd);
+            listener.set_nonblocking(true)?;
+            let listener = tokio::net::UnixListener::from_std(listener)?;
+            Ok(Listener::Unix(UnixSocket::adopted(
+                listener,
+                path.clone(),
+                file_id,
+            )))
         }
     }
 }

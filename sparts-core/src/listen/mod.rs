@@ -18,10 +18,16 @@
 //! to the process instead of binding: those named after its prefix, or a
 //! lone unnamed one when the service has one server task
 //! ([`ListenOptions::bind_for`]).
+//!
+//! Across a restart (SIGHUP) a server task keeps the sockets it bound:
+//! the next generation with the same prefix and options listens on them
+//! rather than binding again, so no connection attempt is refused between
+//! the two.
 
 mod accepted;
 pub(crate) mod activation;
 pub(crate) mod claims;
+pub(crate) mod kept;
 mod tcp;
 mod unix;
 

@@ -25,12 +25,18 @@ pub struct UnixSocket {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        let ours = self.file_id.is_some_and(|id| {
-            fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == id)
-        });
-        if ours && let Err(e) = fs::remove_file(&self.path) {
-            tracing::warn!("cannot remove unix socket {}: {e}", self.path.display());
-        }
+        remove_own_file(&self.path, self.file_id);
+    }
+}
+
+/// Removes the socket file at `path` if it is still the one with `file_id`
+/// (device and inode), so that a socket another process put there since
+/// is left alone.
+pub(crate) fn remove_own_file(path: &Path, file_id: Option<(u64, u64)>) {
+    let ours = file_id
+        .is_some_and(|id| fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == id));
+    if ours && let Err(e) = fs::remove_file(path) {
+        tracing::warn!("cannot remove unix socket {}: {e}", path.display());
     }
 }
 
@@ -64,15 +70,28 @@ impl UnixSocket {
         })
     }
 
-    /// A socket someone else created and owns the file of (systemd, for
-    /// socket activation): listened on like any other, its file left in
-    /// place when dropped, since the next start is handed the same socket.
-    pub(crate) fn inherited(listener: UnixListener, path: PathBuf) -> Self {
+    /// A listener on a socket this process keeps elsewhere as well (one
+    /// systemd passed, one kept across restarts): its file is removed on
+    /// drop only with `file_id`, the device and inode of the file it owns;
+    /// without, the file is left in place, since the next start is handed
+    /// the same socket.
+    pub(crate) fn adopted(
+        listener: UnixListener,
+        path: PathBuf,
+        file_id: Option<(u64, u64)>,
+    ) -> Self {
         Self {
             listener,
             path,
-            file_id: None,
+            file_id,
         }
+    }
+
+    /// Gives up the removal of the socket's file to the caller: the device
+    /// and inode of the file this listener created, if it did. The
+    /// listener then leaves the file in place when it drops.
+    pub(crate) fn disown_file(&mut self) -> Option<(u64, u64)> {
+        self.file_id.take()
     }
 }
 

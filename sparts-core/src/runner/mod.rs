@@ -87,6 +87,8 @@ impl Runner {
         let watchers = self.spawn_watchers();
         let result = self.generations(&mut signals, started).await;
         watchers.cancel();
+        // No generation follows: the listening sockets close with the service.
+        crate::handle::lock(&self.handle.shared.kept).clear();
         uninstall_recorder(self.handle.telemetry());
         let phase = if result.is_ok() {
             Phase::Stopped
@@ -144,6 +146,11 @@ impl Runner {
             } else {
                 self.handle.update_status(|s| s.phase = Phase::Stopping);
                 self.handle.notifier().stopping();
+                // No generation follows: each socket closes once its server
+                // stops accepting, so that new clients are refused (and try
+                // another instance) rather than wait in a backlog no one
+                // accepts from.
+                crate::handle::lock(&self.handle.shared.kept).clear();
             }
             let stop_errors = tokio::select! {
                 errors = self.stop(generation) => errors,

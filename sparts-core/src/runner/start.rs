@@ -89,6 +89,7 @@ impl Runner {
             Err(e) => return Err(self.start_failed(e)),
         };
         lock(&self.handle.shared.activation).begin(inherited);
+        lock(&self.handle.shared.kept).begin();
         if let Some(hook) = &self.hooks.on_init
             && let Err(error) = hook(&self.handle)
         {
@@ -153,6 +154,9 @@ impl Runner {
         {
             failures.push(self.service_failure(e));
         }
+        // The sockets of the last generation no task asked for again close
+        // now; after a failed start the service ends, which closes them all.
+        lock(&self.handle.shared.kept).finish();
         if !failures.is_empty() {
             root.cancel();
             self.handle.write_tasks().clear();

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::handle::lock;
 use crate::listen::activation::{self, InheritedSocket};
+use crate::listen::kept;
 use crate::listen::{BoundAddr, ListenOptions, Listener};
 use crate::task::TaskContext;
 
@@ -51,6 +52,12 @@ impl ListenOptions {
     /// which only one server task of the service may take (a second one
     /// asking is an error). Each start, and each restart, gets new fds on
     /// the same sockets.
+    ///
+    /// Otherwise the sockets bound are kept across restarts: the task's
+    /// next generation (same prefix, same options) listens on them rather
+    /// than binding again, so that clients connecting while the service
+    /// restarts wait in the backlog instead of being refused. A unix
+    /// socket's file stays in place meanwhile.
     pub async fn bind_for<O: Send + Sync + 'static>(
         &self,
         ctx: &TaskContext<O>,
@@ -59,7 +66,7 @@ impl ListenOptions {
         let inherited = activation::inherited()?;
         let taken = lock(&ctx.service().shared.activation).take(inherited, ctx.prefix())?;
         let listeners = if taken.is_empty() {
-            self.bind(sock_group).await?
+            self.bind_kept(ctx, sock_group).await?
         } else {
             for socket in &taken {
                 let what = InheritedSocket::describe(socket.fd, socket.name.as_deref());
@@ -81,6 +88,27 @@ impl ListenOptions {
             tracing::info!("{} Server Started on {addr}", ctx.name());
         }
         Ok((listeners, Bound(addresses)))
+    }
+}
+
+impl ListenOptions {
+    /// The sockets the task of `ctx` kept from its last generation (or
+    /// was handed by the process this one replaces), or else new ones,
+    /// kept from now on.
+    async fn bind_kept<O: Send + Sync + 'static>(
+        &self,
+        ctx: &TaskContext<O>,
+        sock_group: Option<&str>,
+    ) -> Result<Vec<Listener>> {
+        let key = kept::key(self, sock_group);
+        let store = &ctx.service().shared.kept;
+        if let Some(listeners) = lock(store).take(ctx.prefix(), &key)? {
+            tracing::debug!("{} keeps its listening sockets", ctx.name());
+            return Ok(listeners);
+        }
+        let mut listeners = self.bind(sock_group).await?;
+        lock(store).keep(ctx.prefix(), &key, &mut listeners)?;
+        Ok(listeners)
     }
 }
 
