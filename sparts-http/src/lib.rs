@@ -61,6 +61,7 @@
 mod admin;
 mod app;
 mod connection;
+mod drain;
 mod endpoints;
 mod error;
 mod options;

@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use crate::app::{App, ConnectionService};
 use crate::connection::Supervised;
+use crate::drain::{CloseWhenDraining, DrainState};
 use crate::options::HttpOptions;
 
 /// A task's bound listeners and what they serve, between `init` and `run`.
@@ -105,9 +106,11 @@ impl Acceptor {
                     io.client_identity(),
                     Arc::clone(&activity),
                 );
+                let drain = Arc::new(DrainState::default());
+                let service = CloseWhenDraining::new(service, Arc::clone(&drain));
                 let io = Watched::new(io, limits, activity, &connections);
                 let conn = protocols.serve_connection_with_upgrades(TokioIo::new(io), service);
-                Supervised::new(conn, guard).await;
+                Supervised::new(conn, guard, drain).await;
             }
             .instrument(span),
         );
