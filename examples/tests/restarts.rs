@@ -1,0 +1,293 @@
+//! Restarts that drop nothing, as real processes under load: `wrk` against
+//! `http_hello` while it restarts on SIGHUP, and a gRPC load loop of our
+//! own against `grpc_hello`; neither sees a failed request.
+//!
+//! Without `wrk` (Debian's wrk package) the HTTP tests print a note and
+//! pass; CI installs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{Example, PATIENCE, TestResult};
+use nix::sys::signal::Signal;
+use sparts::grpc::pb::helloworld::HelloRequest;
+use sparts::grpc::pb::helloworld::greeter_client::GreeterClient;
+
+const WRK: &str = "/usr/bin/wrk";
+
+/// How many restarts each test asks for.
+const RESTARTS: usize = 5;
+
+/// What `wrk` counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct WrkCounts {
+    requests: u64,
+    /// Connect, read, write and timeout errors, summed.
+    socket_errors: u64,
+    non_2xx: u64,
+}
+
+/// Reads `wrk`'s report: `N requests in ...`, and the `Socket errors:` and
+/// `Non-2xx or 3xx responses:` lines, which it prints only when there are
+/// some.
+fn parse_wrk(report: &str) -> Result<WrkCounts, String> {
+    let mut counts = WrkCounts::default();
+    let mut saw_requests = false;
+    for line in report.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("Socket errors:") {
+            // `connect 0, read 3, write 0, timeout 0`
+            for part in rest.split(',') {
+                let number = part.split_whitespace().last().unwrap_or("");
+                counts.socket_errors += number
+                    .parse::<u64>()
+                    .map_err(|_| format!("a bad wrk line: {line:?}"))?;
+            }
+        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            counts.non_2xx = rest
+                .trim()
+                .parse()
+                .map_err(|_| format!("a bad wrk line: {line:?}"))?;
+        } else if line.contains(" requests in ") {
+            let number = line.split_whitespace().next().unwrap_or("");
+            counts.requests = number
+                .parse()
+                .map_err(|_| format!("a bad wrk line: {line:?}"))?;
+            saw_requests = true;
+        }
+    }
+    if saw_requests {
+        Ok(counts)
+    } else {
+        Err(format!("no request count in wrk's report:\n{report}"))
+    }
+}
+
+#[test]
+fn wrk_reports_are_read() -> Result<(), String> {
+    let clean = "Running 10s test @ http://127.0.0.1:1/\n  2 threads and 64 connections\n\
+                 \x20 52345 requests in 10.00s, 6.49MB read\nRequests/sec:   5233.21\n";
+    assert_eq!(
+        parse_wrk(clean)?,
+        WrkCounts {
+            requests: 52345,
+            socket_errors: 0,
+            non_2xx: 0
+        }
+    );
+    let errors = "  100 requests in 1.00s, 1.00KB read\n\
+                  \x20 Socket errors: connect 2, read 3, write 0, timeout 1\n\
+                  \x20 Non-2xx or 3xx responses: 7\n";
+    assert_eq!(
+        parse_wrk(errors)?,
+        WrkCounts {
+            requests: 100,
+            socket_errors: 6,
+            non_2xx: 7
+        }
+    );
+    assert!(parse_wrk("nothing").is_err());
+    Ok(())
+}
+
+/// `wrk` with 64 connections for `seconds` against `url`, started now;
+/// `None` (with a note) when `wrk` is missing.
+fn start_wrk(url: &str, seconds: u64) -> TestResult<Option<std::process::Child>> {
+    if !Path::new(WRK).exists() {
+        eprintln!("note: {WRK} is missing (Debian's wrk package): test skipped");
+        return Ok(None);
+    }
+    let child = Command::new(WRK)
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    Ok(Some(child))
+}
+
+/// What `wrk` counted, once it ended (bounded: its duration and the
+/// patience).
+fn finish_wrk(wrk: std::process::Child, seconds: u64) -> TestResult<WrkCounts> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds) + PATIENCE;
+    let mut wrk = wrk;
+    while wrk.try_wait()?.is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = wrk.kill();
+            return Err("wrk did not end in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = wrk.wait_with_output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    let counts = parse_wrk(&report)?;
+    eprintln!("wrk: {counts:?}\n{report}");
+    Ok(counts)
+}
+
+/// Sends `RESTARTS` SIGHUPs to `child`, each once the last restart ended,
+/// spread over about `seconds`.
+fn restart_repeatedly(child: &mut Example, seconds: u64) -> TestResult {
+    let pause = Duration::from_millis(seconds * 1000 / (RESTARTS as u64 + 1));
+    for _ in 0..RESTARTS {
+        std::thread::sleep(pause);
+        child.signal(Signal::SIGHUP)?;
+        child.expect_line("Restarting")?;
+        child.expect_line("All tasks started")?;
+    }
+    Ok(())
+}
+
+#[test]
+fn http_hello_restarts_under_wrk_without_an_error() -> TestResult {
+    let mut child = Example::spawn(
+        env!("CARGO_BIN_EXE_http_hello"),
+        &["--http-host", "127.0.0.1", "--http-port", "0"],
+    )?;
+    let port = child.logged_port("HttpTask")?;
+    child.expect_line("All tasks started")?;
+    let seconds = 10;
+    let Some(wrk) = start_wrk(&format!("http://127.0.0.1:{port}/"), seconds)? else {
+        return Ok(());
+    };
+    restart_repeatedly(&mut child, seconds)?;
+    let counts = finish_wrk(wrk, seconds)?;
+    assert!(counts.requests > 0, "{counts:?}");
+    assert_eq!((counts.socket_errors, counts.non_2xx), (0, 0), "{counts:?}");
+    // The same port all along.
+    assert_eq!(
+        child
+            .lines_so_far()
+            .iter()
+            .filter(|l| l.contains("Server Started on"))
+            .count(),
+        RESTARTS + 1
+    );
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
+
+/// Calls counted by the gRPC load loop.
+#[derive(Debug, Default)]
+struct Calls {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    /// Calls sent again because the server never saw the first attempt.
+    resent: AtomicU64,
+}
+
+/// How often a call the server never saw is sent, at most.
+const ATTEMPTS: usize = 3;
+
+/// Whether a call failed without the server ever seeing it, so that
+/// sending it again is safe: tonic's channel can hand a request to a
+/// connection that just got GOAWAY, and hyper then cancels it unsent
+/// (`Cancelled`, "connection closed"); or the request went out on a new
+/// stream after the server's last GOAWAY, which the server refused
+/// unprocessed (h2's `GoAway(.., NO_ERROR, Remote)` on the stream, as RFC
+/// 9113 section 6.8 says). gRPC's own clients send such calls again
+/// transparently (gRPC's retry design); tonic's does not, so the load loop
+/// does, and counts them.
+fn never_processed(status: &tonic::Status) -> bool {
+    use std::error::Error as _;
+    let mut source = status.source();
+    while let Some(e) = source {
+        let unsent =
+            status.code() == tonic::Code::Cancelled && e.to_string().contains("connection closed");
+        // h2's error names the GOAWAY only in its Debug form.
+        let refused = format!("{e:?}").contains("NO_ERROR, Remote)");
+        if unsent || refused {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `clients` loops, each on a channel of its own, calling the Greeter of
+/// `port` until `stop`; each failure is counted and printed.
+fn grpc_load(
+    port: u16,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    calls: Arc<Calls>,
+) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
+    (0..clients)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            let calls = Arc::clone(&calls);
+            tokio::spawn(async move {
+                let channel =
+                    tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                        .map_err(|e| e.to_string())?
+                        .timeout(PATIENCE)
+                        .connect_lazy();
+                let mut client = GreeterClient::new(channel);
+                while !stop.load(Ordering::Relaxed) {
+                    let mut result = None;
+                    for attempt in 1..=ATTEMPTS {
+                        let call = client.say_hello(HelloRequest {
+                            name: "load".into(),
+                        });
+                        match call.await {
+                            Err(status) if attempt < ATTEMPTS && never_processed(&status) => {
+                                calls.resent.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => {
+                                result = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    match result {
+                        Some(Ok(reply)) if reply.get_ref().message == "Hello load!" => {
+                            calls.ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => {
+                            eprintln!("failed call: {other:?}");
+                            calls.failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_hello_restarts_under_load_without_a_failed_call() -> TestResult {
+    let mut child = Example::spawn(
+        env!("CARGO_BIN_EXE_grpc_hello"),
+        &["--grpc-host", "127.0.0.1", "--grpc-port", "0"],
+    )?;
+    let port = child.logged_port("GrpcTask")?;
+    child.expect_line("All tasks started")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(Calls::default());
+    let loops = grpc_load(port, 16, Arc::clone(&stop), Arc::clone(&calls));
+    let mut child = tokio::task::spawn_blocking(move || -> Result<Example, String> {
+        restart_repeatedly(&mut child, 5).map_err(|e| e.to_string())?;
+        Ok(child)
+    })
+    .await??;
+    stop.store(true, Ordering::Relaxed);
+    for job in loops {
+        tokio::time::timeout(PATIENCE, job).await???;
+    }
+    let (ok, failed) = (
+        calls.ok.load(Ordering::Relaxed),
+        calls.failed.load(Ordering::Relaxed),
+    );
+    let resent = calls.resent.load(Ordering::Relaxed);
+    eprintln!("gRPC calls: {ok} answered, {failed} failed, {resent} sent again (never processed)");
+    assert!(ok > 0);
+    assert_eq!(failed, 0);
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
