@@ -3,16 +3,20 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::daemon::upgrade::{self, Takeover};
 use crate::daemon::{
     DaemonStatus, Detached, KillOutcome, Pidfile, daemon_status, detach, kill_daemon,
 };
 use crate::error::Error;
+use crate::listen::UnixSocket;
 use crate::logging;
 use crate::notify::Notifier;
 use crate::options::CliExit;
@@ -143,10 +147,22 @@ impl VService {
         if let Err(e) = unsafe { crate::listen::activation::take_from_env() } {
             return fail(e);
         }
+        // Before anything binds: a new process taking over listens on the
+        // running one's sockets, and holds its pidfile's lock with it.
+        let mut pidfile = None;
+        let mut takeover = None;
+        if options.upgrade {
+            match take_over(&runner.handle, &pidfile_path) {
+                Ok((t, p)) => {
+                    takeover = Some(t);
+                    pidfile = p;
+                }
+                Err(e) => return fail(e),
+            }
+        }
         // The lock is taken before detaching so a second instance is refused
         // in the foreground, where its user sees why.
-        let mut pidfile = None;
-        if options.daemon || options.pidfile.is_some() {
+        if takeover.is_none() && (options.daemon || options.pidfile.is_some()) {
             match Pidfile::acquire(&pidfile_path) {
                 Ok(p) => pidfile = Some(p),
                 Err(e) => return fail(e),
@@ -176,7 +192,9 @@ impl VService {
                 Err(e) => return fail(e),
             }
         }
+        // A new process taking over writes its pid once the old one let go.
         if let Some(p) = &mut pidfile
+            && takeover.is_none()
             && let Err(e) = p.write_pid(std::process::id())
         {
             return fail(e);
@@ -238,10 +256,30 @@ impl VService {
         let _ = runner.handle.shared.notifier.set(Notifier::from_env());
         #[cfg(feature = "otel")]
         let handle = runner.handle.clone();
+        let service_handle = runner.handle.clone();
+        let handed_over = Arc::new(AtomicBool::new(false));
+        let pidfile_ref = &mut pidfile;
+        let handed = Arc::clone(&handed_over);
         let result = runtime.block_on(async move {
+            // Bound before the tasks start, so that a process started with
+            // `--upgrade` as soon as this one logs its start finds it (and
+            // waits in its backlog); a process taking over binds it once
+            // the old one let go of it.
+            let mut upgrades = match (&takeover, pidfile_ref.as_ref()) {
+                (None, Some(p)) => upgrade_socket(p),
+                _ => None,
+            };
             let (tx, rx) = oneshot::channel();
             let service = tokio::spawn(runner.run(Some(tx)));
             let started = rx.await;
+            if matches!(started, Ok(Ok(()))) {
+                if let Some(t) = takeover.take() {
+                    upgrades = took_over(t, pidfile_ref.as_mut()).await;
+                }
+                if let (Some(socket), Some(p)) = (upgrades.take(), pidfile_ref.as_ref()) {
+                    serve_upgrades(&service_handle, p, socket, handed);
+                }
+            }
             if let Some(pipe) = ready_pipe.take() {
                 match started {
                     Ok(Ok(())) => pipe.ready(),
@@ -263,6 +301,10 @@ impl VService {
         // Blocking threads that overran the shutdown timeout are left behind.
         runtime.shutdown_timeout(Duration::from_millis(100));
 
+        // Handed over, the pidfile (and its lock) is the new process's.
+        if handed_over.load(Ordering::SeqCst) {
+            drop(pidfile.take());
+        }
         match result {
             Ok(()) => {
                 if let Some(Err(e)) = pidfile.map(crate::daemon::Pidfile::release) {
@@ -281,6 +323,86 @@ impl VService {
             }
         }
     }
+}
+
+/// `--upgrade`: takes the listening sockets and the pidfile of the process
+/// running with `pidfile_path`, the sockets for `handle`'s tasks to listen
+/// on.
+fn take_over(
+    handle: &crate::ServiceHandle,
+    pidfile_path: &Path,
+) -> Result<(Takeover, Option<Pidfile>), Error> {
+    let (takeover, handed) = upgrade::take_over(pidfile_path)?;
+    let mut kept = crate::handle::lock(&handle.shared.kept);
+    for (prefix, key, fd) in handed.sockets {
+        kept.adopt(&prefix, &key, fd).map_err(|reason| {
+            Error::Daemon(format!(
+                "--upgrade: the socket handed over for `{prefix}` ({key}) {reason}"
+            ))
+        })?;
+    }
+    let pidfile = handed
+        .pidfile
+        .map(|fd| Pidfile::adopt(pidfile_path, fd))
+        .transpose()?;
+    Ok((takeover, pidfile))
+}
+
+/// Every task started on the sockets taken over: tells the old process,
+/// which lets go and drains, then writes this process's pid and binds the
+/// upgrade socket in turn.
+async fn took_over(takeover: Takeover, pidfile: Option<&mut Pidfile>) -> Option<UnixSocket> {
+    let confirmed = match tokio::task::spawn_blocking(move || takeover.ready()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!("{e}");
+            false
+        }
+        Err(e) => {
+            tracing::warn!("--upgrade: {e}");
+            false
+        }
+    };
+    let pidfile = pidfile?;
+    if let Err(e) = pidfile.write_pid(std::process::id()) {
+        tracing::warn!("{e}");
+    }
+    let socket = upgrade_socket(pidfile);
+    if confirmed {
+        tracing::info!("Upgrade: took over; the old process drains and exits");
+    }
+    socket
+}
+
+/// The upgrade socket of `pidfile`, or `None` (logged) when it cannot be
+/// made: the service runs on, without upgrades.
+fn upgrade_socket(pidfile: &Pidfile) -> Option<UnixSocket> {
+    upgrade::listen(pidfile.path())
+        .inspect_err(|e| tracing::warn!("no upgrades: {e}"))
+        .ok()
+}
+
+/// Serves upgrades on `socket` beside the service; `handed_over` is set
+/// once a process took over.
+fn serve_upgrades(
+    handle: &crate::ServiceHandle,
+    pidfile: &Pidfile,
+    socket: UnixSocket,
+    handed_over: Arc<AtomicBool>,
+) {
+    let fd = match pidfile.duplicate() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::warn!("no upgrades: {e}");
+            return;
+        }
+    };
+    tokio::spawn(upgrade::serve(
+        socket,
+        handle.clone(),
+        Some(fd),
+        handed_over,
+    ));
 }
 
 /// What is left of `--shutdown-timeout`, counted from the moment the

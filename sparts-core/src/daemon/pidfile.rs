@@ -12,7 +12,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -93,7 +93,31 @@ impl Pidfile {
         )))
     }
 
-    #[cfg(test)]
+    /// The pidfile at `path` the process this one replaces handed over
+    /// (`--upgrade`), already locked: the lock belongs to the open file,
+    /// which both processes share, so it is held without a gap.
+    pub(crate) fn adopt(path: &Path, fd: OwnedFd) -> Result<Self> {
+        let path = std::path::absolute(path).map_err(|source| file_error(path, source))?;
+        // Locking again an open file that holds the lock keeps it.
+        let lock = Flock::lock(File::from(fd), FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| file_error(&path, errno.into()))?;
+        Ok(Self {
+            path,
+            lock: Some(lock),
+        })
+    }
+
+    /// A duplicate of the locked file's descriptor, to hand over to the
+    /// process that replaces this one.
+    pub(crate) fn duplicate(&self) -> Result<OwnedFd> {
+        let Some(file) = self.lock.as_deref() else {
+            return Err(Error::Daemon("pidfile already released".into()));
+        };
+        file.as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| file_error(&self.path, source))
+    }
+
     /// The pidfile's absolute path.
     pub(crate) fn path(&self) -> &Path {
         &self.path

@@ -14,13 +14,14 @@
 //!
 //! A unix socket kept here has its file owned by this store rather than
 //! by the listener that created it: the file stays across restarts and
-//! goes with the socket.
+//! goes with the socket (unless it was handed over to the process that
+//! replaces this one with `--upgrade`).
 
 use std::io;
-use std::os::fd::{AsFd as _, OwnedFd};
+use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
 
-use crate::listen::activation::{Family, listener_on};
-use crate::listen::unix::remove_own_file;
+use crate::listen::activation::{Family, inspect, listener_on};
+use crate::listen::unix::{file_id, remove_own_file};
 use crate::listen::{ListenOptions, Listener};
 
 /// One kept listening socket.
@@ -162,6 +163,61 @@ impl Kept {
         self.entries.clear();
     }
 
+    /// Every kept socket with its name (`prefix` and `key`), to hand over
+    /// to the process that replaces this one.
+    pub(crate) fn sockets(&self) -> Vec<(String, String, BorrowedFd<'_>)> {
+        self.entries
+            .iter()
+            .flat_map(|e| {
+                e.sockets
+                    .iter()
+                    .map(|s| (e.prefix.clone(), e.key.clone(), s.socket.as_fd()))
+            })
+            .collect()
+    }
+
+    /// The sockets were handed over to the process that replaces this one:
+    /// their files are now its to remove.
+    pub(crate) fn disown_files(&mut self) {
+        for socket in self.entries.iter_mut().flat_map(|e| &mut e.sockets) {
+            socket.file_id = None;
+        }
+    }
+
+    /// Adds a socket handed over by the process this one replaces, for the
+    /// task with `prefix` and the options `key`; a unix socket's file
+    /// becomes this store's to remove. Fails when `socket` is not a
+    /// listening stream socket.
+    pub(crate) fn adopt(&mut self, prefix: &str, key: &str, socket: OwnedFd) -> Result<(), String> {
+        let family = inspect(socket.as_fd())?;
+        socket2::SockRef::from(&socket)
+            .set_cloexec(true)
+            .map_err(|e| format!("cannot be set close-on-exec: {e}"))?;
+        let file_id = match &family {
+            Family::Unix(path) => file_id(path),
+            Family::Tcp(_) => None,
+        };
+        let kept = KeptSocket {
+            socket,
+            family,
+            file_id,
+        };
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.prefix == prefix && e.key == key)
+        {
+            Some(entry) => entry.sockets.push(kept),
+            None => self.entries.push(Entry {
+                prefix: prefix.to_owned(),
+                key: key.to_owned(),
+                sockets: vec![kept],
+                asked: false,
+            }),
+        }
+        Ok(())
+    }
+
     /// The paths of the kept unix sockets, for tests.
     #[cfg(test)]
     fn unix_paths(&self) -> Vec<std::path::PathBuf> {
@@ -182,9 +238,10 @@ mod tests {
     use crate::listen::BoundAddr;
 
     fn loopback() -> ListenOptions {
-        let mut options = ListenOptions::default();
-        options.host = Some("127.0.0.1".into());
-        options
+        ListenOptions {
+            host: Some("127.0.0.1".into()),
+            ..ListenOptions::default()
+        }
     }
 
     fn addr(listeners: &[Listener]) -> io::Result<BoundAddr> {
@@ -251,8 +308,10 @@ mod tests {
     async fn a_kept_unix_socket_keeps_its_file_until_it_goes() -> crate::Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("s.sock");
-        let mut options = ListenOptions::default();
-        options.sock = Some(path.clone());
+        let options = ListenOptions {
+            sock: Some(path.clone()),
+            ..ListenOptions::default()
+        };
         let key = key(&options, None);
         let mut kept = Kept::default();
         let mut first = options.bind(None).await?;
@@ -264,9 +323,22 @@ mod tests {
         drop(second);
         assert!(path.exists());
         let _client = tokio::net::UnixStream::connect(&path).await?;
-        assert_eq!(kept.unix_paths(), [path.clone()]);
+        assert_eq!(kept.unix_paths(), std::slice::from_ref(&path));
         kept.clear();
         assert!(!path.exists(), "the service ended: the file goes");
+
+        let mut again = Kept::default();
+        let socket = std::os::unix::net::UnixListener::bind(dir.path().join("t.sock"))?;
+        again
+            .adopt("http", &key, socket.into())
+            .map_err(io::Error::other)?;
+        assert!(again.take("http", &key)?.is_some());
+        again.disown_files();
+        again.clear();
+        assert!(
+            dir.path().join("t.sock").exists(),
+            "handed over: the file is another's"
+        );
 
         Ok(())
     }

@@ -40,6 +40,11 @@ pub(crate) fn remove_own_file(path: &Path, file_id: Option<(u64, u64)>) {
     }
 }
 
+/// The device and inode of the file at `path`.
+pub(crate) fn file_id(path: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 impl UnixSocket {
     /// The listener, to accept connections from.
     pub fn listener(&self) -> &UnixListener {

@@ -62,6 +62,10 @@ pub struct ServiceOptions {
     #[arg(long, conflicts_with = "daemon")]
     pub status: bool,
 
+    /// Take over from the process running with the same --pidfile: its listening sockets pass to this one, which serves on them once started while the old one drains and exits.
+    #[arg(long, conflicts_with_all = ["status", "kill"])]
+    pub upgrade: bool,
+
     /// Read options from this TOML file: the service's at the top level, each task's in a table named by its prefix. The command line and the environment take precedence; read again on SIGHUP.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
