@@ -1,6 +1,9 @@
-//! Restarts that drop nothing, as real processes under load: `wrk` against
-//! `http_hello` while it restarts on SIGHUP, and a gRPC load loop of our
-//! own against `grpc_hello`; neither sees a failed request.
+//! Restarts and upgrades that drop nothing, as real processes under load:
+//! `wrk` against `http_hello` while it restarts on SIGHUP or a new process
+//! takes over with `--upgrade`, and a gRPC load loop of our own against
+//! `grpc_hello` the same way; neither sees a failed request. An upgrade
+//! with nothing running, or one whose new process fails, is an error that
+//! leaves the running process serving.
 //!
 //! Without `wrk` (Debian's wrk package) the HTTP tests print a note and
 //! pass; CI installs it.
@@ -288,6 +291,171 @@ async fn grpc_hello_restarts_under_load_without_a_failed_call() -> TestResult {
     assert!(ok > 0);
     assert_eq!(failed, 0);
     let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
+
+/// `bin` with `args` and `--pidfile` in `dir`, once all its tasks
+/// started, and the port `task` logged.
+fn start_with_pidfile(
+    bin: &str,
+    dir: &Path,
+    task: &str,
+    args: &[&str],
+) -> TestResult<(Example, u16)> {
+    let pidfile = dir.join("svc.pid");
+    let pidfile = pidfile.to_str().ok_or("a path in UTF-8")?;
+    let mut all = args.to_vec();
+    all.extend(["--pidfile", pidfile]);
+    let mut child = Example::spawn(bin, &all)?;
+    let port = child.logged_port(task)?;
+    child.expect_line("All tasks started")?;
+    Ok((child, port))
+}
+
+/// The new process of an upgrade: `bin` with `args`, `--pidfile` in `dir`
+/// and `--upgrade`, once it took over (and the old one exited 0).
+fn upgrade(bin: &str, dir: &Path, args: &[&str], old: &mut Example) -> TestResult<Example> {
+    let pidfile = dir.join("svc.pid");
+    let pidfile_text = pidfile.to_str().ok_or("a path in UTF-8")?;
+    let mut all = args.to_vec();
+    all.extend(["--pidfile", pidfile_text, "--upgrade"]);
+    let mut new = Example::spawn(bin, &all)?;
+    new.expect_line("All tasks started")?;
+    new.expect_line("Upgrade: took over")?;
+    old.expect_line("Upgrade: the new process is ready")?;
+    let status = old.wait_exit()?;
+    assert_eq!(status.code(), Some(0), "the old process: {status:?}");
+    let written = std::fs::read_to_string(&pidfile)?;
+    assert_eq!(written.trim(), new.pid().to_string(), "the pidfile follows");
+    Ok(new)
+}
+
+#[test]
+fn http_hello_upgrades_under_wrk_without_an_error() -> TestResult {
+    let bin = env!("CARGO_BIN_EXE_http_hello");
+    let args = ["--http-host", "127.0.0.1", "--http-port", "0"];
+    let dir = tempfile::tempdir()?;
+    let (mut old, port) = start_with_pidfile(bin, dir.path(), "HttpTask", &args)?;
+    let seconds = 6;
+    let url = format!("http://127.0.0.1:{port}/");
+    let Some(wrk) = start_wrk(&url, seconds)? else {
+        return Ok(());
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let mut new = upgrade(bin, dir.path(), &args, &mut old)?;
+    let counts = finish_wrk(wrk, seconds)?;
+    assert!(counts.requests > 0, "{counts:?}");
+    assert_eq!((counts.socket_errors, counts.non_2xx), (0, 0), "{counts:?}");
+    // The new process keeps serving, and can be upgraded in turn.
+    let output = Command::new("curl").args(["-sS", &url]).output()?;
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, world");
+    let mut newer = upgrade(bin, dir.path(), &args, &mut new)?;
+    let status = newer.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(!dir.path().join("svc.pid").exists(), "removed at exit");
+    assert!(
+        !dir.path().join("svc.pid.upgrade").exists(),
+        "removed at exit"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_hello_upgrades_under_load_without_a_failed_call() -> TestResult {
+    let bin = env!("CARGO_BIN_EXE_grpc_hello");
+    let args = ["--grpc-host", "127.0.0.1", "--grpc-port", "0"];
+    let dir = tempfile::tempdir()?;
+    let (mut old, port) = start_with_pidfile(bin, dir.path(), "GrpcTask", &args)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(Calls::default());
+    let loops = grpc_load(port, 16, Arc::clone(&stop), Arc::clone(&calls));
+    let path = dir.path().to_owned();
+    let mut new = tokio::task::spawn_blocking(move || -> Result<Example, String> {
+        std::thread::sleep(Duration::from_secs(1));
+        let new = upgrade(bin, &path, &args, &mut old).map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_secs(1));
+        Ok(new)
+    })
+    .await??;
+    stop.store(true, Ordering::Relaxed);
+    for job in loops {
+        tokio::time::timeout(PATIENCE, job).await???;
+    }
+    let (ok, failed) = (
+        calls.ok.load(Ordering::Relaxed),
+        calls.failed.load(Ordering::Relaxed),
+    );
+    let resent = calls.resent.load(Ordering::Relaxed);
+    eprintln!("gRPC calls: {ok} answered, {failed} failed, {resent} sent again (never processed)");
+    assert!(ok > 0);
+    assert_eq!(failed, 0);
+    let status = new.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}
+
+#[test]
+fn upgrade_with_no_running_process_is_a_clear_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let pidfile = dir.path().join("svc.pid");
+    let pidfile_text = pidfile.to_str().ok_or("a path in UTF-8")?;
+    let (status, output) = common::run(Command::new(env!("CARGO_BIN_EXE_http_hello")).args([
+        "--http-port",
+        "0",
+        "--pidfile",
+        pidfile_text,
+        "--upgrade",
+    ]))?;
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("no running process"), "{output}");
+    assert!(output.contains(pidfile_text), "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+    assert!(
+        !output.contains("Server Started"),
+        "nothing bound: {output}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())?.collect();
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
+    Ok(())
+}
+
+#[test]
+fn a_failed_upgrade_leaves_the_old_process_serving() -> TestResult {
+    let bin = env!("CARGO_BIN_EXE_http_hello");
+    let args = ["--http-host", "127.0.0.1", "--http-port", "0"];
+    let dir = tempfile::tempdir()?;
+    let (mut old, port) = start_with_pidfile(bin, dir.path(), "HttpTask", &args)?;
+    let pidfile = dir.path().join("svc.pid");
+    let pidfile_text = pidfile.to_str().ok_or("a path in UTF-8")?;
+    let url = format!("http://127.0.0.1:{port}/");
+    // A bad flag: refused before it even connects.
+    let (status, output) = common::run(Command::new(bin).args([
+        "--pidfile",
+        pidfile_text,
+        "--upgrade",
+        "--no-such-flag",
+    ]))?;
+    assert_eq!(status.code(), Some(2), "{output}");
+    // A task whose init fails: a unix socket in a directory that is not there.
+    let (status, output) = common::run(Command::new(bin).args([
+        "--http-sock",
+        "/nonexistent/dir/http.sock",
+        "--pidfile",
+        pidfile_text,
+        "--upgrade",
+    ]))?;
+    assert_eq!(status.code(), Some(1), "{output}");
+    old.expect_line("upgrade failed, serving on")?;
+    // Untouched: it serves, its pidfile names it, and it upgrades later.
+    let output = Command::new("curl").args(["-sS", &url]).output()?;
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, world");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile)?.trim(),
+        old.pid().to_string()
+    );
+    let mut new = upgrade(bin, dir.path(), &args, &mut old)?;
+    let status = new.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }
