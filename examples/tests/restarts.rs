@@ -459,3 +459,36 @@ fn a_failed_upgrade_leaves_the_old_process_serving() -> TestResult {
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
 }
+
+#[test]
+fn a_unix_socket_keeps_its_file_across_restarts_and_goes_at_exit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let sock = dir.path().join("http.sock");
+    let sock_text = sock.to_str().ok_or("a path in UTF-8")?;
+    let mut child = Example::spawn(
+        env!("CARGO_BIN_EXE_http_hello"),
+        &["--http-sock", sock_text],
+    )?;
+    child.expect_line("All tasks started")?;
+    let get = || -> TestResult<String> {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "--unix-socket",
+                sock_text,
+                "http://localhost/",
+            ])
+            .output()?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    assert_eq!(get()?, "Hello, world");
+    restart_repeatedly(&mut child, 1)?;
+    assert!(sock.exists(), "the same file all along");
+    assert_eq!(get()?, "Hello, world");
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(!sock.exists(), "removed at exit");
+    Ok(())
+}

@@ -19,6 +19,7 @@
 
 use std::io;
 use std::os::fd::{AsFd as _, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 
 use crate::listen::activation::{Family, inspect, listener_on};
 use crate::listen::unix::{file_id, remove_own_file};
@@ -56,6 +57,9 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
     entries: Vec<Entry>,
+    /// The unix socket files of the sockets let go of by
+    /// [`let_go`](Kept::let_go), removed by [`clear`](Kept::clear).
+    files: Vec<(PathBuf, (u64, u64))>,
 }
 
 /// What a task asks to listen on, as text: the unix socket and its group,
@@ -158,9 +162,25 @@ impl Kept {
         self.entries.retain(|e| e.asked);
     }
 
-    /// The service ends: every socket is closed.
+    /// The service stops for good: the store closes its fds, so that each
+    /// socket closes once its server stops accepting (new clients are then
+    /// refused rather than left waiting in a backlog no one accepts from).
+    /// A unix socket's file stays until [`clear`](Self::clear): clients
+    /// still reach the server through it during its lame duck period.
+    pub(crate) fn let_go(&mut self) {
+        for mut socket in self.entries.drain(..).flat_map(|e| e.sockets) {
+            if let (Family::Unix(path), Some(id)) = (&socket.family, socket.file_id.take()) {
+                self.files.push((path.clone(), id));
+            }
+        }
+    }
+
+    /// The service ended: every socket is closed and its file removed.
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        for (path, id) in self.files.drain(..) {
+            remove_own_file(&path, Some(id));
+        }
     }
 
     /// Every kept socket with its name (`prefix` and `key`), to hand over
@@ -182,6 +202,7 @@ impl Kept {
         for socket in self.entries.iter_mut().flat_map(|e| &mut e.sockets) {
             socket.file_id = None;
         }
+        self.files.clear();
     }
 
     /// Adds a socket handed over by the process this one replaces, for the
@@ -220,7 +241,7 @@ impl Kept {
 
     /// The paths of the kept unix sockets, for tests.
     #[cfg(test)]
-    fn unix_paths(&self) -> Vec<std::path::PathBuf> {
+    fn unix_paths(&self) -> Vec<PathBuf> {
         self.entries
             .iter()
             .flat_map(|e| &e.sockets)
@@ -324,6 +345,8 @@ mod tests {
         assert!(path.exists());
         let _client = tokio::net::UnixStream::connect(&path).await?;
         assert_eq!(kept.unix_paths(), std::slice::from_ref(&path));
+        kept.let_go();
+        assert!(path.exists(), "the file stays while the server stops");
         kept.clear();
         assert!(!path.exists(), "the service ended: the file goes");
 

@@ -150,7 +150,7 @@ impl Runner {
                 // stops accepting, so that new clients are refused (and try
                 // another instance) rather than wait in a backlog no one
                 // accepts from.
-                crate::handle::lock(&self.handle.shared.kept).clear();
+                crate::handle::lock(&self.handle.shared.kept).let_go();
             }
             let stop_errors = tokio::select! {
                 errors = self.stop(generation) => errors,
