@@ -492,3 +492,31 @@ fn a_unix_socket_keeps_its_file_across_restarts_and_goes_at_exit() -> TestResult
     assert!(!sock.exists(), "removed at exit");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restart_that_moves_the_address_binds_the_new_one() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("hello.toml");
+    std::fs::write(&file, "[http]\nhost = \"127.0.0.1\"\nport = 0\n")?;
+    let file_arg = file.to_str().ok_or("a path in UTF-8")?;
+    let mut child = Example::spawn(env!("CARGO_BIN_EXE_http_hello"), &["--config", file_arg])?;
+    let port = child.logged_port("HttpTask")?;
+    child.expect_line("All tasks started")?;
+    // The same port on every interface: the kept socket on 127.0.0.1
+    // closes before the new one binds, or the bind would find it in use.
+    std::fs::write(
+        &file,
+        format!("[http]\nhost = \"0.0.0.0\"\nport = {port}\n"),
+    )?;
+    child.signal(Signal::SIGHUP)?;
+    assert_eq!(child.logged_port("HttpTask")?, port);
+    child.expect_line("All tasks started")?;
+    let url = format!("http://127.0.0.1:{port}/");
+    assert_eq!(
+        common::client().get(&url).send().await?.text().await?,
+        "Hello, world"
+    );
+    let status = child.sigterm()?;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    Ok(())
+}

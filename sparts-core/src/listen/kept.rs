@@ -156,6 +156,14 @@ impl Kept {
         Ok(())
     }
 
+    /// The task with `prefix` asks for other options than it did: its old
+    /// sockets close now rather than at the end of the start, so that it
+    /// can bind the same port on another host (or the same path with
+    /// another group).
+    pub(crate) fn forget(&mut self, prefix: &str) {
+        self.entries.retain(|e| e.prefix != prefix || e.asked);
+    }
+
     /// Every task of the generation has bound: the sockets none asked for
     /// again are closed (and their files removed).
     pub(crate) fn finish(&mut self) {
@@ -322,6 +330,25 @@ mod tests {
         kept.finish();
         let refused = tokio::net::TcpStream::connect(bound).await;
         assert!(refused.is_err(), "closed");
+
+        // The same port on another host: the old socket goes first.
+        let mut first = options.bind(None).await?;
+        kept.keep("http", &key(&options, None), &mut first)?;
+        let port = addr(&first)?
+            .tcp()
+            .ok_or(io::Error::other("not TCP"))?
+            .port();
+        drop(first);
+        kept.begin();
+        let elsewhere = ListenOptions {
+            host: Some("0.0.0.0".into()),
+            port,
+            ..ListenOptions::default()
+        };
+        assert!(kept.take("http", &key(&elsewhere, None))?.is_none());
+        kept.forget("http");
+        let rebound = elsewhere.bind(None).await?;
+        assert_eq!(addr(&rebound)?.tcp().map(|a| a.port()), Some(port));
         Ok(())
     }
 

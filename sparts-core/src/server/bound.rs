@@ -106,6 +106,7 @@ impl ListenOptions {
             tracing::debug!("{} keeps its listening sockets", ctx.name());
             return Ok(listeners);
         }
+        lock(store).forget(ctx.prefix());
         let mut listeners = self.bind(sock_group).await?;
         lock(store).keep(ctx.prefix(), &key, &mut listeners)?;
         Ok(listeners)
