@@ -18,7 +18,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
@@ -60,15 +60,6 @@ fn too_large() -> Router {
             "the request body is over this server's max-body-bytes limit\n",
         )
     })
-}
-
-/// Whether the body `headers` declare is longer than `max`.
-fn declared_over(headers: &axum::http::HeaderMap, max: usize) -> bool {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > max as u64)
 }
 
 /// The hyper service of one connection.
@@ -145,12 +136,22 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ConnectionService {
         let conn = &*self.conn;
         let app = &*conn.app;
         let in_flight = InFlight::begin(&self.conn);
-        let over = app
-            .max_body
-            .is_some_and(|max| declared_over(req.headers(), max));
+        // hyper knows the length a request declares: a body within it
+        // needs no limit of its own, one over it is refused, and only a
+        // body of unknown length (chunked) is counted as it arrives.
+        let declared = http_body::Body::size_hint(req.body());
+        let (over, unbounded) = match app.max_body {
+            Some(max) => (
+                declared.lower() > max as u64,
+                declared.upper().is_none_or(|upper| upper > max as u64),
+            ),
+            None => (false, false),
+        };
         let mut req = match app.max_body {
-            Some(max) => req.map(|body| Body::new(http_body_util::Limited::new(body, max))),
-            None => req.map(Body::new),
+            Some(max) if unbounded && !over => {
+                req.map(|body| Body::new(http_body_util::Limited::new(body, max)))
+            }
+            _ => req.map(Body::new),
         };
         // Extensions cost allocations per request: added only where asked
         // for (the admin endpoints always need the peer).
