@@ -98,6 +98,10 @@ pub struct Watched<IO> {
     /// had begun then: once another begins, the wait is over.
     head_since: Option<(Instant, u64)>,
     timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer holds this task's waker: polled once after each
+    /// (re)arming, it then only needs a look at whether it fired, which
+    /// is one atomic load rather than a poll of the runtime's timer.
+    armed: bool,
     timed_out: bool,
 }
 
@@ -121,6 +125,7 @@ impl<IO> Watched<IO> {
             seen: (0, Instant::now()),
             head_since: None,
             timer: None,
+            armed: false,
             timed_out: false,
         }
     }
@@ -180,6 +185,7 @@ impl<IO> Watched<IO> {
             && timer.deadline() > now + limit
         {
             timer.as_mut().reset(now + limit);
+            self.armed = false;
         }
     }
 
@@ -195,9 +201,16 @@ impl<IO> Watched<IO> {
                         .insert(Box::pin(tokio::time::sleep_until(deadline)))
                 }
             };
-            if timer.as_mut().poll(cx).is_pending() {
+            // The connection stays on its task, so the waker the timer
+            // holds wakes the right one until it fires or is reset.
+            if self.armed && !timer.is_elapsed() {
                 return None;
             }
+            if timer.as_mut().poll(cx).is_pending() {
+                self.armed = true;
+                return None;
+            }
+            self.armed = false;
             let now = Instant::now();
             if self.head_awaited().is_none() {
                 // A request began since: that wait is over.
@@ -225,6 +238,7 @@ impl<IO> Watched<IO> {
                 Some(timer) => timer.as_mut().reset(deadline),
                 None => return None,
             }
+            self.armed = false;
         }
     }
 
