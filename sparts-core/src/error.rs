@@ -190,7 +190,7 @@ pub enum Error {
         "socket activation: {} matches no server task (the prefixes of the server tasks: {prefixes}); \
          name it after one with FileDescriptorName=<prefix> in the .socket unit \
          or systemd-socket-activate --fdname=<prefix>",
-        crate::listen::activation::InheritedSocket::describe(*.fd, .name.as_deref())
+        describe_fd(*.fd, .name.as_deref())
     )]
     UntakenSocket {
         /// The fd number.
@@ -372,6 +372,15 @@ impl AdminErrorKind {
 impl std::fmt::Display for AdminErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A socket passed by systemd, as its messages name it: `fd 3 (named
+/// `http`)`, `fd 3 (unnamed)`.
+pub(crate) fn describe_fd(fd: i32, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("fd {fd} (named `{name}`)"),
+        None => format!("fd {fd} (unnamed)"),
     }
 }
 

@@ -91,10 +91,7 @@ impl InheritedSocket {
 
     /// `fd 3 (named `http`)` or `fd 3 (unnamed)`, for messages.
     pub(crate) fn describe(fd: RawFd, name: Option<&str>) -> String {
-        match name {
-            Some(name) => format!("fd {fd} (named `{name}`)"),
-            None => format!("fd {fd} (unnamed)"),
-        }
+        crate::error::describe_fd(fd, name)
     }
 }
 
