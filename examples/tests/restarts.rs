@@ -213,6 +213,42 @@ fn never_processed(status: &tonic::Status) -> bool {
 
 /// `clients` loops, each on a channel of its own, calling the Greeter of
 /// `port` until `stop`; each failure is counted and printed.
+/// 16 tonic clients calling `grpc_hello` on `port` in a loop.
+struct GrpcLoad {
+    stop: Arc<AtomicBool>,
+    calls: Arc<Calls>,
+    loops: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+impl GrpcLoad {
+    fn start(port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(Calls::default());
+        let loops = grpc_load(port, 16, Arc::clone(&stop), Arc::clone(&calls));
+        Self { stop, calls, loops }
+    }
+
+    /// Stops the clients (bounded); every call they made was answered.
+    async fn finish(self) -> TestResult {
+        self.stop.store(true, Ordering::Relaxed);
+        for job in self.loops {
+            tokio::time::timeout(PATIENCE, job).await???;
+        }
+        let calls = &self.calls;
+        let (ok, failed) = (
+            calls.ok.load(Ordering::Relaxed),
+            calls.failed.load(Ordering::Relaxed),
+        );
+        let resent = calls.resent.load(Ordering::Relaxed);
+        eprintln!(
+            "gRPC calls: {ok} answered, {failed} failed, {resent} sent again (never processed)"
+        );
+        assert!(ok > 0);
+        assert_eq!(failed, 0);
+        Ok(())
+    }
+}
+
 fn grpc_load(
     port: u16,
     clients: usize,
@@ -270,26 +306,13 @@ async fn grpc_hello_restarts_under_load_without_a_failed_call() -> TestResult {
     )?;
     let port = child.logged_port("GrpcTask")?;
     child.expect_line("All tasks started")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(Calls::default());
-    let loops = grpc_load(port, 16, Arc::clone(&stop), Arc::clone(&calls));
+    let load = GrpcLoad::start(port);
     let mut child = tokio::task::spawn_blocking(move || -> Result<Example, String> {
         restart_repeatedly(&mut child, 5).map_err(|e| e.to_string())?;
         Ok(child)
     })
     .await??;
-    stop.store(true, Ordering::Relaxed);
-    for job in loops {
-        tokio::time::timeout(PATIENCE, job).await???;
-    }
-    let (ok, failed) = (
-        calls.ok.load(Ordering::Relaxed),
-        calls.failed.load(Ordering::Relaxed),
-    );
-    let resent = calls.resent.load(Ordering::Relaxed);
-    eprintln!("gRPC calls: {ok} answered, {failed} failed, {resent} sent again (never processed)");
-    assert!(ok > 0);
-    assert_eq!(failed, 0);
+    load.finish().await?;
     let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
@@ -367,9 +390,7 @@ async fn grpc_hello_upgrades_under_load_without_a_failed_call() -> TestResult {
     let args = ["--grpc-host", "127.0.0.1", "--grpc-port", "0"];
     let dir = tempfile::tempdir()?;
     let (mut old, port) = start_with_pidfile(bin, dir.path(), "GrpcTask", &args)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(Calls::default());
-    let loops = grpc_load(port, 16, Arc::clone(&stop), Arc::clone(&calls));
+    let load = GrpcLoad::start(port);
     let path = dir.path().to_owned();
     let mut new = tokio::task::spawn_blocking(move || -> Result<Example, String> {
         std::thread::sleep(Duration::from_secs(1));
@@ -378,18 +399,7 @@ async fn grpc_hello_upgrades_under_load_without_a_failed_call() -> TestResult {
         Ok(new)
     })
     .await??;
-    stop.store(true, Ordering::Relaxed);
-    for job in loops {
-        tokio::time::timeout(PATIENCE, job).await???;
-    }
-    let (ok, failed) = (
-        calls.ok.load(Ordering::Relaxed),
-        calls.failed.load(Ordering::Relaxed),
-    );
-    let resent = calls.resent.load(Ordering::Relaxed);
-    eprintln!("gRPC calls: {ok} answered, {failed} failed, {resent} sent again (never processed)");
-    assert!(ok > 0);
-    assert_eq!(failed, 0);
+    load.finish().await?;
     let status = new.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     Ok(())
