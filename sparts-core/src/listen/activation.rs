@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use socket2::{Domain, SockRef, Type};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, describe_fd};
 use crate::listen::{Listener, UnixSocket};
 
 /// The first fd systemd passes (after stdin, stdout and stderr).
@@ -82,16 +82,11 @@ impl InheritedSocket {
         let err = |e: io::Error| {
             Error::Activation(format!(
                 "{}: {e}",
-                Self::describe(self.fd, self.name.as_deref())
+                describe_fd(self.fd, self.name.as_deref())
             ))
         };
         let fd = self.socket.try_clone().map_err(err)?;
         listener_on(fd, &self.family, None).map_err(err)
-    }
-
-    /// `fd 3 (named `http`)` or `fd 3 (unnamed)`, for messages.
-    pub(crate) fn describe(fd: RawFd, name: Option<&str>) -> String {
-        crate::error::describe_fd(fd, name)
     }
 }
 
@@ -231,7 +226,7 @@ pub(crate) fn parse(env: ListenEnv<'_>, own_pid: u32) -> Result<Vec<Option<Strin
 fn adopt(first: RawFd, names: Vec<Option<String>>) -> Result<Vec<InheritedSocket>, String> {
     let mut sockets = Vec::with_capacity(names.len());
     for (fd, name) in (first..).zip(names) {
-        let what = InheritedSocket::describe(fd, name.as_deref());
+        let what = describe_fd(fd, name.as_deref());
         // SAFETY: F_GETFD reads the flags of an fd number, whatever it is;
         // a number that is not open is answered with EBADF.
         if unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1 {

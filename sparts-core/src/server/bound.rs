@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Result, describe_fd};
 use crate::handle::lock;
-use crate::listen::activation::{self, InheritedSocket};
+use crate::listen::activation;
 use crate::listen::kept;
 use crate::listen::{BoundAddr, ListenOptions, Listener};
 use crate::task::TaskContext;
@@ -69,7 +69,7 @@ impl ListenOptions {
             self.bind_kept(ctx, sock_group).await?
         } else {
             for socket in &taken {
-                let what = InheritedSocket::describe(socket.fd, socket.name.as_deref());
+                let what = describe_fd(socket.fd, socket.name.as_deref());
                 tracing::info!(
                     "{} listens on the socket systemd passed as {what}",
                     ctx.name()
