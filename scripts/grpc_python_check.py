@@ -13,8 +13,6 @@ Exits 0 on success; prints a reason and exits 1 otherwise.
 import os
 import queue
 import re
-import signal
-import subprocess
 import sys
 import threading
 
@@ -23,6 +21,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+
+from example_process import running, stop
 
 PATIENCE = 20  # seconds, for any one wait
 STARTED = re.compile(r"GrpcTask Server Started on \S+ \(port (\d+)\)")
@@ -55,14 +55,7 @@ def logged_port(child):
 
 def main():
     binary = sys.argv[1]
-    child = subprocess.Popen(
-        [binary, "--grpc-port", "0"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with running([binary, "--grpc-port", "0"]) as child:
         port = logged_port(child)
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
@@ -81,14 +74,7 @@ def main():
             ]
             if services != want:
                 raise RuntimeError(f"reflection listed {services}, want {want}")
-        child.send_signal(signal.SIGTERM)
-        code = child.wait(timeout=PATIENCE)
-        if code != 0:
-            raise RuntimeError(f"exit code {code} after SIGTERM")
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        stop(child, "grpc_hello")
     print("grpc python check: health and reflection ok")
     check_tls(binary)
 
@@ -101,17 +87,12 @@ def fixture(name):
 def check_tls(binary):
     """Health over TLS, the client proving itself with the test client
     certificate (mutual TLS); the server names itself localhost."""
-    child = subprocess.Popen(
+    with running(
         [binary, "--grpc-host", "127.0.0.1", "--grpc-port", "0",
          "--grpc-tls-cert", os.path.join(FIXTURES, "server.pem"),
          "--grpc-tls-key", os.path.join(FIXTURES, "server.key"),
-         "--grpc-tls-client-ca", os.path.join(FIXTURES, "ca.pem")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+         "--grpc-tls-client-ca", os.path.join(FIXTURES, "ca.pem")]
+    ) as child:
         port = logged_port(child)
         credentials = grpc.ssl_channel_credentials(
             root_certificates=fixture("ca.pem"),
@@ -135,14 +116,7 @@ def check_tls(binary):
                     raise RuntimeError(f"without a client certificate: {e.code()}") from e
             else:
                 raise RuntimeError("a client without a certificate was served")
-        child.send_signal(signal.SIGTERM)
-        code = child.wait(timeout=PATIENCE)
-        if code != 0:
-            raise RuntimeError(f"exit code {code} after SIGTERM (TLS)")
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        stop(child, "grpc_hello over TLS")
     print("grpc python check: health over mutual TLS ok, no certificate refused")
 
 

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import threading
 
+from example_process import running, stop
+
 PATIENCE = 20  # seconds, for any one wait
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDL = os.path.join(ROOT, "sparts-thrift", "idl", "fb303.thrift")
@@ -70,11 +72,13 @@ def check(client, ttypes, how):
     print(f"{how}: getStatus ALIVE, {len(counters)} counters")
 
 
-def framed_client(FacebookService, port, service=None):
+def framed_client(FacebookService, port, service=None, sock=None):
+    """A client of fb303 on `port`, framed binary, over `sock` (plain TCP
+    to 127.0.0.1 by default), multiplexed as `service` when given."""
     from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol
     from thrift.transport import TSocket, TTransport
 
-    sock = TSocket.TSocket("127.0.0.1", port)
+    sock = sock or TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(PATIENCE * 1000)
     transport = TTransport.TFramedTransport(sock)
     protocol = TBinaryProtocol.TBinaryProtocol(transport)
@@ -85,51 +89,30 @@ def framed_client(FacebookService, port, service=None):
 
 
 def check_tls(FacebookService, ttypes, binary):
-    from thrift.protocol import TBinaryProtocol
-    from thrift.transport import TSSLSocket, TTransport
+    from thrift.transport import TSSLSocket
 
     tls = lambda name: os.path.join(FIXTURES, name)  # noqa: E731
-    child = subprocess.Popen(
+    with running(
         [binary, "--thrift-host", "127.0.0.1", "--thrift-port", "0", "--http-port", "0",
          "--thrift-tls-cert", tls("server.pem"), "--thrift-tls-key", tls("server.key"),
-         "--thrift-tls-client-ca", tls("ca.pem")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+         "--thrift-tls-client-ca", tls("ca.pem")]
+    ) as child:
         port = logged_ports(child, {"ThriftServerTask"})["ThriftServerTask"]
         sock = TSSLSocket.TSSLSocket(
             "localhost", port, ca_certs=tls("ca.pem"),
             certfile=tls("client.pem"), keyfile=tls("client.key"),
         )
-        sock.setTimeout(PATIENCE * 1000)
-        transport = TTransport.TFramedTransport(sock)
-        client = FacebookService.Client(TBinaryProtocol.TBinaryProtocol(transport))
-        transport.open()
+        client, transport = framed_client(FacebookService, port, sock=sock)
         check(client, ttypes, "framed binary over mutual TLS (TSSLSocket)")
         transport.close()
-        child.terminate()
-        code = child.wait(timeout=PATIENCE)
-        if code != 0:
-            raise RuntimeError(f"exited {code} after SIGTERM (TLS)")
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        stop(child, "thrift_fb303 over TLS")
 
 
 def check_demo(FacebookService, ttypes, binary):
-    child = subprocess.Popen(
+    with running(
         [binary, "--thrift-port", "0", "--http-port", "0", "--grpc-port", "0",
-         "--dbus-bus-name", f"org.sparts.PythonCheck{os.getpid()}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+         "--dbus-bus-name", f"org.sparts.PythonCheck{os.getpid()}"]
+    ) as child:
         port = logged_ports(child, {"ThriftServerTask"})["ThriftServerTask"]
         plain, transport = framed_client(FacebookService, port)
         name = plain.getName()
@@ -140,37 +123,19 @@ def check_demo(FacebookService, ttypes, binary):
         muxed, transport = framed_client(FacebookService, port, "fb303")
         check(muxed, ttypes, "demo, multiplexed fb303")
         transport.close()
-        child.terminate()
-        code = child.wait(timeout=PATIENCE)
-        if code != 0:
-            raise RuntimeError(f"demo exited {code} after SIGTERM")
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        stop(child, "demo")
 
 
 def main():
     from thrift.protocol import TBinaryProtocol
-    from thrift.transport import THttpClient, TSocket, TTransport
+    from thrift.transport import THttpClient
 
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as scratch:
         FacebookService, ttypes = generated_module(scratch)
-        child = subprocess.Popen(
-            [binary, "--thrift-port", "0", "--http-port", "0"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
+        with running([binary, "--thrift-port", "0", "--http-port", "0"]) as child:
             ports = logged_ports(child, {"ThriftServerTask", "HttpTask"})
-            sock = TSocket.TSocket("127.0.0.1", ports["ThriftServerTask"])
-            sock.setTimeout(PATIENCE * 1000)
-            transport = TTransport.TFramedTransport(sock)
-            client = FacebookService.Client(TBinaryProtocol.TBinaryProtocol(transport))
-            transport.open()
+            client, transport = framed_client(FacebookService, ports["ThriftServerTask"])
             check(client, ttypes, "framed binary TCP")
 
             http = THttpClient.THttpClient(f"http://127.0.0.1:{ports['HttpTask']}/thrift")
@@ -183,10 +148,6 @@ def main():
             if code != 0:
                 raise RuntimeError(f"exited {code} after shutdown")
             print("oneway shutdown: exited 0")
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
         check_tls(FacebookService, ttypes, binary)
         if len(sys.argv) > 2:
             check_demo(FacebookService, ttypes, sys.argv[2])
