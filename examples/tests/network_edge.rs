@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{Example, PATIENCE, TestResult, client, get_json};
+use common::{Example, PATIENCE, TestResult, client, curl, found, get_json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -138,29 +137,9 @@ async fn past_the_maximum_a_client_waits_until_a_connection_closes() -> TestResu
     Ok(())
 }
 
-/// `curl` with `args`: what it printed, or why it failed.
-fn curl(args: &[&str]) -> TestResult<String> {
-    let out = Command::new("curl")
-        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-        .args(args)
-        .output()?;
-    if !out.status.success() {
-        return Err(format!("curl {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-fn has_curl() -> bool {
-    let found = Command::new("curl").arg("--version").output().is_ok();
-    if !found {
-        eprintln!("curl is missing: skipped (CI installs it)");
-    }
-    found
-}
-
 #[tokio::test]
 async fn http2_with_prior_knowledge_and_http1_share_the_port() -> TestResult {
-    if !has_curl() {
+    if !found("curl") {
         return Ok(());
     }
     let (_child, port) = start(
@@ -170,7 +149,7 @@ async fn http2_with_prior_knowledge_and_http1_share_the_port() -> TestResult {
     )?;
     let url = format!("http://127.0.0.1:{port}/");
     let version = "%{http_version} %{http_code} ";
-    let h2 = curl(&[
+    let (ok, h2) = curl(&[
         "--http2-prior-knowledge",
         "-w",
         version,
@@ -178,10 +157,13 @@ async fn http2_with_prior_knowledge_and_http1_share_the_port() -> TestResult {
         "/dev/null",
         &url,
     ])?;
+    assert!(ok, "{h2}");
     assert_eq!(h2, "2 200 ");
-    let body = curl(&["--http2-prior-knowledge", &url])?;
+    let (ok, body) = curl(&["--http2-prior-knowledge", &url])?;
+    assert!(ok, "{body}");
     assert_eq!(body, "Hello, world");
-    let h1 = curl(&["--http1.1", "-w", version, "-o", "/dev/null", &url])?;
+    let (ok, h1) = curl(&["--http1.1", "-w", version, "-o", "/dev/null", &url])?;
+    assert!(ok, "{h1}");
     assert_eq!(h1, "1.1 200 ");
     Ok(())
 }

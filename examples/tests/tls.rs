@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Example, PATIENCE, TestResult};
+use common::{Example, PATIENCE, TestResult, curl, found};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,25 +40,6 @@ fn https_hello(cert: &str, key: &str, more: &[&str]) -> TestResult<(Example, u16
     let port = child.logged_port("HttpTask")?;
     child.expect_line("All tasks started")?;
     Ok((child, port))
-}
-
-/// curl with `args`: its exit status and what it printed.
-fn curl(args: &[&str]) -> TestResult<(bool, String)> {
-    let out = Command::new("curl")
-        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
-        .args(args)
-        .output()?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Ok((out.status.success(), text))
-}
-
-fn found(program: &str) -> bool {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("{program} is missing: skipped (CI installs it)");
-    }
-    found
 }
 
 #[tokio::test]

@@ -268,3 +268,24 @@ pub(crate) fn client() -> reqwest::Client {
         .build()
         .expect("a client")
 }
+
+/// curl with `args` (no proxy, at most 20 s): whether it succeeded, and
+/// what it printed (stdout, then stderr).
+pub(crate) fn curl(args: &[&str]) -> TestResult<(bool, String)> {
+    let out = Command::new("curl")
+        .args(["-sS", "--noproxy", "*", "--max-time", "20"])
+        .args(args)
+        .output()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Ok((out.status.success(), text))
+}
+
+/// Whether `program` runs here; when not, says that the test skips.
+pub(crate) fn found(program: &str) -> bool {
+    let found = Command::new(program).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("{program} is missing: skipped (CI installs it)");
+    }
+    found
+}
