@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use common::{Example, PATIENCE, TestResult};
 use nix::sys::signal::Signal;
+use sparts::grpc::never_processed;
 use sparts::grpc::pb::helloworld::HelloRequest;
 use sparts::grpc::pb::helloworld::greeter_client::GreeterClient;
 
@@ -186,33 +187,6 @@ struct Calls {
 /// How often a call the server never saw is sent, at most.
 const ATTEMPTS: usize = 3;
 
-/// Whether a call failed without the server ever seeing it, so that
-/// sending it again is safe: tonic's channel can hand a request to a
-/// connection that just got GOAWAY, and hyper then cancels it unsent
-/// (`Cancelled`, "connection closed"); or the request went out on a new
-/// stream after the server's last GOAWAY, which the server refused
-/// unprocessed (h2's `GoAway(.., NO_ERROR, Remote)` on the stream, as RFC
-/// 9113 section 6.8 says). gRPC's own clients send such calls again
-/// transparently (gRPC's retry design); tonic's does not, so the load loop
-/// does, and counts them.
-fn never_processed(status: &tonic::Status) -> bool {
-    use std::error::Error as _;
-    let mut source = status.source();
-    while let Some(e) = source {
-        let unsent =
-            status.code() == tonic::Code::Cancelled && e.to_string().contains("connection closed");
-        // h2's error names the GOAWAY only in its Debug form.
-        let refused = format!("{e:?}").contains("NO_ERROR, Remote)");
-        if unsent || refused {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
-/// `clients` loops, each on a channel of its own, calling the Greeter of
-/// `port` until `stop`; each failure is counted and printed.
 /// 16 tonic clients calling `grpc_hello` on `port` in a loop.
 struct GrpcLoad {
     stop: Arc<AtomicBool>,
@@ -249,6 +223,8 @@ impl GrpcLoad {
     }
 }
 
+/// `clients` loops, each on a channel of its own, calling the Greeter of
+/// `port` until `stop`; each failure is counted and printed.
 fn grpc_load(
     port: u16,
     clients: usize,

@@ -48,12 +48,14 @@ pub mod pb;
 mod router;
 mod serve;
 mod task;
+mod unprocessed;
 
 pub use error::{Error, Result};
 pub use options::GrpcOptions;
 pub use sparts_core::listen::BoundAddr;
 pub use sparts_core::server::Bound;
 pub use task::GrpcTask;
+pub use unprocessed::never_processed;
 
 pub use tonic;
 pub use tonic_health;
