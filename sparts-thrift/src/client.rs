@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -39,7 +40,9 @@ pub(crate) type Failure = Arc<Mutex<Option<Error>>>;
 /// Nothing connects until the first call. A call that fails on the
 /// connection (a transport or protocol error, a timeout) drops it, and the
 /// next call connects again; a connection the server has closed meanwhile
-/// (a restart, its idle timeout) is noticed before a call and replaced.
+/// (a restart, its idle timeout) is noticed before a call and replaced; a
+/// call that crosses such a close fails with [`Error::Reset`], which says
+/// it did not run.
 /// Clones share the connection, and calls on it take turns; for calls in
 /// parallel, make one client per connection wanted.
 ///
@@ -247,7 +250,8 @@ impl<C> ThriftClient<C> {
     ///
     /// [`Error::Connect`] when no connection can be made, [`Error::Timeout`]
     /// and [`Error::Connection`] when it fails during the call,
-    /// [`Error::HttpStatus`] when an HTTP server answers anything but 200,
+    /// [`Error::Reset`] when the server closed the connection with the call
+    /// unread (it did not run: send it again), [`Error::HttpStatus`] when an HTTP server answers anything but 200,
     /// [`Error::Application`] for an exception the server sent,
     /// [`Error::Thrift`] for one the IDL declares,
     /// [`Error::Cancelled`] when the runtime shuts down first.
@@ -334,11 +338,13 @@ impl<C> ThriftClient<C> {
             match &self.shared.target {
                 Target::Tcp(address) => {
                     let stream = connect_tcp(address, settings)?;
+                    let replying = Arc::new(AtomicBool::new(false));
                     let socket = |stream| Socket {
                         stream,
                         target: address.clone(),
                         after: settings.call_timeout,
                         failure: Arc::clone(&failure),
+                        replying: Arc::clone(&replying),
                     };
                     let cloned = |stream: &TcpStream| {
                         stream.try_clone().map_err(|source| Error::Connect {
@@ -476,6 +482,9 @@ struct Socket {
     target: String,
     after: Duration,
     failure: Failure,
+    /// Whether a byte of the reply to the last request came; shared by the
+    /// two halves.
+    replying: Arc<AtomicBool>,
 }
 
 impl Socket {
@@ -483,6 +492,15 @@ impl Socket {
         let error = match e.kind() {
             // Retried by the reader: not a failure.
             io::ErrorKind::Interrupted => return e,
+            // A reset means the server closed its end with our bytes
+            // unread: before the reply began, the request was never read.
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                if !self.replying.load(Ordering::Relaxed) =>
+            {
+                Error::Reset {
+                    target: self.target.clone(),
+                }
+            }
             // A socket timeout reads as WouldBlock on unix, TimedOut on Windows.
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
                 target: self.target.clone(),
@@ -508,7 +526,10 @@ impl Read for Socket {
                 });
                 Ok(0)
             }
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.replying.store(true, Ordering::Relaxed);
+                Ok(n)
+            }
             Err(e) => Err(self.fail(e)),
         }
     }
@@ -516,6 +537,7 @@ impl Read for Socket {
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.replying.store(false, Ordering::Relaxed);
         self.stream.write(buf).map_err(|e| self.fail(e))
     }
 

@@ -76,6 +76,17 @@ pub enum Error {
         source: sparts_core::BoxError,
     },
 
+    /// A client's server reset the connection before any byte of the reply:
+    /// it closed the connection with the request unread (a restart or a
+    /// shutdown between two calls, its idle timeout), so the call did not
+    /// run and sending it again is safe. The next call opens another
+    /// connection.
+    #[error("{target} reset the connection before reading the call, which did not run")]
+    Reset {
+        /// The address or URL.
+        target: String,
+    },
+
     /// A Thrift-over-HTTP server answered with another status than 200
     /// (the client of the `http` feature).
     #[error("{url} answered HTTP {status}: {body}")]

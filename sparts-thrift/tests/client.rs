@@ -235,3 +235,47 @@ async fn a_silent_server_times_the_call_out() -> TestResult {
     running.shutdown().await?;
     Ok(())
 }
+
+/// A server that takes one connection, waits for a framed call to arrive,
+/// reads it whole if `read_call`, and closes the connection unanswered.
+fn closing_server(
+    read_call: bool,
+) -> std::io::Result<(u16, std::thread::JoinHandle<std::io::Result<()>>)> {
+    use std::io::Read as _;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_read_timeout(Some(PATIENCE))?;
+        // Blocks until the call's first bytes are here (bounded by PATIENCE).
+        stream.peek(&mut [0; 1])?;
+        if read_call {
+            let mut len = [0; 4];
+            stream.read_exact(&mut len)?;
+            let mut call = vec![0; u32::from_be_bytes(len) as usize];
+            stream.read_exact(&mut call)?;
+        }
+        Ok(())
+    });
+    Ok((port, server))
+}
+
+#[tokio::test]
+async fn a_call_the_server_closed_on_unread_is_told_apart_from_one_it_read() -> TestResult {
+    // Closed with the call unread: the kernel resets the connection, and
+    // the call certainly did not run.
+    let (port, server) = closing_server(false)?;
+    let client = ThriftClient::new(FacebookServiceSyncClient::new, format!("127.0.0.1:{port}"));
+    let unread = client.call(|c| c.get_status()).await.expect_err("reset");
+    server.join().map_err(|_| "the server thread panicked")??;
+    assert!(matches!(&unread, Error::Reset { .. }), "{unread:?}");
+    assert!(unread.to_string().contains("did not run"), "{unread}");
+
+    // Read, then closed without a reply: it may have run.
+    let (port, server) = closing_server(true)?;
+    let client = ThriftClient::new(FacebookServiceSyncClient::new, format!("127.0.0.1:{port}"));
+    let read = client.call(|c| c.get_status()).await.expect_err("closed");
+    server.join().map_err(|_| "the server thread panicked")??;
+    assert!(matches!(&read, Error::Connection { .. }), "{read:?}");
+    Ok(())
+}
