@@ -16,6 +16,7 @@ use sparts_core::tls::TlsAcceptor;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::time::{Instant, Sleep};
 
+use crate::busy_poll::BusyPoll;
 use crate::dispatch::{Dispatcher, Outcome};
 use crate::pool::Pool;
 use crate::wire::{Protocol, Scan, Transport, scan};
@@ -30,6 +31,7 @@ pub(crate) struct Shared {
     pub(crate) max_bytes: usize,
     pub(crate) limits: TimeLimits,
     pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) busy_poll: BusyPoll,
 }
 
 /// Why a connection was closed by the server.
@@ -52,8 +54,8 @@ pub(crate) enum Closed {
 /// Serves one connection, open in its server's connections while `guard`
 /// lives, until the client closes it, it breaks the protocol or stays idle
 /// too long, or the shutdown closes it: once draining, when it waits for
-/// its next request (after answering the one in flight); once cut, at
-/// once, whatever it waits on.
+/// its next request (after answering the one in flight and any already
+/// arrived); once cut, at once, whatever it waits on.
 pub(crate) async fn serve<S>(stream: S, peer: Peer, shared: Arc<Shared>, guard: ConnectionGuard)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -79,6 +81,9 @@ where
 {
     let mut reader = Reader::new(shared);
     let mut idle = shared.limits.idle.map(IdleLimit::new);
+    let mut poller = shared.busy_poll.poller();
+    // Whether the last call was answered on this task.
+    let mut inline = false;
     let reserve = match shared.transport {
         Transport::Framed => 4,
         Transport::Buffered => 0,
@@ -89,13 +94,19 @@ where
             if let Some(idle) = &mut idle {
                 idle.restart();
             }
-            poll_fn(|cx| {
+            poller.begin(inline);
+            let next = poll_fn(|cx| {
+                if let Poll::Ready(read) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(read));
+                }
+                // Draining: a request already here is answered (closing
+                // would reset the connection under it); with none, close.
                 // One load: `serve` registered the waker for this poll.
                 if guard.phase() != Phase::Serving {
                     return Poll::Ready(None);
                 }
-                if let Poll::Ready(read) = read.as_mut().poll(cx) {
-                    return Poll::Ready(Some(read));
+                if poller.poll_again(cx) {
+                    return Poll::Pending;
                 }
                 match &mut idle {
                     Some(idle) => idle
@@ -104,7 +115,9 @@ where
                     None => Poll::Pending,
                 }
             })
-            .await
+            .await;
+            poller.end();
+            next
         };
         let request = match next {
             // Draining: no request is in flight, close.
@@ -133,11 +146,12 @@ where
         let dispatcher = &shared.dispatcher;
         // A request that is no message is answered here too: it only
         // closes the connection.
-        let inline = match dispatcher.header(&request) {
+        let answered = match dispatcher.header(&request) {
             Ok(header) if !dispatcher.runs_inline(&header) => None,
             header => Some(dispatcher.call_read(&request, header, peer, reserve)),
         };
-        let outcome = match inline {
+        inline = answered.is_some();
+        let outcome = match answered {
             Some(outcome) => Some(outcome),
             None => {
                 let dispatcher = Arc::clone(dispatcher);

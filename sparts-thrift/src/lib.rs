@@ -48,6 +48,7 @@
 //! # Ok(()) }
 //! ```
 
+mod busy_poll;
 mod client;
 mod conn;
 mod dispatch;

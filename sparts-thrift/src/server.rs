@@ -4,10 +4,12 @@ use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sparts_core::server::{Bound, Connections, Handoff};
 use sparts_core::{BoxError, TaskContext, VTask};
 
+use crate::busy_poll::BusyPoll;
 use crate::conn::Shared;
 use crate::dispatch::{Dispatcher, Route, Routes};
 use crate::error::Error;
@@ -307,6 +309,7 @@ impl VTask<ThriftOptions> for ThriftServerTask {
             max_bytes,
             limits: options.connection.time_limits(),
             tls,
+            busy_poll: BusyPoll::new(Duration::from_micros(u64::from(options.busy_poll))),
         };
         self.bound = bound;
         self.server.put(Server {

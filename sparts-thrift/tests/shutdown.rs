@@ -1,6 +1,6 @@
 //! Shutdown over real sockets: the lame duck keeps serving while the status
-//! says STOPPING, requests in flight are answered, idle connections close
-//! at once, and what outlives the budget is cut before it ends, counted
+//! says STOPPING, requests in flight (and those already sent behind them)
+//! are answered, idle connections close at once, and what outlives the budget is cut before it ends, counted
 //! from the moment the shutdown began.
 
 mod common;
@@ -147,6 +147,53 @@ async fn a_request_in_flight_is_answered_before_shutdown_completes() -> TestResu
         TcpStream::connect(("127.0.0.1", port)).is_err(),
         "closed after shutdown"
     );
+    Ok(())
+}
+
+/// The method names of the framed replies in `bytes`, in order.
+fn reply_names(mut bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    while let Some((len, rest)) = bytes.split_first_chunk::<4>() {
+        let len = u32::from_be_bytes(*len) as usize;
+        let Some((reply, rest)) = rest.split_at_checked(len) else {
+            break;
+        };
+        // Strict binary: version and type (4 bytes), the name's length, the name.
+        let name_len = u32::from_be_bytes(reply[4..8].try_into().expect("4 bytes")) as usize;
+        names.push(String::from_utf8_lossy(&reply[8..8 + name_len]).into_owned());
+        bytes = rest;
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_already_sent_when_the_drain_begins_are_answered() -> TestResult {
+    let gate = Gate::default();
+    let running = VService::new("Drain")
+        .with_task(held(&gate))
+        .with_task(ThriftServerTask::new())
+        .start_with_args(["drain", "--thrift-host", "127.0.0.1"])
+        .await?;
+    let port = port(running.handle());
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    // Two calls in one write: the second waits in the connection while the
+    // first is held in its handler, and closing there would reset it.
+    let mut calls = framed_call("getStatus", 1, 1);
+    calls.extend(framed_call("getName", 1, 2));
+    stream.write_all(&calls)?;
+    assert!(gate.entered().await, "the first call reached its handler");
+    running.handle().request_shutdown();
+    let mut status = running.handle().watch_status();
+    tokio::time::timeout(PATIENCE, status.wait_for(|s| *s == Status::Stopping)).await??;
+    gate.open();
+    let replies = blocking(move || {
+        let mut replies = Vec::new();
+        stream.read_to_end(&mut replies).map(|_| replies)
+    })
+    .await?;
+    assert_eq!(reply_names(&replies), ["getStatus", "getName"]);
+    running.shutdown().await?;
     Ok(())
 }
 
