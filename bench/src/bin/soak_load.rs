@@ -1,7 +1,11 @@
 //! The gRPC, Thrift and admin load of `bench/soak.sh` against a running
 //! demo: SayHello calls, fb303 getStatus calls, and every second the
 //! counters read over HTTP, gRPC and Thrift. Clients reconnect after a
-//! restart. Prints one line a second, `t=<s> ok=<n> errors=<n>`, and
+//! restart, and send again a call that provably never reached a handler
+//! (as gRPC's own clients do): a gRPC call refused or cancelled unsent
+//! around a GOAWAY (`sparts_grpc::never_processed`), a Thrift call whose
+//! connection the server reset with it unread (`Error::Reset`). Prints one
+//! line a second, `t=<s> ok=<n> errors=<n> resent=<n>`, and
 //! `error t=<s> <what>: <why>` for the first error of each kind in a second.
 //!
 //! ```sh
@@ -14,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sparts::grpc::never_processed;
 use sparts::grpc::pb::admin::GetCountersRequest;
 use sparts::grpc::pb::admin::admin_client::AdminClient;
 use sparts::grpc::pb::helloworld::HelloRequest;
@@ -29,6 +34,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
+    /// Calls sent again because no server saw the first attempt.
+    resent: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, (u64, String)>>,
 }
 
@@ -45,6 +52,31 @@ impl Tally {
             }
         }
     }
+}
+
+/// How often a call no server saw is sent, at most.
+const ATTEMPTS: usize = 3;
+
+/// `call` sent until it is answered or fails in a way `unseen` does not
+/// prove harmless, at most `ATTEMPTS` times.
+async fn resending<T, E, F, Fut>(tally: &Tally, unseen: fn(&E) -> bool, mut call: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    for _ in 1..ATTEMPTS {
+        match call().await {
+            Err(e) if unseen(&e) => {
+                tally.resent.fetch_add(1, Ordering::Relaxed);
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+fn thrift_unseen(e: &sparts_thrift::Error) -> bool {
+    matches!(e, sparts_thrift::Error::Reset { .. })
 }
 
 /// GET `path` over a fresh HTTP/1.0 connection; an error unless 200.
@@ -92,14 +124,21 @@ async fn main() -> Result<(), BoxError> {
 
     let mut workers = Vec::new();
     for _ in 0..4 {
-        let mut greeter = GreeterClient::new(channel.clone());
+        let greeter = GreeterClient::new(channel.clone());
         let tally = Arc::clone(&tally);
         workers.push(tokio::spawn(async move {
             while Instant::now() < end {
-                let request = HelloRequest {
-                    name: "soak".into(),
-                };
-                tally.record("grpc SayHello", greeter.say_hello(request).await);
+                let said = resending(&tally, never_processed, || {
+                    let mut greeter = greeter.clone();
+                    async move {
+                        let request = HelloRequest {
+                            name: "soak".into(),
+                        };
+                        greeter.say_hello(request).await
+                    }
+                })
+                .await;
+                tally.record("grpc SayHello", said);
             }
         }));
     }
@@ -107,8 +146,11 @@ async fn main() -> Result<(), BoxError> {
         let client = thrift_client();
         let tally = Arc::clone(&tally);
         workers.push(tokio::spawn(async move {
+            let client = &client;
             while Instant::now() < end {
-                tally.record("thrift getStatus", client.call(|c| c.get_status()).await);
+                let status =
+                    resending(&tally, thrift_unseen, || client.call(|c| c.get_status())).await;
+                tally.record("thrift getStatus", status);
             }
         }));
     }
@@ -138,9 +180,10 @@ async fn main() -> Result<(), BoxError> {
         report.tick().await;
         let t = started.elapsed().as_secs();
         let ok = tally.ok.swap(0, Ordering::Relaxed);
+        let resent = tally.resent.swap(0, Ordering::Relaxed);
         let errors = std::mem::take(&mut *tally.errors.lock().unwrap_or_else(|e| e.into_inner()));
         let count: u64 = errors.values().map(|(n, _)| n).sum();
-        println!("t={t} ok={ok} errors={count}");
+        println!("t={t} ok={ok} errors={count} resent={resent}");
         for (what, (n, why)) in errors {
             println!("error t={t} {what} x{n}: {why}");
         }

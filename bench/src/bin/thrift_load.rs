@@ -22,6 +22,11 @@
 //!    round drives both servers in turn, alternating which goes first, for
 //!    `--seconds` after a 1 s warm-up; the table shows the median of the
 //!    rounds, and as ratios the median of each round's sparts/TServer ratio.
+//!    Beside them, per call: the CPU time of this process (clients and
+//!    server) and the interrupts that woke a thread on another CPU
+//!    (`/proc/interrupts`, machine-wide), where a round trip's time goes
+//!    on one connection. `--busy-poll N` sets the sparts servers'
+//!    `--thrift-busy-poll` (0 turns it off).
 //! 2. Idle flood: `--idle` connections opened and left silent, then
 //!    `--busy` connections calling `getStatus` in a loop. sparts first (the
 //!    idle connections are closed after, and the server must count none
@@ -38,8 +43,11 @@
 //! both servers (`idle_flood_idle`, `idle_flood_busy`,
 //! `idle_flood_calls_per_s`, `idle_flood_tserver_calls` answered,
 //! `idle_flood_tserver_unanswered` busy connections that got no answer
-//! within `idle_flood_call_timeout_s`, `idle_flood_tserver_p99_ms`). A p99
-//! is `NaN` when a busy call went unanswered.
+//! within `idle_flood_call_timeout_s`, `idle_flood_tserver_p99_ms`), and
+//! per call on one connection the CPU time and the wake-up interrupts
+//! (`thrift_1conn_cpu_us`, `thrift_1conn_tserver_cpu_us`,
+//! `thrift_1conn_ipis`, `thrift_1conn_tserver_ipis`). A p99 is `NaN` when
+//! a busy call went unanswered.
 
 // A report printed for people: stdout is its output.
 #![allow(clippy::print_stdout)]
@@ -89,6 +97,10 @@ struct Args {
     /// Seconds a call may wait for its answer in the flood phase.
     #[arg(long, default_value_t = 2)]
     call_timeout: u64,
+    /// The sparts servers' `--thrift-busy-poll` (microseconds; their
+    /// default when not given).
+    #[arg(long)]
+    busy_poll: Option<u16>,
 }
 
 /// A blocking generated client on a fresh connection.
@@ -146,6 +158,10 @@ struct Run {
     calls_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time of the process (clients and server) per call measured.
+    cpu_us_per_call: f64,
+    /// Interrupts that woke a thread on another CPU, machine-wide, per call.
+    ipis_per_call: f64,
     calls: usize,
     failed: Vec<String>,
 }
@@ -171,6 +187,9 @@ fn drive(
         }));
     }
     barrier.wait();
+    std::thread::sleep(warmup);
+    let cpu_from = process_cpu()?;
+    let ipis_from = wakeup_interrupts();
     let mut all = Vec::new();
     let mut failed = Vec::new();
     for thread in threads {
@@ -178,6 +197,10 @@ fn drive(
         all.extend(calls.micros);
         failed.extend(calls.failed);
     }
+    let cpu = process_cpu()?.saturating_sub(cpu_from);
+    let ipis = wakeup_interrupts()
+        .zip(ipis_from)
+        .map(|(to, from)| to.saturating_sub(from));
     all.sort_unstable();
     let at = |q: usize| {
         all.get(all.len().saturating_sub(1) * q / 100)
@@ -187,9 +210,64 @@ fn drive(
         calls_per_sec: all.len() as f64 / secs.as_secs_f64(),
         p50_ms: at(50),
         p99_ms: at(99),
+        cpu_us_per_call: cpu.as_secs_f64() * 1e6 / all.len() as f64,
+        ipis_per_call: ipis.map_or(f64::NAN, |n| n as f64 / all.len() as f64),
         calls: all.len(),
         failed,
     })
+}
+
+/// Interrupts one CPU sends another to wake a thread there (Linux's
+/// rescheduling and function-call interrupts), summed over CPUs since
+/// boot; none where `/proc/interrupts` cannot tell.
+fn wakeup_interrupts() -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/interrupts").ok()?;
+    let sum = table
+        .lines()
+        .filter(|line| matches!(line.split_whitespace().next(), Some("RES:" | "CAL:")))
+        .flat_map(|line| {
+            line.split_whitespace()
+                .skip(1)
+                .map_while(|n| n.parse::<u64>().ok())
+        })
+        .sum();
+    Some(sum)
+}
+
+/// The command line of the sparts servers.
+fn service_args(busy_poll: Option<u16>) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "thrift_load",
+        "--thrift-host",
+        "127.0.0.1",
+        "--thrift-threads",
+        "8",
+        "--pool-host",
+        "127.0.0.1",
+        "--pool-threads",
+        "8",
+    ]
+    .map(String::from)
+    .into();
+    if let Some(us) = busy_poll {
+        for prefix in ["thrift", "pool"] {
+            argv.extend([format!("--{prefix}-busy-poll"), us.to_string()]);
+        }
+    }
+    argv
+}
+
+/// CPU time of this whole process so far: its clients' and its servers'.
+fn process_cpu() -> Result<Duration, BoxError> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let time = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or(0),
+            u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+        )
+    };
+    Ok(time(usage.user_time()) + time(usage.system_time()))
 }
 
 /// `count` connections opened and left silent.
@@ -313,17 +391,7 @@ fn main() -> Result<(), BoxError> {
                     .with_name("PoolServer")
                     .with_prefix("pool"),
             )
-            .start_with_args([
-                "thrift_load",
-                "--thrift-host",
-                "127.0.0.1",
-                "--thrift-threads",
-                "8",
-                "--pool-host",
-                "127.0.0.1",
-                "--pool-threads",
-                "8",
-            ]),
+            .start_with_args(service_args(args.busy_poll)),
     )?;
     let sparts_port = running
         .handle()
@@ -437,6 +505,18 @@ fn main() -> Result<(), BoxError> {
             s.p(TSERVER, |r| r.p50_ms),
             s.p(TSERVER, |r| r.p99_ms),
         );
+        println!(
+            "| process CPU µs per call (client and server), {width} connection(s) | {:.1} | {:.1} | {:.1} | | |",
+            s.p(0, |r| r.cpu_us_per_call),
+            s.p(1, |r| r.cpu_us_per_call),
+            s.p(TSERVER, |r| r.cpu_us_per_call),
+        );
+        println!(
+            "| cross-CPU wake-ups (interrupts, machine-wide) per call, {width} connection(s) | {:.2} | {:.2} | {:.2} | | |",
+            s.p(0, |r| r.ipis_per_call),
+            s.p(1, |r| r.ipis_per_call),
+            s.p(TSERVER, |r| r.ipis_per_call),
+        );
     }
     let describe = |run: &Run| {
         if run.failed.is_empty() {
@@ -476,7 +556,9 @@ fn main() -> Result<(), BoxError> {
          thrift_64conn_calls_per_s={:.0} thrift_64conn_tserver_calls_per_s={:.0} \
          idle_flood_idle={} idle_flood_busy={} idle_flood_calls_per_s={:.0} \
          idle_flood_tserver_calls={} idle_flood_tserver_unanswered={} \
-         idle_flood_call_timeout_s={} idle_flood_tserver_p99_ms={:.3}",
+         idle_flood_call_timeout_s={} idle_flood_tserver_p99_ms={:.3} \
+         thrift_1conn_cpu_us={:.1} thrift_1conn_tserver_cpu_us={:.1} \
+         thrift_1conn_ipis={:.2} thrift_1conn_tserver_ipis={:.2}",
         series[0].ratio(0),
         series[1].ratio(0),
         series[0].ratio(1),
@@ -493,6 +575,10 @@ fn main() -> Result<(), BoxError> {
         tserver_flood.failed.len(),
         args.call_timeout,
         flood_p99(&tserver_flood),
+        series[0].p(0, |r| r.cpu_us_per_call),
+        series[0].p(TSERVER, |r| r.cpu_us_per_call),
+        series[0].p(0, |r| r.ipis_per_call),
+        series[0].p(TSERVER, |r| r.ipis_per_call),
     );
 
     runtime.block_on(running.shutdown())?;
