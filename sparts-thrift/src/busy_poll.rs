@@ -11,9 +11,11 @@
 //! round trip, as Go's scheduler does by spinning before it parks.
 //!
 //! Polling burns CPU, so it is kept to where it pays:
-//! - at most one connection of a server polls at a time, and only when no
-//!   other one is in a call: then the runtime has work, and the CPU is
-//!   wanted;
+//! - only for a connection alone at work: when another connection's
+//!   request came during its last round trip, the runtime has other work
+//!   and the CPU is wanted (by 8 busy connections, the polling measurably
+//!   slowed the others);
+//! - at most one connection of a server at a time;
 //! - only after a call answered on the connection's own task: a call run on
 //!   a worker thread needs that thread's CPU more;
 //! - only while the connection's client is quick: a wait that lasted longer
@@ -26,18 +28,19 @@
 
 use std::future::Future as _;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Context;
 use std::time::{Duration, Instant};
 
-/// A server's budget for polling, and whether a connection polls now.
+/// A server's budget for polling, and what its connections tell each other.
 #[derive(Debug)]
 pub(crate) struct BusyPoll {
     budget: Duration,
     /// Whether one of the server's connections is polling.
     taken: AtomicBool,
-    /// Connections between a request's arrival and their next wait.
-    in_call: AtomicUsize,
+    /// Requests arrived on all the server's connections (counted only with
+    /// a budget).
+    arrivals: AtomicU64,
 }
 
 impl BusyPoll {
@@ -46,7 +49,7 @@ impl BusyPoll {
         Self {
             budget,
             taken: AtomicBool::new(false),
-            in_call: AtomicUsize::new(0),
+            arrivals: AtomicU64::new(0),
         }
     }
 
@@ -54,10 +57,11 @@ impl BusyPoll {
     pub(crate) fn poller(&self) -> Poller<'_> {
         Poller {
             server: self,
-            quick: true,
+            quick: false,
+            last_arrival: None,
+            alone: false,
             began: None,
             until: None,
-            in_call: false,
         }
     }
 }
@@ -68,12 +72,15 @@ pub(crate) struct Poller<'a> {
     server: &'a BusyPoll,
     /// Whether the last wait was within the budget.
     quick: bool,
+    /// The server's count of arrivals when this connection's last request
+    /// came.
+    last_arrival: Option<u64>,
+    /// Whether no other connection's request came between its last two.
+    alone: bool,
     /// When the current wait began (only timed while polling is on).
     began: Option<Instant>,
     /// Polling until then, holding the server's turn.
     until: Option<Instant>,
-    /// Counted in the server's `in_call`.
-    in_call: bool,
 }
 
 impl Poller<'_> {
@@ -83,12 +90,11 @@ impl Poller<'_> {
         if self.server.budget.is_zero() {
             return;
         }
-        self.leave_call();
         let now = Instant::now();
         self.began = Some(now);
         if inline
             && self.quick
-            && self.server.in_call.load(Ordering::Relaxed) == 0
+            && self.alone
             && self
                 .server
                 .taken
@@ -122,14 +128,9 @@ impl Poller<'_> {
         self.release();
         if let Some(began) = self.began.take() {
             self.quick = began.elapsed() <= self.server.budget;
-            self.server.in_call.fetch_add(1, Ordering::Relaxed);
-            self.in_call = true;
-        }
-    }
-
-    fn leave_call(&mut self) {
-        if std::mem::take(&mut self.in_call) {
-            self.server.in_call.fetch_sub(1, Ordering::Relaxed);
+            let arrival = self.server.arrivals.fetch_add(1, Ordering::Relaxed);
+            self.alone = self.last_arrival.is_some_and(|last| arrival == last + 1);
+            self.last_arrival = Some(arrival);
         }
     }
 
@@ -143,14 +144,13 @@ impl Poller<'_> {
 impl Drop for Poller<'_> {
     fn drop(&mut self) {
         self.release();
-        self.leave_call();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::future::poll_fn;
-    use std::task::Poll;
+    use std::task::{Poll, Waker};
 
     use super::*;
 
@@ -170,10 +170,20 @@ mod tests {
         rounds
     }
 
-    #[tokio::test]
-    async fn a_quick_connection_polls_for_the_budget_then_sleeps() {
-        let server = BusyPoll::new(Duration::from_micros(300));
+    /// A connection whose client has made two quick calls in a row.
+    fn warmed(server: &BusyPoll) -> Poller<'_> {
         let mut poller = server.poller();
+        for _ in 0..2 {
+            poller.begin(true);
+            poller.end();
+        }
+        poller
+    }
+
+    #[tokio::test]
+    async fn a_quick_connection_alone_polls_for_the_budget_then_sleeps() {
+        let server = BusyPoll::new(Duration::from_micros(300));
+        let mut poller = warmed(&server);
         let began = Instant::now();
         poller.begin(true);
         assert!(rounds(&mut poller).await > 0);
@@ -182,60 +192,75 @@ mod tests {
         assert!(!server.taken.load(Ordering::Relaxed));
     }
 
-    #[tokio::test]
-    async fn one_connection_polls_at_a_time() {
+    #[test]
+    fn a_new_connection_does_not_poll_before_its_second_call() {
+        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
-        let (mut first, mut second) = (server.poller(), server.poller());
+        let mut poller = server.poller();
+        poller.begin(true);
+        assert!(!poller.poll_again(&mut cx));
+        poller.end();
+        poller.begin(true);
+        assert!(!poller.poll_again(&mut cx));
+        poller.end();
+        poller.begin(true);
+        assert!(poller.poll_again(&mut cx));
+    }
+
+    #[test]
+    fn one_connection_polls_at_a_time() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let server = BusyPoll::new(Duration::from_secs(60));
+        // Each made its two calls with none of the other's between.
+        let mut first = warmed(&server);
+        let mut second = warmed(&server);
         first.begin(true);
         second.begin(true);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
         assert!(first.poll_again(&mut cx));
-        assert!(!second.poll_again(&mut cx));
-        // A request came for the first, which waits again after a call on
-        // a worker: the second may poll its next wait.
+        assert!(!second.poll_again(&mut cx), "the first holds the turn");
         first.end();
-        first.begin(false);
-        second.end();
-        second.begin(true);
-        assert!(second.poll_again(&mut cx));
-        drop(second);
         assert!(!server.taken.load(Ordering::Relaxed));
     }
 
     #[test]
-    fn no_polling_while_another_connection_is_in_a_call() {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
+    fn no_polling_after_another_connection_had_a_request() {
+        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
-        let (mut busy, mut idle) = (server.poller(), server.poller());
-        busy.begin(false);
-        busy.end(); // a request came: `busy` is in a call
-        idle.begin(true);
-        assert!(!idle.poll_again(&mut cx));
-        idle.end();
-        drop(busy); // the connection closed in its call
-        idle.begin(true);
-        assert!(idle.poll_again(&mut cx));
+        let mut busy = warmed(&server);
+        let mut other = server.poller();
+        busy.begin(true);
+        busy.end();
+        other.begin(true);
+        other.end(); // between two of `busy`'s requests
+        busy.begin(true);
+        busy.end();
+        busy.begin(true);
+        assert!(!busy.poll_again(&mut cx));
+        // A round trip alone again: it polls.
+        busy.end();
+        busy.begin(true);
+        assert!(busy.poll_again(&mut cx));
     }
 
     #[test]
     fn no_polling_after_a_call_on_a_worker_or_when_turned_off() {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
-        let mut poller = server.poller();
+        let mut poller = warmed(&server);
         poller.begin(false);
         assert!(!poller.poll_again(&mut cx));
         let off = BusyPoll::new(Duration::ZERO);
-        let mut poller = off.poller();
+        let mut poller = warmed(&off);
         poller.begin(true);
         assert!(!poller.poll_again(&mut cx));
     }
 
     #[test]
     fn a_slow_client_turns_polling_off_until_it_is_quick_again() {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_millis(20));
-        let mut poller = server.poller();
-        poller.begin(true);
+        let mut poller = warmed(&server);
+        poller.begin(false);
         std::thread::sleep(Duration::from_millis(30));
         poller.end();
         // The last wait was longer than the budget: this one sleeps.
