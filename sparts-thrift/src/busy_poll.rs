@@ -192,39 +192,38 @@ mod tests {
         assert!(!server.taken.load(Ordering::Relaxed));
     }
 
+    /// Begins a wait (after a call on the connection's task if `inline`):
+    /// whether it polls.
+    fn polls(poller: &mut Poller<'_>, inline: bool) -> bool {
+        poller.begin(inline);
+        poller.poll_again(&mut Context::from_waker(Waker::noop()))
+    }
+
     #[test]
     fn a_new_connection_does_not_poll_before_its_second_call() {
-        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
         let mut poller = server.poller();
-        poller.begin(true);
-        assert!(!poller.poll_again(&mut cx));
-        poller.end();
-        poller.begin(true);
-        assert!(!poller.poll_again(&mut cx));
-        poller.end();
-        poller.begin(true);
-        assert!(poller.poll_again(&mut cx));
+        for _ in 0..2 {
+            assert!(!polls(&mut poller, true));
+            poller.end();
+        }
+        assert!(polls(&mut poller, true));
     }
 
     #[test]
     fn one_connection_polls_at_a_time() {
-        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
         // Each made its two calls with none of the other's between.
         let mut first = warmed(&server);
         let mut second = warmed(&server);
-        first.begin(true);
-        second.begin(true);
-        assert!(first.poll_again(&mut cx));
-        assert!(!second.poll_again(&mut cx), "the first holds the turn");
+        assert!(polls(&mut first, true));
+        assert!(!polls(&mut second, true), "the first holds the turn");
         first.end();
         assert!(!server.taken.load(Ordering::Relaxed));
     }
 
     #[test]
     fn no_polling_after_another_connection_had_a_request() {
-        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
         let mut busy = warmed(&server);
         let mut other = server.poller();
@@ -234,41 +233,31 @@ mod tests {
         other.end(); // between two of `busy`'s requests
         busy.begin(true);
         busy.end();
-        busy.begin(true);
-        assert!(!busy.poll_again(&mut cx));
+        assert!(!polls(&mut busy, true));
         // A round trip alone again: it polls.
         busy.end();
-        busy.begin(true);
-        assert!(busy.poll_again(&mut cx));
+        assert!(polls(&mut busy, true));
     }
 
     #[test]
     fn no_polling_after_a_call_on_a_worker_or_when_turned_off() {
-        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_secs(60));
-        let mut poller = warmed(&server);
-        poller.begin(false);
-        assert!(!poller.poll_again(&mut cx));
+        assert!(!polls(&mut warmed(&server), false));
         let off = BusyPoll::new(Duration::ZERO);
-        let mut poller = warmed(&off);
-        poller.begin(true);
-        assert!(!poller.poll_again(&mut cx));
+        assert!(!polls(&mut warmed(&off), true));
     }
 
     #[test]
     fn a_slow_client_turns_polling_off_until_it_is_quick_again() {
-        let mut cx = Context::from_waker(Waker::noop());
         let server = BusyPoll::new(Duration::from_millis(20));
         let mut poller = warmed(&server);
         poller.begin(false);
         std::thread::sleep(Duration::from_millis(30));
         poller.end();
         // The last wait was longer than the budget: this one sleeps.
-        poller.begin(true);
-        assert!(!poller.poll_again(&mut cx));
+        assert!(!polls(&mut poller, true));
         poller.end();
         // ... and was short: the next one polls again.
-        poller.begin(true);
-        assert!(poller.poll_again(&mut cx));
+        assert!(polls(&mut poller, true));
     }
 }
