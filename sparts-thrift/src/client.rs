@@ -251,7 +251,8 @@ impl<C> ThriftClient<C> {
     /// [`Error::Connect`] when no connection can be made, [`Error::Timeout`]
     /// and [`Error::Connection`] when it fails during the call,
     /// [`Error::Reset`] when the server closed the connection with the call
-    /// unread (it did not run: send it again), [`Error::HttpStatus`] when an HTTP server answers anything but 200,
+    /// unread (it did not run: send it again), [`Error::HttpStatus`] when
+    /// an HTTP server answers anything but 200,
     /// [`Error::Application`] for an exception the server sent,
     /// [`Error::Thrift`] for one the IDL declares,
     /// [`Error::Cancelled`] when the runtime shuts down first.
