@@ -5,8 +5,8 @@
 //! with nothing running, or one whose new process fails, is an error that
 //! leaves the running process serving.
 //!
-//! Without `wrk` (Debian's wrk package) the HTTP tests print a note and
-//! pass; CI installs it.
+//! Without `wrk` (Debian's wrk package) the HTTP tests say so and pass;
+//! CI installs it.
 
 mod common;
 
@@ -16,67 +16,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{Example, PATIENCE, TestResult};
+use common::wrk::{self, WrkCounts};
+use common::{Example, PATIENCE, TestResult, curl, found};
 use nix::sys::signal::Signal;
 use sparts::grpc::never_processed;
 use sparts::grpc::pb::helloworld::HelloRequest;
 use sparts::grpc::pb::helloworld::greeter_client::GreeterClient;
 
-const WRK: &str = "/usr/bin/wrk";
-
 /// How many restarts each test asks for.
 const RESTARTS: usize = 5;
-
-/// What `wrk` counted.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct WrkCounts {
-    requests: u64,
-    /// Connect, read, write and timeout errors, summed.
-    socket_errors: u64,
-    non_2xx: u64,
-}
-
-/// Reads `wrk`'s report: `N requests in ...`, and the `Socket errors:` and
-/// `Non-2xx or 3xx responses:` lines, which it prints only when there are
-/// some.
-fn parse_wrk(report: &str) -> Result<WrkCounts, String> {
-    let mut counts = WrkCounts::default();
-    let mut saw_requests = false;
-    for line in report.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("Socket errors:") {
-            // `connect 0, read 3, write 0, timeout 0`
-            for part in rest.split(',') {
-                let number = part.split_whitespace().last().unwrap_or("");
-                counts.socket_errors += number
-                    .parse::<u64>()
-                    .map_err(|_| format!("a bad wrk line: {line:?}"))?;
-            }
-        } else if let Some(rest) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            counts.non_2xx = rest
-                .trim()
-                .parse()
-                .map_err(|_| format!("a bad wrk line: {line:?}"))?;
-        } else if line.contains(" requests in ") {
-            let number = line.split_whitespace().next().unwrap_or("");
-            counts.requests = number
-                .parse()
-                .map_err(|_| format!("a bad wrk line: {line:?}"))?;
-            saw_requests = true;
-        }
-    }
-    if saw_requests {
-        Ok(counts)
-    } else {
-        Err(format!("no request count in wrk's report:\n{report}"))
-    }
-}
 
 #[test]
 fn wrk_reports_are_read() -> Result<(), String> {
     let clean = "Running 10s test @ http://127.0.0.1:1/\n  2 threads and 64 connections\n\
                  \x20 52345 requests in 10.00s, 6.49MB read\nRequests/sec:   5233.21\n";
     assert_eq!(
-        parse_wrk(clean)?,
+        wrk::parse(clean)?,
         WrkCounts {
             requests: 52345,
             socket_errors: 0,
@@ -87,49 +42,20 @@ fn wrk_reports_are_read() -> Result<(), String> {
                   \x20 Socket errors: connect 2, read 3, write 0, timeout 1\n\
                   \x20 Non-2xx or 3xx responses: 7\n";
     assert_eq!(
-        parse_wrk(errors)?,
+        wrk::parse(errors)?,
         WrkCounts {
             requests: 100,
             socket_errors: 6,
             non_2xx: 7
         }
     );
-    assert!(parse_wrk("nothing").is_err());
+    assert!(wrk::parse("nothing").is_err());
     Ok(())
 }
 
-/// `wrk` with 64 connections for `seconds` against `url`, started now;
-/// `None` (with a note) when `wrk` is missing.
-fn start_wrk(url: &str, seconds: u64) -> TestResult<Option<std::process::Child>> {
-    if !Path::new(WRK).exists() {
-        eprintln!("note: {WRK} is missing (Debian's wrk package): test skipped");
-        return Ok(None);
-    }
-    let child = Command::new(WRK)
-        .args(["-t2", "-c64", &format!("-d{seconds}s"), url])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    Ok(Some(child))
-}
-
-/// What `wrk` counted, once it ended (bounded: its duration and the
-/// patience).
-fn finish_wrk(wrk: std::process::Child, seconds: u64) -> TestResult<WrkCounts> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(seconds) + PATIENCE;
-    let mut wrk = wrk;
-    while wrk.try_wait()?.is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = wrk.kill();
-            return Err("wrk did not end in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = wrk.wait_with_output()?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    let counts = parse_wrk(&report)?;
-    eprintln!("wrk: {counts:?}\n{report}");
-    Ok(counts)
+/// `wrk` with 64 connections for `seconds` against `url`, started now.
+fn start_wrk(url: &str, seconds: u64) -> TestResult<std::process::Child> {
+    wrk::start(&["-t2", "-c64", &format!("-d{seconds}s"), url])
 }
 
 /// Sends `RESTARTS` SIGHUPs to `child`, each once the last restart ended,
@@ -147,6 +73,9 @@ fn restart_repeatedly(child: &mut Example, seconds: u64) -> TestResult {
 
 #[test]
 fn http_hello_restarts_under_wrk_without_an_error() -> TestResult {
+    if !found("wrk") {
+        return Ok(());
+    }
     let mut child = Example::spawn(
         env!("CARGO_BIN_EXE_http_hello"),
         &["--http-host", "127.0.0.1", "--http-port", "0"],
@@ -154,13 +83,9 @@ fn http_hello_restarts_under_wrk_without_an_error() -> TestResult {
     let port = child.logged_port("HttpTask")?;
     child.expect_line("All tasks started")?;
     let seconds = 10;
-    let Some(wrk) = start_wrk(&format!("http://127.0.0.1:{port}/"), seconds)? else {
-        return Ok(());
-    };
+    let load = start_wrk(&format!("http://127.0.0.1:{port}/"), seconds)?;
     restart_repeatedly(&mut child, seconds)?;
-    let counts = finish_wrk(wrk, seconds)?;
-    assert!(counts.requests > 0, "{counts:?}");
-    assert_eq!((counts.socket_errors, counts.non_2xx), (0, 0), "{counts:?}");
+    wrk::finish(load, seconds)?.assert_clean();
     // The same port all along.
     assert_eq!(
         child
@@ -332,23 +257,21 @@ fn upgrade(bin: &str, dir: &Path, args: &[&str], old: &mut Example) -> TestResul
 
 #[test]
 fn http_hello_upgrades_under_wrk_without_an_error() -> TestResult {
+    if !found("wrk") {
+        return Ok(());
+    }
     let bin = env!("CARGO_BIN_EXE_http_hello");
     let args = ["--http-host", "127.0.0.1", "--http-port", "0"];
     let dir = tempfile::tempdir()?;
     let (mut old, port) = start_with_pidfile(bin, dir.path(), "HttpTask", &args)?;
     let seconds = 6;
     let url = format!("http://127.0.0.1:{port}/");
-    let Some(wrk) = start_wrk(&url, seconds)? else {
-        return Ok(());
-    };
+    let load = start_wrk(&url, seconds)?;
     std::thread::sleep(Duration::from_secs(2));
     let mut new = upgrade(bin, dir.path(), &args, &mut old)?;
-    let counts = finish_wrk(wrk, seconds)?;
-    assert!(counts.requests > 0, "{counts:?}");
-    assert_eq!((counts.socket_errors, counts.non_2xx), (0, 0), "{counts:?}");
+    wrk::finish(load, seconds)?.assert_clean();
     // The new process keeps serving, and can be upgraded in turn.
-    let output = Command::new("curl").args(["-sS", &url]).output()?;
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, world");
+    assert_eq!(curl(&[&url])?, (true, "Hello, world".to_owned()));
     let mut newer = upgrade(bin, dir.path(), &args, &mut new)?;
     let status = newer.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
@@ -434,8 +357,7 @@ fn a_failed_upgrade_leaves_the_old_process_serving() -> TestResult {
     assert_eq!(status.code(), Some(1), "{output}");
     old.expect_line("upgrade failed, serving on")?;
     // Untouched: it serves, its pidfile names it, and it upgrades later.
-    let output = Command::new("curl").args(["-sS", &url]).output()?;
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "Hello, world");
+    assert_eq!(curl(&[&url])?, (true, "Hello, world".to_owned()));
     assert_eq!(
         std::fs::read_to_string(&pidfile)?.trim(),
         old.pid().to_string()
@@ -456,23 +378,12 @@ fn a_unix_socket_keeps_its_file_across_restarts_and_goes_at_exit() -> TestResult
         &["--http-sock", sock_text],
     )?;
     child.expect_line("All tasks started")?;
-    let get = || -> TestResult<String> {
-        let output = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "20",
-                "--unix-socket",
-                sock_text,
-                "http://localhost/",
-            ])
-            .output()?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    };
-    assert_eq!(get()?, "Hello, world");
+    let get = || curl(&["--unix-socket", sock_text, "http://localhost/"]);
+    let hello = (true, "Hello, world".to_owned());
+    assert_eq!(get()?, hello);
     restart_repeatedly(&mut child, 1)?;
     assert!(sock.exists(), "the same file all along");
-    assert_eq!(get()?, "Hello, world");
+    assert_eq!(get()?, hello);
     let status = child.sigterm()?;
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(!sock.exists(), "removed at exit");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Example, PATIENCE, TestResult, curl, found};
+use common::{Example, PATIENCE, TestResult, curl, found, wrk};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -167,11 +167,15 @@ async fn a_certificate_rotated_under_load_is_served_with_no_failed_request() -> 
     let (mut child, port) = https_hello(&cert_s, &key_s, &[])?;
     let before = presented(port)?;
     let url = format!("https://127.0.0.1:{port}/");
-    let load = std::thread::spawn(move || {
-        Command::new("wrk")
-            .args(["-t2", "-c8", "-d6s", "--timeout", "5s", &url])
-            .output()
-    });
+    let seconds = 6;
+    let load = wrk::start(&[
+        "-t2",
+        "-c8",
+        &format!("-d{seconds}s"),
+        "--timeout",
+        "5s",
+        &url,
+    ])?;
     std::thread::sleep(Duration::from_secs(1));
     // A bad pair first: it is refused and the one in use kept.
     replace(&fixture("stray.key"), &key)?;
@@ -188,12 +192,7 @@ async fn a_certificate_rotated_under_load_is_served_with_no_failed_request() -> 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = load.join().map_err(|_| "wrk thread")??;
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}");
-    assert!(report.contains("requests in"), "{report}");
-    assert!(!report.contains("Socket errors"), "{report}");
-    assert!(!report.contains("Non-2xx"), "{report}");
+    wrk::finish(load, seconds)?.assert_clean();
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 #[path = "../../../sparts-nats/tests/common/mod.rs"]
 pub(crate) mod nats;
 pub(crate) mod tmux;
+pub(crate) mod wrk;
 
 /// The bound on every wait for a child: generous, since the machine may be
 /// busy, and reached only when a test fails.
