@@ -61,7 +61,7 @@ impl BusyPoll {
             last_arrival: None,
             alone: false,
             began: None,
-            until: None,
+            polling: false,
         }
     }
 }
@@ -79,8 +79,9 @@ pub(crate) struct Poller<'a> {
     alone: bool,
     /// When the current wait began (only timed while polling is on).
     began: Option<Instant>,
-    /// Polling until then, holding the server's turn.
-    until: Option<Instant>,
+    /// Polling in this wait, holding the server's turn, until the budget
+    /// from `began` is spent.
+    polling: bool,
 }
 
 impl Poller<'_> {
@@ -90,29 +91,29 @@ impl Poller<'_> {
         if self.server.budget.is_zero() {
             return;
         }
-        let now = Instant::now();
-        self.began = Some(now);
-        if inline
+        self.release();
+        self.began = Some(Instant::now());
+        self.polling = inline
             && self.quick
             && self.alone
             && self
                 .server
                 .taken
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.until = Some(now + self.server.budget);
-        }
+                .is_ok();
     }
 
     /// The wait's read is pending: true when the task should be polled
     /// again soon (it has yielded to the runtime, which wakes it), false
     /// when it should sleep until the connection wakes it.
     pub(crate) fn poll_again(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(until) = self.until else {
+        if !self.polling {
             return false;
-        };
-        if Instant::now() >= until {
+        }
+        if self
+            .began
+            .is_none_or(|began| began.elapsed() >= self.server.budget)
+        {
             self.release();
             return false;
         }
@@ -135,7 +136,7 @@ impl Poller<'_> {
     }
 
     fn release(&mut self) {
-        if self.until.take().is_some() {
+        if std::mem::take(&mut self.polling) {
             self.server.taken.store(false, Ordering::Release);
         }
     }
